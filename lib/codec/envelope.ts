@@ -1,0 +1,67 @@
+import { ENVELOPE_VERSION } from '../tiered-cache.constants.js';
+
+/** What the cache stores for one key, in either tier. Times are epoch milliseconds. */
+export interface Envelope {
+  value: unknown;
+  createdAt: number;
+  /** Logical expiry: past it the entry is not served. */
+  expiresAt: number;
+  /** How long the load that produced the value took, in milliseconds (0 for a plain `set`). */
+  delta: number;
+}
+
+/** Turns envelopes into what Redis stores, and back. `decode` throws on anything malformed. */
+export interface Codec {
+  /** Whether `decode` wants a Buffer (binary formats) rather than a UTF-8 string. */
+  readonly binary: boolean;
+  encode(envelope: Envelope): string | Buffer;
+  decode(raw: string | Buffer): Envelope;
+}
+
+/** Thrown when a value cannot be represented by the serializer; the caller's result is kept. */
+export class UnserializableValueError extends Error {
+  override readonly name = 'UnserializableValueError';
+}
+
+/** Thrown by `decode` for bytes that are not an envelope of this version. */
+export class CorruptEntryError extends Error {
+  override readonly name = 'CorruptEntryError';
+}
+
+// The wire form is one array, so the payload is encoded once, in one pass:
+// [version, kind, createdAt, expiresAt, delta, value]. `kind` keeps null and undefined apart,
+// which JSON alone cannot.
+const VALUE = 0;
+const NULL = 1;
+const UNDEFINED = 2;
+
+export type WireArray = [string, number, number, number, number, unknown];
+
+export function toWire(e: Envelope): WireArray {
+  const v = e.value;
+  if (typeof v === 'function' || typeof v === 'symbol') {
+    throw new UnserializableValueError(`a ${typeof v} cannot be cached`);
+  }
+  const kind = v === null ? NULL : v === undefined ? UNDEFINED : VALUE;
+  return [ENVELOPE_VERSION, kind, e.createdAt, e.expiresAt, e.delta, kind === VALUE ? v : 0];
+}
+
+export function fromWire(w: unknown): Envelope {
+  if (
+    !Array.isArray(w) ||
+    w.length !== 6 ||
+    w[0] !== ENVELOPE_VERSION ||
+    typeof w[2] !== 'number' ||
+    typeof w[3] !== 'number' ||
+    typeof w[4] !== 'number'
+  ) {
+    throw new CorruptEntryError('not a cache envelope of this version');
+  }
+  const kind = w[1];
+  const value = kind === VALUE ? w[5] : kind === NULL ? null : kind === UNDEFINED ? undefined : corrupt();
+  return { value, createdAt: w[2], expiresAt: w[3], delta: w[4] };
+}
+
+function corrupt(): never {
+  throw new CorruptEntryError('unknown value kind');
+}

@@ -1,0 +1,125 @@
+import { TieredCacheConfigError } from '../errors.js';
+import type { CacheEngine, WritePolicy } from '../engine/cache-engine.js';
+import { canonicalArgs } from '../keys/default-key.util.js';
+
+type AnyFn = (...args: any[]) => any;
+
+/** What one decorator recorded about one method, resolved once at decoration time. */
+export interface CacheOperation {
+  kind: 'cacheable' | 'evict' | 'put';
+  /** `Class.method`, for messages. */
+  label: string;
+  namespace: string;
+  method: string;
+  key?: AnyFn;
+  condition?: AnyFn;
+  policy: WritePolicy;
+  allEntries: boolean;
+  beforeInvocation: boolean;
+}
+
+/** Runs a `@Cacheable` method through the cache. The L1 hit path allocates nothing but the promise. */
+export function runCacheable(
+  engine: CacheEngine,
+  op: CacheOperation,
+  original: AnyFn,
+  self: unknown,
+  args: unknown[],
+): Promise<unknown> {
+  if (op.condition !== undefined && !op.condition.apply(self, args)) return original.apply(self, args);
+  const key = keyOf(engine, op, self, args);
+  if (key === undefined) return original.apply(self, args);
+  const hit = engine.peekL1(key);
+  if (hit !== undefined) return Promise.resolve(hit.value);
+  return engine.loadThrough(key, () => callOriginal(engine, op, original, self, args), op.policy);
+}
+
+/** Runs a `@CachePut` method: always runs it, then stores its result. */
+export async function runCachePut(
+  engine: CacheEngine,
+  op: CacheOperation,
+  original: AnyFn,
+  self: unknown,
+  args: unknown[],
+): Promise<unknown> {
+  if (op.condition !== undefined && !op.condition.apply(self, args)) return original.apply(self, args);
+  const key = keyOf(engine, op, self, args);
+  const result = await callOriginal(engine, op, original, self, args);
+  if (key !== undefined && !op.policy.unless?.(result)) await engine.set(key, result, op.policy);
+  return result;
+}
+
+/** Runs a `@CacheEvict` method: evicts after it resolves (or before it runs). */
+export async function runCacheEvict(
+  engine: CacheEngine,
+  op: CacheOperation,
+  original: AnyFn,
+  self: unknown,
+  args: unknown[],
+): Promise<unknown> {
+  if (op.condition !== undefined && !op.condition.apply(self, args)) return original.apply(self, args);
+  if (op.beforeInvocation) await evict(engine, op, self, args);
+  const result = await callOriginal(engine, op, original, self, args);
+  if (!op.beforeInvocation) await evict(engine, op, self, args);
+  return result;
+}
+
+async function evict(engine: CacheEngine, op: CacheOperation, self: unknown, args: unknown[]): Promise<void> {
+  if (op.allEntries) return engine.deleteNamespace(op.namespace);
+  let keys: unknown;
+  try {
+    keys = op.key ? op.key.apply(self, args) : defaultKey(op, args);
+  } catch (err) {
+    engine.warnOnce(`key:${op.label}`, `@CacheEvict on ${op.label}: no key, nothing evicted (${(err as Error).message}).`);
+    return;
+  }
+  const list = typeof keys === 'string' ? [keys] : Array.isArray(keys) ? keys : [];
+  if (list.length === 0 || list.some((k) => typeof k !== 'string' || k === '')) {
+    engine.warnOnce(`key:${op.label}`, `@CacheEvict on ${op.label}: the key function must return a non-empty string or an array of them; nothing evicted.`);
+    return;
+  }
+  await engine.del(list as string[]);
+}
+
+/**
+ * The entry's key, or undefined when none can be made (the method then runs uncached: a key
+ * problem must not fail a call that would succeed).
+ */
+function keyOf(engine: CacheEngine, op: CacheOperation, self: unknown, args: unknown[]): string | undefined {
+  let key: unknown;
+  try {
+    key = op.key ? op.key.apply(self, args) : defaultKey(op, args);
+  } catch (err) {
+    engine.warnOnce(`key:${op.label}`, `${op.label} runs uncached: no cache key (${(err as Error).message}).`);
+    return undefined;
+  }
+  if (typeof key !== 'string' || key === '') {
+    engine.warnOnce(`key:${op.label}`, `${op.label} runs uncached: its key function returned ${key === '' ? "''" : String(key)}, not a non-empty string.`);
+    return undefined;
+  }
+  return key;
+}
+
+function defaultKey(op: CacheOperation, args: unknown[]): string {
+  return `${op.namespace}:${op.method}:${canonicalArgs(args)}`;
+}
+
+function callOriginal(engine: CacheEngine, op: CacheOperation, original: AnyFn, self: unknown, args: unknown[]): Promise<unknown> {
+  const result = original.apply(self, args);
+  if (result === null || typeof result !== 'object' || typeof (result as Promise<unknown>).then !== 'function') {
+    engine.warnOnce(`sync:${op.label}`, `${op.label} did not return a Promise; decorated methods must be async.`);
+  }
+  return result;
+}
+
+/** Throws at decoration time when the method is declared to return something other than a Promise. */
+export function assertReturnsPromise(target: object, propertyKey: string | symbol, decorator: string): void {
+  const returnType = Reflect.getMetadata?.('design:returntype', target, propertyKey);
+  if (returnType !== undefined && returnType !== Promise) {
+    const label = `${target.constructor.name}.${String(propertyKey)}`;
+    throw new TieredCacheConfigError(
+      `nestjs-tiered-cache: ${decorator} on ${label}: the method must return a Promise ` +
+        `(declared return type: ${returnType?.name ?? String(returnType)}). Make it async, or remove the decorator.`,
+    );
+  }
+}

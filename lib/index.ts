@@ -1,0 +1,20 @@
+export { TieredCacheModule } from './tiered-cache.module.js';
+export { TieredCacheService } from './tiered-cache.service.js';
+export { Cacheable } from './decorators/cacheable.decorator.js';
+export { CacheEvict } from './decorators/cache-evict.decorator.js';
+export { CachePut } from './decorators/cache-put.decorator.js';
+export { TieredCacheConfigError } from './errors.js';
+export type {
+  L1Options,
+  Serializer,
+  SerializerOption,
+  TieredCacheModuleOptions,
+} from './interfaces/tiered-cache-options.interface.js';
+export type {
+  CacheableOptions,
+  CacheEvictOptions,
+  CachePutOptions,
+  GetOrSetOptions,
+  SetOptions,
+} from './interfaces/cache-operation-options.interface.js';
+export type { CacheStatsSnapshot } from './interfaces/cache-stats.interface.js';

@@ -1,0 +1,47 @@
+/** A point-in-time snapshot of one cache's counters, as returned by `TieredCacheService.stats()`. */
+export interface CacheStatsSnapshot {
+  l1: {
+    /** Whether L1 is configured. */
+    enabled: boolean;
+    hits: number;
+    misses: number;
+    /** Entries held now. */
+    entries: number;
+    /** Approximate bytes held now (0 unless `l1.maxSize` is set). */
+    bytes: number;
+  };
+  l2: {
+    /** Whether Redis is configured. */
+    enabled: boolean;
+    /** Whether the command connection is ready now. */
+    connected: boolean;
+    hits: number;
+    misses: number;
+    /** Commands that failed (connection refused, Redis error). */
+    errors: number;
+    /** Commands abandoned after `l2Timeout`. */
+    timeouts: number;
+    /** Commands skipped because the connection was not ready. */
+    skipped: number;
+    /** Entries that did not decode: deleted and treated as misses. */
+    corrupt: number;
+  };
+  loads: {
+    /** Loader (decorated method) runs. */
+    calls: number;
+    /** Loader runs that threw or rejected. */
+    errors: number;
+    /** Callers that joined a load already in flight in this process. */
+    coalesced: number;
+    /** Total loader time, in milliseconds. */
+    durationMsSum: number;
+    /** Cumulative histogram of loader durations: `counts[i]` loads took <= `boundsMs[i]` ms. */
+    durationHistogram: { boundsMs: readonly number[]; counts: number[] };
+  };
+  /** Values that could not be serialized: returned to their caller, not cached. */
+  serializationErrors: number;
+  sets: number;
+  deletes: number;
+  /** Whether the cache runs without its shared tier right now (Redis configured but unreachable). */
+  degraded: boolean;
+}

@@ -1,0 +1,67 @@
+import { LRUCache } from 'lru-cache';
+import type { ResolvedOptions } from '../options/resolve-options.js';
+
+/** One L1 entry. `value` is the cached object itself: L1 hands out references, never copies. */
+export interface L1Entry {
+  value: unknown;
+  /** Logical expiry, epoch milliseconds. */
+  expiresAt: number;
+  /** Serialized size in bytes when known (for `l1.maxSize`). */
+  size: number;
+}
+
+/** The in-process tier: lru-cache bounded by entries (and bytes when `maxSize` is set). */
+export class MemoryTier {
+  readonly #lru: LRUCache<string, L1Entry>;
+  readonly #sized: boolean;
+
+  constructor(options: Exclude<ResolvedOptions['l1'], false>) {
+    this.#sized = options.maxSize !== undefined;
+    const userSize = options.sizeCalculation;
+    this.#lru = new LRUCache<string, L1Entry>({
+      max: options.max,
+      ttl: options.ttl,
+      // Expiry is checked on read (no timers): an idle cache costs nothing.
+      ttlAutopurge: false,
+      ...(this.#sized
+        ? {
+            maxSize: options.maxSize,
+            sizeCalculation: userSize
+              ? (entry: L1Entry, key: string) => Math.max(1, userSize(entry.value, key))
+              : (entry: L1Entry) => Math.max(1, entry.size),
+          }
+        : {}),
+    });
+  }
+
+  get(key: string): L1Entry | undefined {
+    return this.#lru.get(key);
+  }
+
+  /** Stores an entry for `ttl` milliseconds (clamped to at least 1). */
+  set(key: string, entry: L1Entry, ttl: number): void {
+    // An entry bigger than maxSize is refused by lru-cache: it then simply is not held in L1.
+    this.#lru.set(key, entry, { ttl: Math.max(1, Math.floor(ttl)) });
+  }
+
+  delete(key: string): void {
+    this.#lru.delete(key);
+  }
+
+  /** Deletes every key that starts with `prefix` (O(entries); used by `allEntries` evictions). */
+  deleteWhere(test: (key: string) => boolean): void {
+    for (const key of [...this.#lru.keys()]) if (test(key)) this.#lru.delete(key);
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  get bytes(): number {
+    return this.#sized ? this.#lru.calculatedSize : 0;
+  }
+}

@@ -1,0 +1,216 @@
+import { Logger } from '@nestjs/common';
+import type { Codec, Envelope } from '../codec/envelope.js';
+import { CorruptEntryError } from '../codec/envelope.js';
+import type { CacheStats } from '../stats/cache-stats.js';
+import type { OwnedClient, RedisClient } from './redis-connection.js';
+
+/** Returned by a command that did not complete (not connected, failed or timed out). */
+export const FAILED: unique symbol = Symbol('l2-failed');
+type Outcome<T> = T | typeof FAILED;
+
+/** Most commands allowed to wait for a reply at once; beyond it Redis is treated as away. */
+const MAX_PENDING = 10_000;
+const SCAN_BATCH = 500;
+
+/**
+ * The shared tier. Every command is bounded by `timeoutMs`; a failure or a timeout is counted and
+ * reported to the caller as FAILED, never thrown. While the connection is not ready, commands are
+ * not sent at all, except during start-up, when they wait for the first connection within the
+ * timeout (so a fresh instance reads Redis from its first call).
+ */
+export class RedisTier {
+  readonly client: RedisClient;
+  readonly owned: boolean;
+  #pending = 0;
+  #everReady = false;
+  #down = false;
+  #closed = false;
+  #firstReady: Promise<void>;
+  readonly #logger = new Logger('TieredCache');
+
+  constructor(
+    { client, owned }: OwnedClient,
+    private readonly codec: Codec,
+    private readonly timeoutMs: number,
+    private readonly stats: CacheStats,
+  ) {
+    this.client = client;
+    this.owned = owned;
+    this.#everReady = client.status === 'ready';
+    this.#firstReady = this.#everReady
+      ? Promise.resolve()
+      : new Promise((resolve) => client.once('ready', () => resolve()));
+    client.on('ready', this.#onReady);
+    client.on('error', this.#onError);
+    client.on('end', this.#onDown);
+    client.on('close', this.#onDown);
+  }
+
+  get connected(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /**
+   * Connects (if the client is lazy) and waits for the first `ready` at most `waitMs`
+   * milliseconds, or until the first connection error. Never throws: the app starts degraded.
+   */
+  async connect(waitMs: number): Promise<void> {
+    if (this.#everReady) return;
+    if (this.client.status === 'wait') this.client.connect().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    let onError: (() => void) | undefined;
+    await Promise.race([
+      this.#firstReady,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, waitMs);
+        onError = () => resolve();
+        this.client.once('error', onError);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (onError) this.client.off('error', onError);
+    if (!this.#everReady) {
+      this.#down = true;
+      this.#logger.warn('Redis is not reachable: serving from L1 and loaders until it connects.');
+    }
+  }
+
+  async get(key: string): Promise<Outcome<Envelope | undefined>> {
+    const raw = await this.#run<string | Buffer | null>(() =>
+      this.codec.binary ? this.client.getBuffer(key) : this.client.get(key),
+    );
+    if (raw === FAILED) return FAILED;
+    if (raw === null) return undefined;
+    try {
+      return this.codec.decode(raw);
+    } catch (err) {
+      if (!(err instanceof CorruptEntryError)) throw err;
+      this.stats.corrupt++;
+      this.#logger.warn(`Deleted an entry that does not decode (${err.message}): ${key}`);
+      void this.del([key]);
+      return undefined;
+    }
+  }
+
+  /** SET with a TTL in milliseconds. */
+  set(key: string, raw: string | Buffer, ttlMs: number): Promise<Outcome<unknown>> {
+    return this.#run(() => this.client.set(key, raw, 'PX', Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  del(keys: readonly string[]): Promise<Outcome<unknown>> {
+    if (keys.length === 0) return Promise.resolve(0);
+    return this.#run(() => this.client.unlink(...keys));
+  }
+
+  /** Deletes every key matching a SCAN pattern, in batches (never KEYS). */
+  async deleteMatching(pattern: string): Promise<Outcome<number>> {
+    if (!this.connected) {
+      this.stats.l2Skipped++;
+      return FAILED;
+    }
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const page = await this.#run(() => this.client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH));
+      if (page === FAILED) return FAILED;
+      cursor = page[0];
+      if (page[1].length > 0) {
+        const n = await this.del(page[1]);
+        if (n === FAILED) return FAILED;
+        deleted += Number(n);
+      }
+    } while (cursor !== '0');
+    return deleted;
+  }
+
+  /** Round-trip time of a PING in milliseconds; rejects when Redis does not answer in time. */
+  async ping(): Promise<number> {
+    const start = performance.now();
+    const reply = await this.#run(() => this.client.ping());
+    if (reply === FAILED) throw new Error('Redis did not answer PING within l2Timeout');
+    return performance.now() - start;
+  }
+
+  /** Closes the client if the library created it; a client passed in is left open. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.client.off('ready', this.#onReady);
+    this.client.off('end', this.#onDown);
+    this.client.off('close', this.#onDown);
+    if (!this.owned) {
+      this.client.off('error', this.#onError);
+      return;
+    }
+    if (this.client.status === 'ready') {
+      await Promise.race([this.client.quit().catch(() => undefined), delay(this.timeoutMs)]);
+    }
+    // Stops reconnect attempts too, for a client that never connected.
+    this.client.disconnect(false);
+    this.client.off('error', this.#onError);
+  }
+
+  #run<T>(command: () => Promise<T>): Promise<Outcome<T>> {
+    if (this.client.status !== 'ready') {
+      if (this.#everReady || this.#closed) {
+        this.stats.l2Skipped++;
+        return Promise.resolve(FAILED);
+      }
+      // Start-up: wait for the first connection within the timeout.
+      return this.#withTimeout(this.#firstReady.then(() => this.#send(command)));
+    }
+    return this.#withTimeout(this.#send(command));
+  }
+
+  #send<T>(command: () => Promise<T>): Promise<T> {
+    if (this.#pending >= MAX_PENDING) return Promise.reject(new Error('too many pending Redis commands'));
+    this.#pending++;
+    const p = command();
+    p.then(this.#settle, this.#settle);
+    return p;
+  }
+
+  readonly #settle = (): void => {
+    this.#pending--;
+  };
+
+  #withTimeout<T>(p: Promise<T>): Promise<Outcome<T>> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.stats.l2Timeouts++;
+        resolve(FAILED);
+      }, this.timeoutMs);
+      p.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        () => {
+          clearTimeout(timer);
+          this.stats.l2Errors++;
+          resolve(FAILED);
+        },
+      );
+    });
+  }
+
+  readonly #onReady = (): void => {
+    this.#everReady = true;
+    if (this.#down) this.#logger.log('Redis connection ready: using the shared tier.');
+    this.#down = false;
+  };
+
+  readonly #onDown = (): void => {
+    if (this.#closed || this.#down || !this.#everReady) return;
+    this.#down = true;
+    this.#logger.warn('Redis connection lost: serving from L1 and loaders while it reconnects.');
+  };
+
+  readonly #onError = (err: Error): void => {
+    // Connection errors repeat on every retry; the state changes are what gets logged.
+    if (!this.#everReady && !this.#down) this.#logger.debug?.(`Redis: ${err.message}`);
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

@@ -1,0 +1,131 @@
+import { TieredCacheConfigError } from '../errors.js';
+import type {
+  L1Options,
+  SerializerOption,
+  TieredCacheModuleOptions,
+} from '../interfaces/tiered-cache-options.interface.js';
+
+/** Module options with every default filled in. */
+export interface ResolvedOptions {
+  redis: Exclude<TieredCacheModuleOptions['redis'], undefined>;
+  keyPrefix: string;
+  ttl: number;
+  nullTtl: number;
+  l1: Required<Pick<L1Options, 'max' | 'ttl'>> & Pick<L1Options, 'maxSize' | 'sizeCalculation'> | false;
+  serializer: SerializerOption;
+  l2Timeout: number;
+  connectTimeout: number;
+  maxKeyLength: number;
+}
+
+export const DEFAULTS = {
+  keyPrefix: 'tiered-cache:',
+  ttl: 60_000,
+  nullTtl: 5_000,
+  l1Max: 10_000,
+  l1Ttl: 10_000,
+  l2Timeout: 250,
+  connectTimeout: 2_000,
+  maxKeyLength: 256,
+} as const;
+
+const KNOWN = new Set([
+  'redis', 'keyPrefix', 'ttl', 'nullTtl', 'l1', 'serializer', 'l2Timeout', 'connectTimeout',
+  'maxKeyLength', 'isGlobal',
+]);
+const KNOWN_L1 = new Set(['max', 'ttl', 'maxSize', 'sizeCalculation']);
+
+/** Validates module options and fills defaults; throws `TieredCacheConfigError` naming the fix. */
+export function resolveOptions(options: TieredCacheModuleOptions | undefined): ResolvedOptions {
+  const o = (options ?? {}) as Record<string, unknown>;
+  if (typeof o !== 'object') fail('options', 'pass an object to TieredCacheModule.forRoot({ ... })');
+  for (const k of Object.keys(o)) {
+    if (!KNOWN.has(k)) fail(k, `unknown option; the options are ${[...KNOWN].join(', ')}`);
+  }
+  const redis = o.redis ?? false;
+  if (!(redis === false || typeof redis === 'string' || (typeof redis === 'object' && redis !== null))) {
+    fail('redis', 'give a URL string, ioredis options, an ioredis Redis/Cluster instance, or false');
+  }
+  if (typeof redis === 'string' && !/^rediss?:\/\//.test(redis)) {
+    fail('redis', `"${redis}" is not a Redis URL; use e.g. 'redis://127.0.0.1:6379'`);
+  }
+  const keyPrefix = o.keyPrefix ?? DEFAULTS.keyPrefix;
+  if (typeof keyPrefix !== 'string') fail('keyPrefix', "give a string such as 'shop:'");
+  const ttl = duration(o, 'ttl', DEFAULTS.ttl, false);
+  const nullTtl = Math.min(duration(o, 'nullTtl', DEFAULTS.nullTtl, true), ttl);
+  const l2Timeout = duration(o, 'l2Timeout', DEFAULTS.l2Timeout, false);
+  const connectTimeout = duration(o, 'connectTimeout', DEFAULTS.connectTimeout, true);
+  const maxKeyLength = duration(o, 'maxKeyLength', DEFAULTS.maxKeyLength, false);
+  return {
+    redis: redis as ResolvedOptions['redis'],
+    keyPrefix,
+    ttl,
+    nullTtl,
+    l1: resolveL1(o.l1, redis === false),
+    serializer: resolveSerializer(o.serializer),
+    l2Timeout,
+    connectTimeout,
+    maxKeyLength,
+  };
+}
+
+function resolveL1(l1: unknown, noRedis: boolean): ResolvedOptions['l1'] {
+  if (l1 === false) {
+    if (noRedis) fail('l1', 'with redis: false, L1 is the only tier: keep it, or configure redis');
+    return false;
+  }
+  if (l1 !== undefined && (typeof l1 !== 'object' || l1 === null)) {
+    fail('l1', 'give { max, ttl, maxSize? } or false');
+  }
+  const o = (l1 ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!KNOWN_L1.has(k)) fail(`l1.${k}`, `unknown option; the L1 options are ${[...KNOWN_L1].join(', ')}`);
+  }
+  const max = o.max ?? DEFAULTS.l1Max;
+  if (!Number.isInteger(max) || (max as number) < 1) fail('l1.max', 'give a whole number of entries >= 1');
+  const ttl = duration(o, 'ttl', DEFAULTS.l1Ttl, false, 'l1.');
+  if (o.maxSize !== undefined && (!Number.isInteger(o.maxSize) || (o.maxSize as number) < 1)) {
+    fail('l1.maxSize', 'give a whole number of bytes >= 1, or leave it out');
+  }
+  if (o.sizeCalculation !== undefined && typeof o.sizeCalculation !== 'function') {
+    fail('l1.sizeCalculation', 'give a function (value, key) => bytes');
+  }
+  return {
+    max: max as number,
+    ttl,
+    maxSize: o.maxSize as number | undefined,
+    sizeCalculation: o.sizeCalculation as L1Options['sizeCalculation'],
+  };
+}
+
+function resolveSerializer(s: unknown): SerializerOption {
+  if (s === undefined || s === 'json' || s === 'msgpack') return s ?? 'json';
+  if (typeof s === 'object' && s !== null) {
+    const c = s as Record<string, unknown>;
+    if (typeof c.serialize === 'function' && typeof c.deserialize === 'function') return s as SerializerOption;
+  }
+  return fail('serializer', "use 'json', 'msgpack' or an object { serialize(value), deserialize(buffer) }");
+}
+
+/** Reads a duration in milliseconds: a finite number >= 1 (or >= 0 when zero is allowed). */
+export function duration(
+  o: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  allowZero: boolean,
+  path = '',
+): number {
+  const v = o[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < (allowZero ? 0 : 1)) {
+    fail(
+      path + name,
+      `give a duration in milliseconds (a number ${allowZero ? '>= 0' : '>= 1'}), e.g. ${fallback}; got ${String(v)}`,
+    );
+  }
+  return v;
+}
+
+export function fail(option: string, fix: string): never {
+  throw new TieredCacheConfigError(`nestjs-tiered-cache: invalid option "${option}": ${fix}.`);
+}

@@ -1,0 +1,47 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { createCodec } from './codec/serializers.js';
+import { CacheEngine } from './engine/cache-engine.js';
+import type { TieredCacheModuleOptions } from './interfaces/tiered-cache-options.interface.js';
+import { createRedisClient } from './l2/redis-connection.js';
+import { resolveOptions } from './options/resolve-options.js';
+import { ConfigurableModuleClass, TIERED_CACHE_OPTIONS } from './tiered-cache.module-definition.js';
+import { TieredCacheExplorer } from './tiered-cache.explorer.js';
+import { TieredCacheService } from './tiered-cache.service.js';
+
+/**
+ * Registers the cache. Global by default (`isGlobal: false` to scope it), so decorated methods of
+ * any module find it.
+ *
+ * @example
+ * ```ts
+ * TieredCacheModule.forRoot({ redis: 'redis://127.0.0.1:6379', keyPrefix: 'shop:', ttl: 300_000 })
+ * TieredCacheModule.forRootAsync({ inject: [ConfigService], useFactory: (c: ConfigService) => ({ redis: c.get('REDIS_URL') }) })
+ * ```
+ * @publicApi
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    {
+      provide: TieredCacheService,
+      inject: [TIERED_CACHE_OPTIONS],
+      useFactory: createTieredCache,
+    },
+    TieredCacheExplorer,
+  ],
+  exports: [TieredCacheService],
+})
+export class TieredCacheModule extends ConfigurableModuleClass {}
+
+/**
+ * Validates the options (a bad option fails bootstrap with a message naming the fix), then waits
+ * for Redis at most `connectTimeout`, so the first calls after `app.init()` already read Redis.
+ */
+async function createTieredCache(options: TieredCacheModuleOptions): Promise<TieredCacheService> {
+  const resolved = resolveOptions(options);
+  const codec = await createCodec(resolved.serializer);
+  const engine = new CacheEngine(resolved, codec, resolved.redis ? createRedisClient(resolved.redis) : undefined);
+  await engine.l2?.connect(resolved.connectTimeout);
+  return new TieredCacheService(engine);
+}

@@ -1,0 +1,77 @@
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { CacheEngine } from './engine/cache-engine.js';
+import type { CacheStatsSnapshot } from './interfaces/cache-stats.interface.js';
+import type { GetOrSetOptions, SetOptions } from './interfaces/cache-operation-options.interface.js';
+import { assertKey } from './keys/cache-key.util.js';
+import { ENGINE } from './tiered-cache.constants.js';
+
+/**
+ * The cache of one application: the same entries the decorators use (a decorator's key and a key
+ * given here name the same entry). Durations are milliseconds. Redis trouble never makes these
+ * methods throw: reads then miss, writes are kept in L1.
+ * @publicApi
+ */
+@Injectable()
+export class TieredCacheService implements OnApplicationShutdown {
+  /** @internal */
+  readonly [ENGINE]: CacheEngine;
+
+  /** @internal Built by `TieredCacheModule`; inject it, don't construct it. */
+  constructor(engine: CacheEngine) {
+    this[ENGINE] = engine;
+  }
+
+  /**
+   * The cached value, or `undefined` when neither tier has it. A cached `null` is returned as
+   * `null`; a cached `undefined` reads the same as a miss.
+   */
+  get<T>(key: string): Promise<T | undefined> {
+    return this[ENGINE].get<T>(key);
+  }
+
+  /** Stores a value in both tiers. Resolves when Redis has it, or after `l2Timeout`. */
+  set<T>(key: string, value: T, options?: SetOptions): Promise<void> {
+    return this[ENGINE].set(key, value, options);
+  }
+
+  /**
+   * Evicts keys from both tiers. Once it resolves this instance never serves the old value, and a
+   * load of the key already in flight will not store its result.
+   */
+  del(keys: string | readonly string[]): Promise<void> {
+    return this[ENGINE].del(keys);
+  }
+
+  /**
+   * The cached value, or the loader's result, stored for next time. Concurrent calls for one key
+   * share one loader run; the loader's error reaches each of them and is not cached.
+   * @example const product = await cache.getOrSet(`product:${id}`, () => repo.find(id), { ttl: 60_000 });
+   */
+  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
+    assertKey(key, 'getOrSet()');
+    if (typeof loader !== 'function') throw new TypeError('nestjs-tiered-cache: getOrSet() needs a loader function');
+    return this[ENGINE].getOrSet(key, loader, options);
+  }
+
+  /** Drops every entry under this cache's `keyPrefix` (SCAN + UNLINK in batches) and all of L1. */
+  clear(): Promise<void> {
+    return this[ENGINE].clear();
+  }
+
+  /** Counters and state, read at call time. */
+  stats(): CacheStatsSnapshot {
+    return this[ENGINE].snapshot();
+  }
+
+  /** Redis round-trip time in milliseconds; rejects when Redis is not configured or not answering. */
+  async ping(): Promise<number> {
+    const l2 = this[ENGINE].l2;
+    if (!l2) throw new Error('Redis is not configured (redis: false)');
+    return l2.ping();
+  }
+
+  /** @internal Closes the connections the library opened; clients passed in stay open. */
+  async onApplicationShutdown(): Promise<void> {
+    await this[ENGINE].close();
+  }
+}
