@@ -40,7 +40,7 @@ async function msgpackCodec(): Promise<Codec> {
       'nestjs-tiered-cache: serializer "msgpack" needs the msgpackr package: npm install msgpackr.',
     );
   }
-  const packr = new mod.Packr({ structuredClone: true, useRecords: false, largeBigIntToFloat: false });
+  const packr = new mod.Packr({ structuredClone: true });
   return {
     binary: true,
     encode(e) {

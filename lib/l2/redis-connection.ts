@@ -19,6 +19,8 @@ const DEFAULTS: RedisOptions = {
   enableOfflineQueue: false,
   enableAutoPipelining: true,
   maxRetriesPerRequest: 1,
+  // ioredis waits this long for a socket that already failed to emit 'close' again on disconnect.
+  disconnectTimeout: 200,
   retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
 };
 

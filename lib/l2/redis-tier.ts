@@ -23,6 +23,8 @@ export class RedisTier {
   readonly owned: boolean;
   #pending = 0;
   #everReady = false;
+  /** Until `connect()` has waited, commands wait for the first connection (within the timeout). */
+  #startingUp = true;
   #down = false;
   #closed = false;
   #firstReady: Promise<void>;
@@ -55,7 +57,10 @@ export class RedisTier {
    * milliseconds, or until the first connection error. Never throws: the app starts degraded.
    */
   async connect(waitMs: number): Promise<void> {
-    if (this.#everReady) return;
+    if (this.#everReady) {
+      this.#startingUp = false;
+      return;
+    }
     if (this.client.status === 'wait') this.client.connect().catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     let onError: (() => void) | undefined;
@@ -69,6 +74,7 @@ export class RedisTier {
     ]);
     clearTimeout(timer);
     if (onError) this.client.off('error', onError);
+    this.#startingUp = false;
     if (!this.#everReady) {
       this.#down = true;
       this.#logger.warn('Redis is not reachable: serving from L1 and loaders until it connects.');
@@ -151,7 +157,7 @@ export class RedisTier {
 
   #run<T>(command: () => Promise<T>): Promise<Outcome<T>> {
     if (this.client.status !== 'ready') {
-      if (this.#everReady || this.#closed) {
+      if (!this.#startingUp || this.#everReady || this.#closed) {
         this.stats.l2Skipped++;
         return Promise.resolve(FAILED);
       }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 
 /**
  * A real `redis-server` on a free loopback port, started for one suite and stopped by its PID.
@@ -16,7 +17,12 @@ export class RedisServer {
   private constructor(readonly port: number) {}
 
   static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+    return RedisServer.startOn(await freePort());
+  }
+
+  /** Starts a server on a given port (e.g. one a client already tries to reach). */
+  static async startOn(port: number): Promise<RedisServer> {
+    const server = new RedisServer(port);
     await server.start();
     return server;
   }
@@ -81,7 +87,7 @@ export class RedisServer {
     rmSync(this.#dir, { recursive: true, force: true });
   }
 
-  /** Sends one inline command and returns the raw reply (no client library involved). */
+  /** Sends one command and returns the raw reply for simple (one-line) replies, e.g. PING, SET. */
   async command(...args: string[]): Promise<string> {
     return rawCommand(this.port, args);
   }
@@ -128,4 +134,16 @@ function rawCommand(port: number, args: string[]): Promise<string> {
       socket.write(`*${args.length}\r\n${parts}`);
     });
   });
+}
+
+/** How many times Redis has run `command` (from INFO commandstats; 0 if never). */
+export async function commandCalls(client: Redis, command: string): Promise<number> {
+  const info = await client.info('commandstats');
+  const m = new RegExp(`cmdstat_${command.toLowerCase()}:calls=(\\d+)`).exec(info);
+  return m ? Number(m[1]) : 0;
+}
+
+/** A plain ioredis client to inspect or damage what the cache stored; `quit()` it after. */
+export function rawClient(redis: RedisServer): Redis {
+  return new Redis({ host: redis.host, port: redis.port, lazyConnect: false, maxRetriesPerRequest: 1 });
 }
