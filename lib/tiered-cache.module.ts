@@ -42,6 +42,6 @@ async function createTieredCache(options: TieredCacheModuleOptions): Promise<Tie
   const resolved = resolveOptions(options);
   const codec = await createCodec(resolved.serializer);
   const engine = new CacheEngine(resolved, codec, resolved.redis ? createRedisClient(resolved.redis) : undefined);
-  await engine.l2?.connect(resolved.connectTimeout);
+  await engine.connect();
   return new TieredCacheService(engine);
 }

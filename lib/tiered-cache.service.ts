@@ -29,7 +29,10 @@ export class TieredCacheService implements OnApplicationShutdown {
     return this[ENGINE].get<T>(key);
   }
 
-  /** Stores a value in both tiers. Resolves when Redis has it, or after `l2Timeout`. */
+  /**
+   * Stores a value in both tiers and tells the other instances to drop their L1 copy. Resolves
+   * when Redis has it, or after `l2Timeout`.
+   */
   set<T>(key: string, value: T, options?: SetOptions): Promise<void> {
     return this[ENGINE].set(key, value, options);
   }
@@ -51,6 +54,14 @@ export class TieredCacheService implements OnApplicationShutdown {
     assertKey(key, 'getOrSet()');
     if (typeof loader !== 'function') throw new TypeError('nestjs-tiered-cache: getOrSet() needs a loader function');
     return this[ENGINE].getOrSet(key, loader, options);
+  }
+
+  /**
+   * Invalidates every entry stored with one of these tags, in both tiers and on every instance.
+   * Costs one Redis write per tag, however many entries carry it.
+   */
+  invalidateTags(tags: string | readonly string[]): Promise<void> {
+    return this[ENGINE].invalidateTags(typeof tags === 'string' ? [tags] : tags);
   }
 
   /** Drops every entry under this cache's `keyPrefix` (SCAN + UNLINK in batches) and all of L1. */

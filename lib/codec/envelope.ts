@@ -8,6 +8,8 @@ export interface Envelope {
   expiresAt: number;
   /** How long the load that produced the value took, in milliseconds (0 for a plain `set`). */
   delta: number;
+  /** Tags the entry was stored with; invalidating one of them invalidates the entry. */
+  tags?: readonly string[];
 }
 
 /** Turns envelopes into what Redis stores, and back. `decode` throws on anything malformed. */
@@ -29,13 +31,13 @@ export class CorruptEntryError extends Error {
 }
 
 // The wire form is one array, so the payload is encoded once, in one pass:
-// [version, kind, createdAt, expiresAt, delta, value]. `kind` keeps null and undefined apart,
-// which JSON alone cannot.
+// [version, kind, createdAt, expiresAt, delta, tags (0 for none), value]. `kind` keeps null and
+// undefined apart, which JSON alone cannot.
 const VALUE = 0;
 const NULL = 1;
 const UNDEFINED = 2;
 
-export type WireArray = [string, number, number, number, number, unknown];
+export type WireArray = [string, number, number, number, number, readonly string[] | 0, unknown];
 
 export function toWire(e: Envelope): WireArray {
   const v = e.value;
@@ -43,23 +45,27 @@ export function toWire(e: Envelope): WireArray {
     throw new UnserializableValueError(`a ${typeof v} cannot be cached`);
   }
   const kind = v === null ? NULL : v === undefined ? UNDEFINED : VALUE;
-  return [ENVELOPE_VERSION, kind, e.createdAt, e.expiresAt, e.delta, kind === VALUE ? v : 0];
+  const tags = e.tags !== undefined && e.tags.length > 0 ? e.tags : 0;
+  return [ENVELOPE_VERSION, kind, e.createdAt, e.expiresAt, e.delta, tags, kind === VALUE ? v : 0];
 }
 
 export function fromWire(w: unknown): Envelope {
   if (
     !Array.isArray(w) ||
-    w.length !== 6 ||
+    w.length !== 7 ||
     w[0] !== ENVELOPE_VERSION ||
     typeof w[2] !== 'number' ||
     typeof w[3] !== 'number' ||
-    typeof w[4] !== 'number'
+    typeof w[4] !== 'number' ||
+    (w[5] !== 0 && !(Array.isArray(w[5]) && w[5].every((t) => typeof t === 'string')))
   ) {
     throw new CorruptEntryError('not a cache envelope of this version');
   }
   const kind = w[1];
-  const value = kind === VALUE ? w[5] : kind === NULL ? null : kind === UNDEFINED ? undefined : corrupt();
-  return { value, createdAt: w[2], expiresAt: w[3], delta: w[4] };
+  const value = kind === VALUE ? w[6] : kind === NULL ? null : kind === UNDEFINED ? undefined : corrupt();
+  const e: Envelope = { value, createdAt: w[2], expiresAt: w[3], delta: w[4] };
+  if (w[5] !== 0) e.tags = w[5];
+  return e;
 }
 
 function corrupt(): never {

@@ -67,7 +67,7 @@ function customCodec(s: Serializer): Codec {
   return {
     binary: true,
     encode(e) {
-      const wire = toWire({ ...e, value: undefined });
+      const wire: unknown[] = toWire({ ...e, value: undefined }).slice(0, 6);
       let payload: string | Buffer;
       try {
         payload = e.value === undefined || e.value === null ? '' : s.serialize(e.value);
@@ -87,7 +87,7 @@ function customCodec(s: Serializer): Codec {
       } catch (err) {
         throw new CorruptEntryError((err as Error).message);
       }
-      const e: Envelope = fromWire(header);
+      const e: Envelope = fromWire([...(header as unknown[]), 0]);
       if ((header as unknown[])[1] === 0) {
         try {
           e.value = s.deserialize(buf.subarray(nl + 1));

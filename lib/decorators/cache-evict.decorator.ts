@@ -21,10 +21,10 @@ export function CacheEvict<A extends any[] = any[]>(options: CacheEvictOptions<A
     propertyKey: string | symbol,
     descriptor: TypedPropertyDescriptor<T>,
   ): TypedPropertyDescriptor<T> => {
-    if (!options.key && !options.allEntries) {
+    if (!options.key && !options.allEntries && !options.tags) {
       throw new TieredCacheConfigError(
         `nestjs-tiered-cache: @CacheEvict() on ${target.constructor.name}.${String(propertyKey)} needs a key ` +
-          `function (the key the matching @Cacheable uses) or allEntries: true.`,
+          `function (the key the matching @Cacheable uses), tags, or allEntries: true.`,
       );
     }
     return installStub('@CacheEvict()', target, propertyKey, descriptor, (namespace, method, label) => ({
@@ -33,6 +33,7 @@ export function CacheEvict<A extends any[] = any[]>(options: CacheEvictOptions<A
       namespace: options.namespace ?? namespace,
       method,
       key: options.key,
+      tags: options.tags,
       condition: options.condition,
       policy: {},
       allEntries: options.allEntries ?? false,

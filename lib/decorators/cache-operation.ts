@@ -12,6 +12,8 @@ export interface CacheOperation {
   namespace: string;
   method: string;
   key?: AnyFn;
+  /** Tags from the arguments: stored with the entry (cacheable, put) or invalidated (evict). */
+  tags?: AnyFn;
   condition?: AnyFn;
   policy: WritePolicy;
   allEntries: boolean;
@@ -31,7 +33,25 @@ export function runCacheable(
   if (key === undefined) return original.apply(self, args);
   const hit = engine.peekL1(key);
   if (hit !== undefined) return Promise.resolve(hit.value);
-  return engine.loadThrough(key, () => callOriginal(engine, op, original, self, args), op.policy);
+  return engine.loadThrough(key, () => callOriginal(engine, op, original, self, args), policyOf(engine, op, self, args));
+}
+
+/** The write policy of one call: the decorator's, plus the call's tags when it has a tags function. */
+function policyOf(engine: CacheEngine, op: CacheOperation, self: unknown, args: unknown[]): WritePolicy {
+  if (op.tags === undefined) return op.policy;
+  const tags = tagsOf(engine, op, self, args);
+  return tags === undefined ? op.policy : { ...op.policy, tags };
+}
+
+function tagsOf(engine: CacheEngine, op: CacheOperation, self: unknown, args: unknown[]): string[] | undefined {
+  try {
+    const tags: unknown = op.tags!.apply(self, args);
+    if (Array.isArray(tags) && tags.every((t) => typeof t === 'string' && t !== '')) return tags as string[];
+    engine.warnOnce(`tags:${op.label}`, `${op.label}: the tags function must return an array of non-empty strings; tags ignored.`);
+  } catch (err) {
+    engine.warnOnce(`tags:${op.label}`, `${op.label}: the tags function threw (${(err as Error).message}); tags ignored.`);
+  }
+  return undefined;
 }
 
 /** Runs a `@CachePut` method: always runs it, then stores its result. */
@@ -45,7 +65,7 @@ export async function runCachePut(
   if (op.condition !== undefined && !op.condition.apply(self, args)) return original.apply(self, args);
   const key = keyOf(engine, op, self, args);
   const result = await callOriginal(engine, op, original, self, args);
-  if (key !== undefined && !op.policy.unless?.(result)) await engine.set(key, result, op.policy);
+  if (key !== undefined && !op.policy.unless?.(result)) await engine.set(key, result, policyOf(engine, op, self, args));
   return result;
 }
 
@@ -65,10 +85,15 @@ export async function runCacheEvict(
 }
 
 async function evict(engine: CacheEngine, op: CacheOperation, self: unknown, args: unknown[]): Promise<void> {
+  if (op.tags !== undefined) {
+    const tags = tagsOf(engine, op, self, args);
+    if (tags !== undefined) await engine.invalidateTags(tags);
+  }
   if (op.allEntries) return engine.deleteNamespace(op.namespace);
+  if (op.key === undefined) return;
   let keys: unknown;
   try {
-    keys = op.key ? op.key.apply(self, args) : defaultKey(op, args);
+    keys = op.key.apply(self, args);
   } catch (err) {
     engine.warnOnce(`key:${op.label}`, `@CacheEvict on ${op.label}: no key, nothing evicted (${(err as Error).message}).`);
     return;

@@ -32,6 +32,7 @@ export function CachePut<A extends any[] = any[], R = any>(options: CachePutOpti
       namespace,
       method,
       key: options.key,
+      tags: options.tags,
       condition: options.condition,
       policy: { ttl: options.ttl, l1Ttl: options.l1Ttl, nullTtl: options.nullTtl, unless: options.unless },
       allEntries: false,

@@ -26,8 +26,9 @@ export function Cacheable<A extends any[] = any[], R = any>(options: CacheableOp
       namespace: options.namespace ?? namespace,
       method,
       key: options.key,
+      tags: options.tags,
       condition: options.condition,
-      policy: { ttl: options.ttl, l1Ttl: options.l1Ttl, nullTtl: options.nullTtl, unless: options.unless },
+      policy: { ttl: options.ttl, l1Ttl: options.l1Ttl, nullTtl: options.nullTtl, lock: options.lock, unless: options.unless },
       allEntries: false,
       beforeInvocation: false,
     }), runCacheable) as TypedPropertyDescriptor<T>;

@@ -4,6 +4,8 @@ export interface SetOptions {
   ttl?: number;
   /** Time to live in L1. Default: the module's `l1.ttl`, never longer than `ttl`. */
   l1Ttl?: number;
+  /** Tags of the entry: `invalidateTags([tag])` invalidates every entry carrying it, on every instance. */
+  tags?: readonly string[];
 }
 
 /** Options of `TieredCacheService.getOrSet()`. Durations in milliseconds. */
@@ -13,10 +15,14 @@ export interface GetOrSetOptions extends SetOptions {
    * cache such results.
    */
   nullTtl?: number;
+  /** Take the fleet-wide lease on a miss. Default: the module's `lock`. */
+  lock?: boolean;
 }
 
 /** Options of `@Cacheable()`. `A` are the decorated method's parameters, `R` its resolved result. */
-export interface CacheableOptions<A extends unknown[] = any[], R = any> extends GetOrSetOptions {
+export interface CacheableOptions<A extends unknown[] = any[], R = any> extends Omit<GetOrSetOptions, 'tags'> {
+  /** Tags of the entry, from the method's arguments. */
+  tags?: (...args: A) => readonly string[];
   /**
    * The cache key, from the method's arguments. Default: `Namespace:method:<arguments as
    * canonical JSON>` (see `namespace`). Give a key when another method or a service call must
@@ -37,7 +43,7 @@ export interface CacheableOptions<A extends unknown[] = any[], R = any> extends 
 
 /** Options of `@CacheEvict()`. */
 export interface CacheEvictOptions<A extends unknown[] = any[]> {
-  /** The key (or keys) to evict, from the method's arguments. Required unless `allEntries` is set. */
+  /** The key (or keys) to evict, from the method's arguments. Required unless `allEntries` or `tags` is set. */
   key?: (...args: A) => string | readonly string[];
   /** Name whose default keys `allEntries` clears. Default: the declaring class's name. */
   namespace?: string;
@@ -53,12 +59,16 @@ export interface CacheEvictOptions<A extends unknown[] = any[]> {
    * @default false
    */
   beforeInvocation?: boolean;
+  /** Tags to invalidate (every entry carrying one of them, on every instance), from the arguments. */
+  tags?: (...args: A) => readonly string[];
   /** When it returns false nothing is evicted. */
   condition?: (...args: A) => boolean;
 }
 
 /** Options of `@CachePut()`: the method always runs and its result is stored. */
-export interface CachePutOptions<A extends unknown[] = any[], R = any> extends GetOrSetOptions {
+export interface CachePutOptions<A extends unknown[] = any[], R = any> extends Omit<GetOrSetOptions, 'tags' | 'lock'> {
+  /** Tags of the entry, from the method's arguments. */
+  tags?: (...args: A) => readonly string[];
   /** The key to store under (required): the key the matching `@Cacheable` or service call reads. */
   key: (...args: A) => string;
   /** When it returns false the method runs and the cache is not touched. */

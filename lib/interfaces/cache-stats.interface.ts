@@ -38,6 +38,35 @@ export interface CacheStatsSnapshot {
     /** Cumulative histogram of loader durations: `counts[i]` loads took <= `boundsMs[i]` ms. */
     durationHistogram: { boundsMs: readonly number[]; counts: number[] };
   };
+  /** The fleet-wide lease per key (one loader across instances). */
+  lease: {
+    /** Whether misses take a Redis lease by default (`lock` option, with Redis configured). */
+    enabled: boolean;
+    /** Leases taken: this instance ran the loader for the fleet. */
+    acquired: number;
+    /** Loads that waited for another instance's lease. */
+    waits: number;
+    /** Waits that ran out (`lockWaitTimeout`). */
+    timeouts: number;
+    /** Loads whose result was dropped because the key was evicted while they ran. */
+    lost: number;
+  };
+  /** The invalidation bus (Redis pub/sub between instances). */
+  bus: {
+    enabled: boolean;
+    /** Whether the subscriber connection is subscribed now. */
+    connected: boolean;
+    published: number;
+    publishFailures: number;
+    /** Messages received from other instances. */
+    received: number;
+    /** Reconnections after which L1 was dropped because messages may have been missed. */
+    gaps: number;
+  };
+  tags: {
+    /** Tags invalidated by this instance. */
+    invalidations: number;
+  };
   /** Values that could not be serialized: returned to their caller, not cached. */
   serializationErrors: number;
   sets: number;

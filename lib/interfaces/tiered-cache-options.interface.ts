@@ -82,6 +82,42 @@ export interface TieredCacheModuleOptions {
    */
   connectTimeout?: number;
   /**
+   * Take a Redis lease per key on a miss, so one instance in the fleet runs the loader while the
+   * others wait for its result (`lock: false` per call or decorator for cheap loaders). Without
+   * Redis, or while it is away, only the in-process single flight applies.
+   * @default true
+   */
+  lock?: boolean;
+  /**
+   * Lifetime of a lease in milliseconds. The holder extends it while its loader runs, so it can
+   * stay short: it is how long the others wait if the holder dies.
+   * @default 2_000
+   */
+  leaseTtl?: number;
+  /**
+   * Longest wait for another instance's load, in milliseconds. Then `onLockTimeout` decides.
+   * @default 5_000
+   */
+  lockWaitTimeout?: number;
+  /**
+   * After `lockWaitTimeout`: `'load'` runs the loader anyway (availability first); `'error'`
+   * rejects with `LockTimeoutError`.
+   * @default 'load'
+   */
+  onLockTimeout?: 'load' | 'error';
+  /**
+   * Publish invalidations (set, del, clear, tags) on Redis pub/sub so every instance drops its
+   * L1 copy; `false` leaves other instances stale until their `l1.ttl`.
+   * @default true
+   */
+  bus?: boolean;
+  /**
+   * How long a tag invalidation is remembered, in milliseconds. An entry with tags never lives in
+   * Redis longer than this, so an invalidated entry can never outlive the marker that hides it.
+   * @default 86_400_000 (24 hours)
+   */
+  tagTtl?: number;
+  /**
    * Keys longer than this (in characters) are stored in Redis under a SHA-256 hash of the key.
    * @default 256
    */

@@ -4,8 +4,11 @@ import type { ResolvedOptions } from '../options/resolve-options.js';
 /** One L1 entry. `value` is the cached object itself: L1 hands out references, never copies. */
 export interface L1Entry {
   value: unknown;
+  /** When its load started (or when it was set), epoch milliseconds: tag invalidations compare to it. */
+  createdAt: number;
   /** Logical expiry, epoch milliseconds. */
   expiresAt: number;
+  tags?: readonly string[];
   /** Serialized size in bytes when known (for `l1.maxSize`). */
   size: number;
 }
@@ -48,7 +51,7 @@ export class MemoryTier {
     this.#lru.delete(key);
   }
 
-  /** Deletes every key that starts with `prefix` (O(entries); used by `allEntries` evictions). */
+  /** Deletes every key that passes `test` (O(entries); for namespace evictions). */
   deleteWhere(test: (key: string) => boolean): void {
     for (const key of [...this.#lru.keys()]) if (test(key)) this.#lru.delete(key);
   }

@@ -2,11 +2,12 @@ import { Logger } from '@nestjs/common';
 import type { Codec, Envelope } from '../codec/envelope.js';
 import { CorruptEntryError } from '../codec/envelope.js';
 import type { CacheStats } from '../stats/cache-stats.js';
+import type { LuaScript } from './lua-script.js';
 import type { OwnedClient, RedisClient } from './redis-connection.js';
 
 /** Returned by a command that did not complete (not connected, failed or timed out). */
 export const FAILED: unique symbol = Symbol('l2-failed');
-type Outcome<T> = T | typeof FAILED;
+export type Outcome<T> = T | typeof FAILED;
 
 /** Most commands allowed to wait for a reply at once; beyond it Redis is treated as away. */
 const MAX_PENDING = 10_000;
@@ -153,6 +154,21 @@ export class RedisTier {
     // Stops reconnect attempts too, for a client that never connected.
     this.client.disconnect(false);
     this.client.off('error', this.#onError);
+  }
+
+  /** Runs any command on the client with the same timeout, readiness and failure rules. */
+  exec<T>(command: (client: RedisClient) => Promise<T>): Promise<Outcome<T>> {
+    return this.#run(() => command(this.client));
+  }
+
+  /** Runs a Lua script by SHA, sending its body once if Redis does not know it yet. */
+  script(s: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<Outcome<unknown>> {
+    return this.#run(() =>
+      this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
+        if (!err.message.startsWith('NOSCRIPT')) throw err;
+        return this.client.eval(s.body, keys.length, ...keys, ...args);
+      }),
+    );
   }
 
   #run<T>(command: () => Promise<T>): Promise<Outcome<T>> {

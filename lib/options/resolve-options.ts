@@ -16,6 +16,12 @@ export interface ResolvedOptions {
   l2Timeout: number;
   connectTimeout: number;
   maxKeyLength: number;
+  lock: boolean;
+  leaseTtl: number;
+  lockWaitTimeout: number;
+  onLockTimeout: 'load' | 'error';
+  bus: boolean;
+  tagTtl: number;
 }
 
 export const DEFAULTS = {
@@ -27,11 +33,14 @@ export const DEFAULTS = {
   l2Timeout: 250,
   connectTimeout: 2_000,
   maxKeyLength: 256,
+  leaseTtl: 2_000,
+  lockWaitTimeout: 5_000,
+  tagTtl: 86_400_000,
 } as const;
 
 const KNOWN = new Set([
   'redis', 'keyPrefix', 'ttl', 'nullTtl', 'l1', 'serializer', 'l2Timeout', 'connectTimeout',
-  'maxKeyLength', 'isGlobal',
+  'maxKeyLength', 'lock', 'leaseTtl', 'lockWaitTimeout', 'onLockTimeout', 'bus', 'tagTtl', 'isGlobal',
 ]);
 const KNOWN_L1 = new Set(['max', 'ttl', 'maxSize', 'sizeCalculation']);
 
@@ -66,7 +75,25 @@ export function resolveOptions(options: TieredCacheModuleOptions | undefined): R
     l2Timeout,
     connectTimeout,
     maxKeyLength,
+    lock: flag(o, 'lock'),
+    leaseTtl: duration(o, 'leaseTtl', DEFAULTS.leaseTtl, false),
+    lockWaitTimeout: duration(o, 'lockWaitTimeout', DEFAULTS.lockWaitTimeout, true),
+    onLockTimeout: oneOf(o, 'onLockTimeout', ['load', 'error'] as const),
+    bus: flag(o, 'bus'),
+    tagTtl: duration(o, 'tagTtl', DEFAULTS.tagTtl, false),
   };
+}
+
+function flag(o: Record<string, unknown>, name: string): boolean {
+  const v = o[name] ?? true;
+  if (typeof v !== 'boolean') fail(name, `give true or false; got ${String(v)}`);
+  return v;
+}
+
+function oneOf<const T extends readonly string[]>(o: Record<string, unknown>, name: string, values: T): T[number] {
+  const v = o[name] ?? values[0];
+  if (!values.includes(v as string)) fail(name, `give one of ${values.map((x) => `'${x}'`).join(', ')}`);
+  return v as T[number];
 }
 
 function resolveL1(l1: unknown, noRedis: boolean): ResolvedOptions['l1'] {

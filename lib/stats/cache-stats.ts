@@ -19,6 +19,15 @@ export class CacheStats {
   serializationErrors = 0;
   sets = 0;
   deletes = 0;
+  leaseAcquired = 0;
+  leaseWaits = 0;
+  leaseTimeouts = 0;
+  leaseLost = 0;
+  busPublished = 0;
+  busPublishFailures = 0;
+  busReceived = 0;
+  busGaps = 0;
+  tagInvalidations = 0;
 
   recordLoad(ms: number): void {
     this.loadMsSum += ms;

@@ -14,6 +14,8 @@ interface Product {
 /** A slow table the service reads; `reads` counts queries. */
 class Table {
   reads = 0;
+  /** While set, rows read are held in transit until it resolves. */
+  inTransit?: Promise<void>;
   rows = new Map<number, Product>();
   read(id: number): Product | null {
     this.reads++;
@@ -29,7 +31,7 @@ class ProductsService {
   @Cacheable({ key: (id: number) => `product:${id}` })
   async findOne(id: number): Promise<Product | null> {
     const row = this.table.read(id);
-    await sleep(5); // the row travels back from the database
+    await (this.table.inTransit ?? sleep(5)); // the row travels back from the database
     return row;
   }
 
@@ -201,9 +203,13 @@ describe('decorators', () => {
 
   it('a load that started before an eviction does not store its stale result', async () => {
     await boot();
+    let arrive!: () => void;
+    service.table.inTransit = new Promise<void>((r) => (arrive = r));
     const inFlight = service.findOne(1);
-    await sleep(1);
+    while (service.table.reads === 0) await sleep(1);
+    service.table.inTransit = undefined;
     await service.update(1, 'newer');
+    arrive();
     expect(await inFlight).toMatchObject({ name: 'one' });
     expect(await service.findOne(1)).toMatchObject({ name: 'newer' });
     await sleep(20);

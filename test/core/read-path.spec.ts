@@ -39,15 +39,18 @@ describe('read path: L1, then Redis, then the loader', () => {
   });
 
   it('runs the loader once and serves repeats from L1 without sending anything to Redis', async () => {
-    const { app: a, cache } = await app({ redis: redis.url }, { providers: [Products] });
+    const { app: a, cache } = await app({ redis: redis.url, keyPrefix: 'l1hit:' }, { providers: [Products] });
     const products = a.get(Products);
     await products.findOne(1);
+    expect(await eventually(async () => (await raw.exists('l1hit:{product:1}')) === 1)).toBe(true);
     const gets = await commandCalls(raw, 'get');
     const sets = await commandCalls(raw, 'set');
+    const evals = await commandCalls(raw, 'evalsha');
     for (let i = 0; i < 50; i++) expect(await products.findOne(1)).toEqual({ id: 1, name: 'p1' });
     expect(products.calls).toBe(1);
     expect(await commandCalls(raw, 'get')).toBe(gets);
     expect(await commandCalls(raw, 'set')).toBe(sets);
+    expect(await commandCalls(raw, 'evalsha')).toBe(evals);
     expect(cache.stats().l1).toMatchObject({ hits: 50, misses: 1 });
   });
 

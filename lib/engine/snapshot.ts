@@ -1,0 +1,55 @@
+import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
+import { LOAD_BUCKETS_MS } from '../stats/cache-stats.js';
+import type { CacheEngine } from './cache-engine.js';
+
+/** Reads an engine's counters and state into the public snapshot shape. */
+export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
+  const s = engine.stats;
+  const { l1, l2, bus } = engine;
+  return {
+    l1: {
+      enabled: l1 !== undefined,
+      hits: s.l1Hits,
+      misses: s.l1Misses,
+      entries: l1?.size ?? 0,
+      bytes: l1?.bytes ?? 0,
+    },
+    l2: {
+      enabled: l2 !== undefined,
+      connected: l2?.connected ?? false,
+      hits: s.l2Hits,
+      misses: s.l2Misses,
+      errors: s.l2Errors,
+      timeouts: s.l2Timeouts,
+      skipped: s.l2Skipped,
+      corrupt: s.corrupt,
+    },
+    loads: {
+      calls: s.loads,
+      errors: s.loadErrors,
+      coalesced: s.coalesced,
+      durationMsSum: s.loadMsSum,
+      durationHistogram: { boundsMs: LOAD_BUCKETS_MS, counts: [...s.loadBuckets] },
+    },
+    lease: {
+      enabled: l2 !== undefined && engine.options.lock,
+      acquired: s.leaseAcquired,
+      waits: s.leaseWaits,
+      timeouts: s.leaseTimeouts,
+      lost: s.leaseLost,
+    },
+    bus: {
+      enabled: bus !== undefined,
+      connected: bus?.connected ?? false,
+      published: s.busPublished,
+      publishFailures: s.busPublishFailures,
+      received: s.busReceived,
+      gaps: s.busGaps,
+    },
+    tags: { invalidations: s.tagInvalidations },
+    serializationErrors: s.serializationErrors,
+    sets: s.sets,
+    deletes: s.deletes,
+    degraded: l2 !== undefined && !l2.connected,
+  };
+}

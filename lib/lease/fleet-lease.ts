@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import type { Envelope } from '../codec/envelope.js';
+import { LockTimeoutError } from '../errors.js';
+import { FAILED, type RedisTier } from '../l2/redis-tier.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
+import type { CacheStats } from '../stats/cache-stats.js';
+import { ACQUIRE, EXTEND, FILL, RELEASE } from './lease-scripts.js';
+
+/** The outcome of asking for a key's lease: hold it, read what the holder stored, or go without. */
+export type LeaseOutcome = { token: string } | { envelope: Envelope } | undefined;
+
+export function leaseKey(redisKey: string): string {
+  return `${redisKey}:lease`;
+}
+
+/**
+ * One loader per key across every instance sharing the Redis: the first to miss takes a lease
+ * (SET NX PX with a random token), the others wait for a notification that it stored the value,
+ * re-checking when the holder's lease would expire (so a dead holder costs at most `leaseTtl`).
+ * Commands per waiter stay constant however long it waits.
+ */
+export class FleetLease {
+  readonly #wakers = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly tier: RedisTier,
+    private readonly stats: CacheStats,
+    private readonly options: Pick<ResolvedOptions, 'leaseTtl' | 'lockWaitTimeout' | 'onLockTimeout'>,
+    private readonly readL2: (key: string, redisKey: string) => Promise<Envelope | undefined>,
+  ) {}
+
+  async acquireOrWait(key: string, redisKey: string): Promise<LeaseOutcome> {
+    const token = randomBytes(12).toString('base64url');
+    const lk = leaseKey(redisKey);
+    const deadline = Date.now() + this.options.lockWaitTimeout;
+    let waiting = false;
+    for (;;) {
+      const r = await this.tier.script(ACQUIRE, [lk], [token, this.options.leaseTtl]);
+      // Redis unreachable or slow: never block on a lease that cannot be taken.
+      if (r === FAILED) return undefined;
+      if (r === 'acquired') {
+        this.stats.leaseAcquired++;
+        return { token };
+      }
+      if (!waiting) {
+        this.stats.leaseWaits++;
+        waiting = true;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.stats.leaseTimeouts++;
+        if (this.options.onLockTimeout === 'error') throw new LockTimeoutError(key, this.options.lockWaitTimeout);
+        return undefined;
+      }
+      const holderLeft = typeof r === 'number' && r > 0 ? r : 0;
+      await this.#sleepUntilWoken(key, Math.min(left, holderLeft + 2));
+      const envelope = await this.readL2(key, redisKey);
+      if (envelope !== undefined) return { envelope };
+    }
+  }
+
+  /** Keeps the lease alive while `work` runs, so loads longer than `leaseTtl` keep it. */
+  hold<T>(redisKey: string, token: string, work: Promise<T>): Promise<T> {
+    const ttl = this.options.leaseTtl;
+    const timer = setInterval(() => {
+      void this.tier.script(EXTEND, [leaseKey(redisKey)], [token, ttl]);
+    }, Math.max(10, Math.floor(ttl / 3)));
+    timer.unref();
+    return work.finally(() => clearInterval(timer));
+  }
+
+  /** Stores the loaded value if the lease is still ours; resolves false if it was taken away. */
+  async fill(redisKey: string, token: string, raw: string | Buffer, ttl: number, channel: string, message: string): Promise<boolean | undefined> {
+    const r = await this.tier.script(FILL, [redisKey, leaseKey(redisKey)], [token, raw, Math.max(1, Math.ceil(ttl)), channel, message]);
+    return r === FAILED ? undefined : r === 1;
+  }
+
+  release(redisKey: string, token: string): Promise<unknown> {
+    return this.tier.script(RELEASE, [leaseKey(redisKey)], [token]);
+  }
+
+  /** Wakes this instance's waiter for `key` (a value was stored, or the lease freed or evicted). */
+  wake(key: string): void {
+    const set = this.#wakers.get(key);
+    if (set === undefined) return;
+    this.#wakers.delete(key);
+    for (const w of set) w();
+  }
+
+  #sleepUntilWoken(key: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.#wakers.get(key);
+      if (set === undefined) this.#wakers.set(key, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        set!.delete(done);
+        if (set!.size === 0 && this.#wakers.get(key) === set) this.#wakers.delete(key);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+}

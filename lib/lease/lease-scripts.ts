@@ -1,0 +1,36 @@
+import { luaScript } from '../l2/lua-script.js';
+
+// Every script touches one entry's keys only: `${prefix}{key}` and `${prefix}{key}:lease` share a
+// Redis Cluster hash slot through the braces.
+
+/** SET lease NX PX; returns 'acquired', or the holder's remaining lease in ms. */
+export const ACQUIRE = luaScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'acquired' end
+return redis.call('PTTL', KEYS[1])`);
+
+/**
+ * Writes the loaded value only while the lease is still the holder's, frees the lease and tells
+ * the waiters (ARGV[4] channel, ARGV[5] message). An eviction on any instance deletes the lease,
+ * so a load that was in flight during it writes nothing: no stale set.
+ */
+export const FILL = luaScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`);
+
+/** A plain write (set, @CachePut): frees any lease first, so a load in flight cannot overwrite it. */
+export const PUT = luaScript(`
+redis.call('DEL', KEYS[2])
+return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])`);
+
+/** Compare-and-delete: only the holder's token frees the lease. */
+export const RELEASE = luaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`);
+
+/** Compare-and-extend, while a long load runs. */
+export const EXTEND = luaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`);

@@ -1,0 +1,57 @@
+import { LRUCache } from 'lru-cache';
+
+/**
+ * What this instance knows of tag invalidations: tag → time it was last invalidated (epoch ms; 0
+ * if never). Filled from Redis on first need and kept current by the bus. An entry created at or
+ * before its tag's invalidation is stale.
+ */
+export class TagRegistry {
+  readonly #known: LRUCache<string, number>;
+  /** The latest invalidation time among forgotten tags: entries older than it need a re-check. */
+  #forgottenUpTo = 0;
+
+  constructor(max = 100_000) {
+    this.#known = new LRUCache<string, number>({
+      max,
+      dispose: (at) => {
+        if (at > this.#forgottenUpTo) this.#forgottenUpTo = at;
+      },
+    });
+  }
+
+  /**
+   * Whether an entry with `tags` created at `createdAt` is stale: true, false, or undefined when
+   * a tag is unknown here and the entry is old enough that the tag could matter.
+   */
+  isStale(tags: readonly string[], createdAt: number): boolean | undefined {
+    let unknown = false;
+    for (const tag of tags) {
+      const at = this.#known.get(tag);
+      if (at === undefined) unknown = true;
+      else if (createdAt <= at) return true;
+    }
+    return unknown ? undefined : false;
+  }
+
+  /** Unknown tags for an entry; undefined when none need fetching. */
+  unknown(tags: readonly string[]): string[] | undefined {
+    let out: string[] | undefined;
+    for (const tag of tags) if (!this.#known.has(tag)) (out ??= []).push(tag);
+    return out;
+  }
+
+  /** Whether an L1 entry with unknown tags can be trusted (it is newer than anything forgotten). */
+  trustsUnknown(createdAt: number): boolean {
+    return createdAt > this.#forgottenUpTo;
+  }
+
+  set(tag: string, at: number): void {
+    const prev = this.#known.get(tag);
+    if (prev === undefined || at > prev) this.#known.set(tag, at);
+  }
+
+  clear(): void {
+    this.#known.clear();
+    this.#forgottenUpTo = 0;
+  }
+}
