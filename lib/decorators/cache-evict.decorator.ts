@@ -16,7 +16,7 @@ import { installStub } from './install-stub.util.js';
  * @publicApi
  */
 export function CacheEvict<A extends any[] = any[]>(options: CacheEvictOptions<A> = {}) {
-  return <T extends (...args: A) => Promise<any>>(
+  return <T extends (...args: [...A, ...any[]]) => Promise<any>>(
     target: object,
     propertyKey: string | symbol,
     descriptor: TypedPropertyDescriptor<T>,

@@ -15,7 +15,7 @@ import { installStub } from './install-stub.util.js';
  * @publicApi
  */
 export function CachePut<A extends any[] = any[], R = any>(options: CachePutOptions<A, R>) {
-  return <T extends (...args: A) => Promise<R>>(
+  return <T extends (...args: [...A, ...any[]]) => Promise<R>>(
     target: object,
     propertyKey: string | symbol,
     descriptor: TypedPropertyDescriptor<T>,

@@ -36,9 +36,10 @@ export function installStub(
   const op = build(target.constructor.name, String(propertyKey), label);
 
   const stub = function (this: any, ...args: unknown[]) {
-    const service: TieredCacheService | undefined = this?.[CACHE_SLOT];
-    if (service === undefined) return original.apply(this, args);
-    return run(service[ENGINE], op, original, this, args);
+    // No engine (not injected yet, or a test stand-in for TieredCacheService): run uncached.
+    const engine: CacheEngine | undefined = this?.[CACHE_SLOT]?.[ENGINE];
+    if (engine === undefined) return original.apply(this, args);
+    return run(engine, op, original, this, args);
   };
   Object.defineProperty(stub, 'name', { value: original.name });
   // Metadata set by decorators applied before this one (below it) stays readable on the stub.

@@ -135,7 +135,7 @@ describe('every instance sees every write (invalidation bus, three Nest apps on 
   it('after its subscriber is killed (CLIENT KILL TYPE pubsub), A drops L1 on reconnect and misses nothing evicted in the gap', async () => {
     const [a, b] = await fleetOf(2);
     await warm([a!, b!]);
-    await raw.client('KILL', 'TYPE', 'pubsub');
+    await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     await b!.catalog.update(1, 'evicted-in-the-gap');
     expect(await eventually(() => a!.cache.stats().bus.gaps >= 1 && a!.cache.stats().bus.connected, 5_000)).toBe(true);
     expect(await a!.catalog.find(1)).toBe('evicted-in-the-gap');

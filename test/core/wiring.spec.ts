@@ -15,7 +15,7 @@ import {
 import { ContextIdFactory, Reflector } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Cacheable, CacheEvict, CachePut, TieredCacheModule } from 'nestjs-tiered-cache';
+import { Cacheable, CacheEvict, CachePut, TieredCacheModule, TieredCacheService } from 'nestjs-tiered-cache';
 import { createApp, uniquePrefix } from '../support/app.js';
 import { RedisServer } from '../support/redis-server.js';
 
@@ -359,7 +359,6 @@ describe('wiring: decorated methods reach their own app’s cache', () => {
 
         @Cacheable({ key: () => 'self' })
         async whoAmI(): Promise<string> {
-          // eslint-disable-next-line @typescript-eslint/no-this-alias
           seen = this;
           return this.label;
         }
@@ -545,6 +544,35 @@ describe('wiring: decorated methods reach their own app’s cache', () => {
       expect(await a.cache.get('item:1')).toBe('set by A');
     });
 
+    it('a useValue instance reused by the next app, after the first app closed, caches in the next app’s cache', async () => {
+      // The usual test setup: one fixture object, a fresh app per test.
+      const fixture = new HandBuiltCatalog();
+      const first = await createApp({ redis: redis.url }, { providers: [{ provide: 'CATALOG', useValue: fixture }] });
+      await fixture.findOne(1);
+      await first.app.close();
+
+      const next = await boot({ redis: redis.url }, { providers: [{ provide: 'CATALOG', useValue: fixture }] });
+      expect(await fixture.findOne(1)).toBe('item 1');
+
+      expect(fixture.catalog.reads).toBe(2);
+      expect(await next.cache.get('hand:1')).toBe('item 1');
+    });
+
+    it('a decorated method still answers when a test overrides TieredCacheService with a stand-in', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [TieredCacheModule.forRoot({ redis: false })],
+        providers: [CatalogService, { provide: 'CATALOG', useValue: new HandBuiltCatalog() }],
+      })
+        .overrideProvider(TieredCacheService)
+        .useValue({ get: async () => undefined })
+        .compile();
+      closers.push(() => moduleRef.close());
+      const app = await moduleRef.init();
+
+      await expect(app.get(CatalogService).findOne(1)).resolves.toBe('item 1');
+      await expect(app.get<HandBuiltCatalog>('CATALOG').findOne(1)).resolves.toBe('item 1');
+    });
+
     it('with isGlobal: false, caches a provider of a module that does not import TieredCacheModule', async () => {
       @Injectable()
       class ShelfService {
@@ -558,7 +586,15 @@ describe('wiring: decorated methods reach their own app’s cache', () => {
       @Module({ providers: [ShelfService], exports: [ShelfService] })
       class ShelfModule {}
 
-      const { app, cache } = await boot({ redis: redis.url, isGlobal: false }, { imports: [ShelfModule] });
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          TieredCacheModule.forRoot({ redis: redis.url, keyPrefix: uniquePrefix('wiring'), isGlobal: false }),
+          ShelfModule,
+        ],
+      }).compile();
+      closers.push(() => moduleRef.close());
+      const app = await moduleRef.init();
+      const cache = app.get(TieredCacheService);
       const shelf = app.get(ShelfService);
 
       await shelf.findOne(1);

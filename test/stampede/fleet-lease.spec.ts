@@ -13,6 +13,7 @@ interface CallResult {
 interface Batch {
   results: CallResult[];
   stats: any;
+  ms: number;
 }
 
 describe('stampede protection across instances (separate OS processes on one Redis)', () => {
