@@ -4,8 +4,10 @@ import { ENVELOPE_VERSION } from '../tiered-cache.constants.js';
 export interface Envelope {
   value: unknown;
   createdAt: number;
-  /** Logical expiry: past it the entry is not served. */
+  /** Logical expiry: past it the entry is stale. */
   expiresAt: number;
+  /** End of the grace period (>= expiresAt): until then a stale value can still be served. */
+  staleUntil: number;
   /** How long the load that produced the value took, in milliseconds (0 for a plain `set`). */
   delta: number;
   /** Tags the entry was stored with; invalidating one of them invalidates the entry. */
@@ -31,13 +33,19 @@ export class CorruptEntryError extends Error {
 }
 
 // The wire form is one array, so the payload is encoded once, in one pass:
-// [version, kind, createdAt, expiresAt, delta, tags (0 for none), value]. `kind` keeps null and
-// undefined apart, which JSON alone cannot.
-const VALUE = 0;
-const NULL = 1;
-const UNDEFINED = 2;
+// [version, kind, createdAt, expiresAt, staleUntil, delta, tags (0 for none), value]. `kind`
+// keeps null and undefined apart, which JSON alone cannot.
+export const VALUE_KIND = 0;
+export const NULL_KIND = 1;
+export const UNDEFINED_KIND = 2;
+const VALUE = VALUE_KIND;
+const NULL = NULL_KIND;
+const UNDEFINED = UNDEFINED_KIND;
 
-export type WireArray = [string, number, number, number, number, readonly string[] | 0, unknown];
+export type WireArray = [string, number, number, number, number, number, readonly string[] | 0, unknown];
+
+/** Index of the value in the wire array; everything before it is the header. */
+export const VALUE_INDEX = 7;
 
 export function toWire(e: Envelope): WireArray {
   const v = e.value;
@@ -46,25 +54,26 @@ export function toWire(e: Envelope): WireArray {
   }
   const kind = v === null ? NULL : v === undefined ? UNDEFINED : VALUE;
   const tags = e.tags !== undefined && e.tags.length > 0 ? e.tags : 0;
-  return [ENVELOPE_VERSION, kind, e.createdAt, e.expiresAt, e.delta, tags, kind === VALUE ? v : 0];
+  return [ENVELOPE_VERSION, kind, e.createdAt, e.expiresAt, e.staleUntil, e.delta, tags, kind === VALUE ? v : 0];
 }
 
 export function fromWire(w: unknown): Envelope {
   if (
     !Array.isArray(w) ||
-    w.length !== 7 ||
+    w.length !== 8 ||
     w[0] !== ENVELOPE_VERSION ||
     typeof w[2] !== 'number' ||
     typeof w[3] !== 'number' ||
     typeof w[4] !== 'number' ||
-    (w[5] !== 0 && !(Array.isArray(w[5]) && w[5].every((t) => typeof t === 'string')))
+    typeof w[5] !== 'number' ||
+    (w[6] !== 0 && !(Array.isArray(w[6]) && w[6].every((t) => typeof t === 'string')))
   ) {
     throw new CorruptEntryError('not a cache envelope of this version');
   }
   const kind = w[1];
-  const value = kind === VALUE ? w[6] : kind === NULL ? null : kind === UNDEFINED ? undefined : corrupt();
-  const e: Envelope = { value, createdAt: w[2], expiresAt: w[3], delta: w[4] };
-  if (w[5] !== 0) e.tags = w[5];
+  const value = kind === VALUE ? w[7] : kind === NULL ? null : kind === UNDEFINED ? undefined : corrupt();
+  const e: Envelope = { value, createdAt: w[2], expiresAt: w[3], staleUntil: w[4], delta: w[5] };
+  if (w[6] !== 0) e.tags = w[6];
   return e;
 }
 

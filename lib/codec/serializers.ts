@@ -5,8 +5,12 @@ import {
   CorruptEntryError,
   type Envelope,
   fromWire,
+  NULL_KIND,
   toWire,
+  UNDEFINED_KIND,
   UnserializableValueError,
+  VALUE_INDEX,
+  VALUE_KIND,
 } from './envelope.js';
 
 /** JSON: the envelope array in one `JSON.stringify`, read with one `JSON.parse`. */
@@ -67,14 +71,14 @@ function customCodec(s: Serializer): Codec {
   return {
     binary: true,
     encode(e) {
-      const wire: unknown[] = toWire({ ...e, value: undefined }).slice(0, 6);
+      const wire: unknown[] = toWire({ ...e, value: undefined }).slice(0, VALUE_INDEX);
       let payload: string | Buffer;
       try {
         payload = e.value === undefined || e.value === null ? '' : s.serialize(e.value);
       } catch (err) {
         throw new UnserializableValueError((err as Error).message);
       }
-      wire[1] = e.value === null ? 1 : e.value === undefined ? 2 : 0;
+      wire[1] = e.value === null ? NULL_KIND : e.value === undefined ? UNDEFINED_KIND : VALUE_KIND;
       return Buffer.concat([Buffer.from(JSON.stringify(wire) + '\n'), Buffer.from(payload)]);
     },
     decode(raw) {
@@ -88,7 +92,7 @@ function customCodec(s: Serializer): Codec {
         throw new CorruptEntryError((err as Error).message);
       }
       const e: Envelope = fromWire([...(header as unknown[]), 0]);
-      if ((header as unknown[])[1] === 0) {
+      if ((header as unknown[])[1] === VALUE_KIND) {
         try {
           e.value = s.deserialize(buf.subarray(nl + 1));
         } catch (err) {

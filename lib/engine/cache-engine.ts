@@ -15,8 +15,14 @@ import { PUT } from '../lease/lease-scripts.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { CacheStats } from '../stats/cache-stats.js';
 import { TagRegistry } from '../tags/tag-registry.js';
+import { earlyRefreshWindowStart, shouldRefreshEarly } from '../resilience/early-refresh.js';
+import { LoaderTimeoutError, raceTimeout, TIMED_OUT } from '../resilience/timeouts.js';
+import { LRUCache } from 'lru-cache';
 import { snapshotOf } from './snapshot.js';
 import { Tombstones } from './tombstones.js';
+
+/** What a background refresh resolves to when it stored nothing (failed, or another instance refreshes). */
+const NO_REFRESH: unique symbol = Symbol('no-refresh');
 
 /** A load in flight for one key in this process; every caller of that key shares `promise`. */
 interface Flight {
@@ -44,6 +50,10 @@ export class CacheEngine {
   readonly #lease: FleetLease | undefined;
   readonly #tags = new TagRegistry();
   readonly #flights = new Map<string, Flight>();
+  /** Background refreshes (grace, early refresh), one per key; superseded like flights. */
+  readonly #refreshes = new Map<string, Flight>();
+  /** Keys whose last refresh failed: their stale value is served without retrying until this expires. */
+  readonly #backoff = new LRUCache<string, true>({ max: 10_000 });
   readonly #tombstones = new Tombstones();
   readonly #logger = new Logger('TieredCache');
   readonly #warned = new Set<string>();
@@ -57,7 +67,7 @@ export class CacheEngine {
   ) {
     this.l1 = options.l1 ? new MemoryTier(options.l1) : undefined;
     if (redis === undefined) return;
-    const l2 = new RedisTier(redis, codec, options.l2Timeout, this.stats);
+    const l2 = new RedisTier(redis, codec, options.l2Timeout, this.stats, options.breaker);
     this.l2 = l2;
     l2.client.on('ready', () => void this.#retryTombstones());
     this.#lease = new FleetLease(l2, this.stats, options, (key, rk) => this.#readL2(key, rk));
@@ -80,13 +90,21 @@ export class CacheEngine {
     return toRedisKey(this.options.keyPrefix, key, this.options.maxKeyLength);
   }
 
-  /** The L1 hit path, kept small: a hit costs one lru-cache lookup (and a tag check if tagged). */
+  /**
+   * The L1 hit path, kept small: a fresh hit costs one lru-cache lookup (plus a tag check if
+   * tagged, a clock read if it has a grace period). A stale entry in its grace period is left
+   * for `loadThrough`, which serves it while refreshing.
+   */
   peekL1(key: string): L1Entry | undefined {
     const l1 = this.l1;
     if (l1 === undefined) return undefined;
     const e = l1.get(key);
-    if (e === undefined || (e.tags !== undefined && this.#tagStale(e.tags, e.createdAt))) {
-      if (e !== undefined) l1.delete(key);
+    if (
+      e === undefined ||
+      (e.tags !== undefined && this.#tagStale(e.tags, e.createdAt)) ||
+      (e.staleUntil !== e.expiresAt && Date.now() >= e.expiresAt)
+    ) {
+      if (e !== undefined && e.staleUntil === e.expiresAt) l1.delete(key);
       this.stats.l1Misses++;
       return undefined;
     }
@@ -116,43 +134,129 @@ export class CacheEngine {
   async #fly(key: string, loader: () => unknown, policy: WritePolicy, f: Flight): Promise<unknown> {
     try {
       const rk = this.l2 ? this.redisKey(key) : '';
-      let token: string | undefined;
-      if (this.l2) {
-        const e = await this.#readL2(key, rk);
-        if (e !== undefined) return this.#serveFromL2(key, e, f);
-        if (this.#lease !== undefined && (policy.lock ?? this.options.lock) && this.l2.connected) {
-          const outcome = await this.#lease.acquireOrWait(key, rk);
-          if (outcome !== undefined && 'envelope' in outcome) return this.#serveFromL2(key, outcome.envelope, f);
-          token = outcome?.token;
+      let stale: { value: unknown } | undefined = this.#staleInL1(key);
+      if (stale === undefined && this.l2) {
+        const e = await this.#readL2(key, rk, true);
+        if (e !== undefined && e.expiresAt > Date.now()) {
+          const beta = policy.earlyRefresh ?? this.options.earlyRefresh;
+          if (beta !== false && shouldRefreshEarly(Date.now(), e.expiresAt, e.delta, beta)) {
+            this.stats.earlyRefreshes++;
+            void this.#refresh(key, rk, loader, policy);
+          }
+          return this.#serveFromL2(key, e, f);
+        }
+        if (e !== undefined) {
+          if (!f.superseded) this.#backfill(key, e);
+          stale = e;
         }
       }
-      this.stats.loads++;
-      // Entries are dated from the start of their load: an invalidation (of a tag) during the
-      // load then covers what it returns.
-      const createdAt = Date.now();
-      const start = performance.now();
-      let value: unknown;
-      try {
-        const work = Promise.resolve().then(loader);
-        value = await (token !== undefined ? this.#lease!.hold(rk, token, work) : work);
-      } catch (err) {
-        this.stats.loadErrors++;
-        if (token !== undefined) this.#releaseLease(key, rk, token);
-        throw err;
-      }
-      const delta = performance.now() - start;
-      this.stats.recordLoad(delta);
-      if (!f.superseded && !policy.unless?.(value)) {
-        void this.#store(key, rk, value, policy, createdAt, delta, token);
-      } else if (token !== undefined) {
-        this.#releaseLease(key, rk, token);
-      }
-      return value;
+      if (stale !== undefined) return await this.#serveStale(key, rk, stale.value, loader, policy);
+      const hard = policy.hardTimeout ?? this.options.hardTimeout;
+      const work = this.#loadForeground(key, rk, loader, policy, f);
+      const outcome = await raceTimeout(work, hard);
+      if (outcome !== TIMED_OUT) return outcome;
+      this.stats.hardTimeouts++;
+      work.catch(() => undefined);
+      throw new LoaderTimeoutError(key, hard);
     } finally {
       // Removed before any caller sees the result: a later call starts afresh, never reusing a
       // finished (possibly superseded) load.
       if (this.#flights.get(key) === f) this.#flights.delete(key);
     }
+  }
+
+  /** A stale L1 entry still in its grace period. */
+  #staleInL1(key: string): L1Entry | undefined {
+    const e = this.l1?.get(key);
+    if (e === undefined || e.staleUntil === e.expiresAt || e.staleUntil <= Date.now()) return undefined;
+    if (e.tags !== undefined && this.#tagStale(e.tags, e.createdAt)) return undefined;
+    return e;
+  }
+
+  /**
+   * Grace period: the stale value now (or after `softTimeout` if the refresh is not done by
+   * then), one refresh in the background; after a failed refresh, none for `graceBackoff`.
+   */
+  async #serveStale(key: string, rk: string, value: unknown, loader: () => unknown, policy: WritePolicy): Promise<unknown> {
+    this.stats.staleServed++;
+    if (this.#backoff.has(key)) return value;
+    const refresh = this.#refresh(key, rk, loader, policy);
+    const soft = policy.softTimeout ?? this.options.softTimeout;
+    if (soft > 0) {
+      const fresh = await raceTimeout(refresh, soft);
+      if (fresh !== TIMED_OUT && fresh !== NO_REFRESH) return fresh;
+      if (fresh === TIMED_OUT) this.stats.softTimeouts++;
+    }
+    return value;
+  }
+
+  /**
+   * One background refresh per key: takes the lease if it is free (if another instance holds it,
+   * that instance is refreshing), loads and stores. Never rejects: a failure starts the backoff.
+   */
+  #refresh(key: string, rk: string, loader: () => unknown, policy: WritePolicy): Promise<unknown> {
+    const running = this.#refreshes.get(key);
+    if (running !== undefined) return running.promise;
+    const f: Flight = { promise: undefined as unknown as Promise<unknown>, superseded: false };
+    this.#refreshes.set(key, f);
+    f.promise = (async () => {
+      try {
+        let token: string | undefined;
+        if (this.#lease !== undefined && (policy.lock ?? this.options.lock) && this.l2!.connected) {
+          const t = await this.#lease.tryAcquire(rk);
+          if (t === null) return NO_REFRESH;
+          token = t;
+        }
+        this.stats.refreshes++;
+        return await this.#load(key, rk, loader, policy, f, token);
+      } catch {
+        this.stats.refreshErrors++;
+        const backoff = policy.graceBackoff ?? this.options.graceBackoff;
+        if (backoff > 0) this.#backoff.set(key, true, { ttl: backoff });
+        return NO_REFRESH;
+      } finally {
+        if (this.#refreshes.get(key) === f) this.#refreshes.delete(key);
+      }
+    })();
+    return f.promise;
+  }
+
+  /** No value to serve: wait for the fleet lease (or the holder's result), then load. */
+  async #loadForeground(key: string, rk: string, loader: () => unknown, policy: WritePolicy, f: Flight): Promise<unknown> {
+    let token: string | undefined;
+    if (this.#lease !== undefined && (policy.lock ?? this.options.lock) && this.l2!.connected) {
+      const outcome = await this.#lease.acquireOrWait(key, rk);
+      if (outcome !== undefined && 'envelope' in outcome) return this.#serveFromL2(key, outcome.envelope, f);
+      token = outcome?.token;
+    }
+    return this.#load(key, rk, loader, policy, f, token);
+  }
+
+  /** Runs the loader (holding the lease if given) and stores its result unless superseded. */
+  async #load(key: string, rk: string, loader: () => unknown, policy: WritePolicy, f: Flight, token: string | undefined): Promise<unknown> {
+    this.stats.loads++;
+    // Entries are dated from the start of their load: an invalidation (of a tag) during the
+    // load then covers what it returns.
+    const createdAt = Date.now();
+    const start = performance.now();
+    let value: unknown;
+    try {
+      const work = Promise.resolve().then(loader);
+      value = await (token !== undefined ? this.#lease!.hold(rk, token, work) : work);
+    } catch (err) {
+      this.stats.loadErrors++;
+      this.stats.recordLoad(performance.now() - start);
+      if (token !== undefined) this.#releaseLease(key, rk, token);
+      throw err;
+    }
+    const delta = performance.now() - start;
+    this.stats.recordLoad(delta);
+    if (!f.superseded && !policy.unless?.(value)) {
+      void this.#store(key, rk, value, policy, createdAt, delta, token);
+    } else if (token !== undefined) {
+      this.#releaseLease(key, rk, token);
+    }
+    return value;
   }
 
   #serveFromL2(key: string, e: Envelope, f: Flight): unknown {
@@ -197,17 +301,21 @@ export class CacheEngine {
     const o = this.options;
     let ttl = policy.ttl ?? o.ttl;
     if (value === null || value === undefined) ttl = Math.min(ttl, policy.nullTtl ?? o.nullTtl);
+    if (o.jitter > 0) ttl = Math.max(1, Math.round(ttl * (1 - o.jitter * Math.random())));
+    const grace = ttl > 0 ? (policy.grace ?? o.grace) : 0;
     const tags = policy.tags !== undefined && policy.tags.length > 0 ? policy.tags : undefined;
-    if (tags !== undefined) ttl = Math.min(ttl, o.tagTtl);
+    if (tags !== undefined && ttl + grace > o.tagTtl) ttl = Math.max(0, o.tagTtl - grace);
     if (ttl <= 0) {
       if (token !== undefined) this.#releaseLease(key, rk, token);
       return;
     }
-    const expiresAt = Date.now() + ttl;
+    const now = Date.now();
+    const expiresAt = now + ttl;
+    const staleUntil = expiresAt + grace;
     let raw: string | Buffer | undefined;
     if (this.l2 || (o.l1 && o.l1.maxSize !== undefined)) {
       try {
-        raw = this.codec.encode({ value, createdAt, expiresAt, delta, tags });
+        raw = this.codec.encode({ value, createdAt, expiresAt, staleUntil, delta, tags });
       } catch (err) {
         if (!(err instanceof UnserializableValueError)) throw err;
         this.stats.serializationErrors++;
@@ -218,12 +326,13 @@ export class CacheEngine {
     }
     let entry: L1Entry | undefined;
     if (this.l1) {
-      // Without Redis, L1 is the only tier and keeps the entry for its whole TTL.
-      const l1Ttl = this.l2 ? (policy.l1Ttl ?? (o.l1 as { ttl: number }).ttl) : (policy.l1Ttl ?? ttl);
-      entry = { value, createdAt, expiresAt, size: raw?.length ?? 0, tags };
-      this.l1.set(key, entry, Math.min(l1Ttl, ttl));
+      entry = { value, createdAt, expiresAt, staleUntil, size: raw?.length ?? 0, tags, delta };
+      // Without Redis, L1 is the only tier and keeps the entry for its whole life.
+      const l1Ttl = this.l2 ? this.#l1TtlFor(entry, now, policy.l1Ttl) : Math.min(policy.l1Ttl ?? Infinity, staleUntil - now);
+      if (l1Ttl > 0) this.l1.set(key, entry, l1Ttl);
     }
     if (!this.l2 || raw === undefined) return;
+    ttl += grace;
     if (token === undefined) {
       await this.l2.script(PUT, [rk, leaseKey(rk)], [raw, Math.max(1, Math.ceil(ttl))]);
       return;
@@ -304,14 +413,22 @@ export class CacheEngine {
   #dropLocal(match: (key: string) => boolean): void {
     this.#epoch++;
     for (const [k, f] of this.#flights) if (match(k)) this.#drop(k, f);
+    for (const [k, r] of this.#refreshes) if (match(k)) r.superseded = true;
     if (this.l1 === undefined) return;
     if (match('')) this.l1.clear();
     else this.l1.deleteWhere(match);
   }
 
-  async #readL2(key: string, rk: string): Promise<Envelope | undefined> {
+  /** An entry from Redis: fresh, or (with `allowStale`) in its grace period; else undefined. */
+  async #readL2(key: string, rk: string, allowStale = false): Promise<Envelope | undefined> {
     const e = await this.l2!.get(rk);
-    if (e === FAILED || e === undefined || e.expiresAt <= Date.now() || this.#tombstones.hides(rk, e.createdAt)) {
+    const now = Date.now();
+    if (
+      e === FAILED ||
+      e === undefined ||
+      (allowStale ? e.staleUntil : e.expiresAt) <= now ||
+      this.#tombstones.hides(rk, e.createdAt)
+    ) {
       this.stats.l2Misses++;
       return undefined;
     }
@@ -347,16 +464,29 @@ export class CacheEngine {
   #backfill(key: string, e: Envelope): void {
     const l1 = this.l1;
     if (!l1) return;
-    const remaining = e.expiresAt - Date.now();
-    if (remaining <= 0) return;
-    const entry: L1Entry = { value: e.value, createdAt: e.createdAt, expiresAt: e.expiresAt, size: 0, tags: e.tags };
-    l1.set(key, entry, Math.min((this.options.l1 as { ttl: number }).ttl, remaining));
+    const entry: L1Entry = { ...e, size: 0 };
+    const ttl = this.#l1TtlFor(entry, Date.now(), undefined);
+    if (ttl > 0) l1.set(key, entry, ttl);
+  }
+
+  /**
+   * How long an entry stays in L1: at most `l1.ttl`, never past its grace period, and — without
+   * grace — only until its early-refresh window opens, so reads near expiry go to Redis, where
+   * XFetch may refresh it (the L1 hit path never pays for that check).
+   */
+  #l1TtlFor(e: L1Entry, now: number, l1Ttl: number | undefined): number {
+    const limit = l1Ttl ?? (this.options.l1 as { ttl: number }).ttl;
+    const end = e.staleUntil !== e.expiresAt ? e.staleUntil : earlyRefreshWindowStart(e.expiresAt, e.delta, this.options.earlyRefresh);
+    return Math.min(limit, end - now);
   }
 
   #supersede(key: string): void {
     this.#epoch++;
+    this.#backoff.delete(key);
     const f = this.#flights.get(key);
     if (f !== undefined) this.#drop(key, f);
+    const r = this.#refreshes.get(key);
+    if (r !== undefined) r.superseded = true;
   }
 
   #drop(key: string, f: Flight): void {

@@ -29,6 +29,7 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
       errors: s.loadErrors,
       coalesced: s.coalesced,
       durationMsSum: s.loadMsSum,
+      durationCount: s.loadCount,
       durationHistogram: { boundsMs: LOAD_BUCKETS_MS, counts: [...s.loadBuckets] },
     },
     lease: {

@@ -17,6 +17,16 @@ export interface GetOrSetOptions extends SetOptions {
   nullTtl?: number;
   /** Take the fleet-wide lease on a miss. Default: the module's `lock`. */
   lock?: boolean;
+  /** Grace period after `ttl` (stale-while-revalidate and fail-safe). Default: the module's `grace`. */
+  grace?: number;
+  /** Wait before retrying a failed refresh in the grace period. Default: the module's `graceBackoff`. */
+  graceBackoff?: number;
+  /** Wait for a refresh before serving the stale value. Default: the module's `softTimeout`. */
+  softTimeout?: number;
+  /** Wait for a load without a stale value before failing. Default: the module's `hardTimeout`. */
+  hardTimeout?: number;
+  /** XFetch beta, or false. Default: the module's `earlyRefresh`. */
+  earlyRefresh?: number | false;
 }
 
 /** Options of `@Cacheable()`. `A` are the decorated method's parameters, `R` its resolved result. */

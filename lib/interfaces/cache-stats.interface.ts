@@ -33,8 +33,10 @@ export interface CacheStatsSnapshot {
     errors: number;
     /** Callers that joined a load already in flight in this process. */
     coalesced: number;
-    /** Total loader time, in milliseconds. */
+    /** Total loader time of finished loads (successful or not), in milliseconds. */
     durationMsSum: number;
+    /** Finished loads counted in `durationMsSum` and the histogram. */
+    durationCount: number;
     /** Cumulative histogram of loader durations: `counts[i]` loads took <= `boundsMs[i]` ms. */
     durationHistogram: { boundsMs: readonly number[]; counts: number[] };
   };

@@ -1,4 +1,4 @@
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
 /**
  * How values are turned into bytes for Redis.
@@ -39,14 +39,57 @@ export interface L1Options {
   sizeCalculation?: (value: unknown, key: string) => number;
 }
 
+/**
+ * A Redis Cluster for the library to connect to (and to close on shutdown).
+ *
+ * ```ts
+ * redis: {
+ *   cluster: [{ host: '10.0.0.1', port: 6379 }, { host: '10.0.0.2', port: 6379 }],
+ *   options: { redisOptions: { password: process.env.REDIS_PASSWORD } },
+ * }
+ * ```
+ */
+export interface RedisClusterConfig {
+  /**
+   * Startup nodes: `{ host, port }`, a port, or `'host:port'`. One that answers is enough; the
+   * rest of the topology (every primary and replica) is discovered and followed through failovers.
+   */
+  cluster: ClusterNode[];
+  /**
+   * ioredis `ClusterOptions`, laid over the library's defaults (see `redis`); `redisOptions`
+   * (password, TLS, ... of each node connection) are merged the same way. Keep `scaleReads` at
+   * `'master'`: a replica can miss an eviction or a lease for a moment.
+   */
+  options?: ClusterOptions;
+}
+
 /** Options of `TieredCacheModule.forRoot()`. Every duration is in milliseconds. */
 export interface TieredCacheModuleOptions {
   /**
-   * The shared tier: a Redis URL, ioredis options, an existing ioredis `Redis`/`Cluster`
-   * (never closed by the library), or `false` to run L1 only.
+   * The shared tier, one of:
+   * - a Redis URL: `'redis://127.0.0.1:6379'` (`rediss://` for TLS);
+   * - ioredis `RedisOptions`: `{ host, port, password, db, tls, ... }`; with Sentinel,
+   *   `{ sentinels: [{ host, port }, ...], name: 'mymaster' }` (the primary is asked of the
+   *   sentinels on every reconnect, so a failover is followed by itself);
+   * - a Redis Cluster: `{ cluster: [{ host, port }, ...], options?: ClusterOptions }`
+   *   ({@link RedisClusterConfig});
+   * - an existing ioredis `Redis` or `Cluster` instance: used as is and never closed by the
+   *   library (give it `enableOfflineQueue: false` so commands fail fast while it reconnects);
+   * - `false` to run L1 only.
+   *
+   * Clients the library creates get these defaults, which your options override:
+   * `lazyConnect: true`, `enableOfflineQueue: false` (while Redis is away, calls are answered from
+   * L1 and loaders instead of queueing), `enableAutoPipelining: true`, `maxRetriesPerRequest: 1`,
+   * `disconnectTimeout: 200`, and a reconnect back-off of 100 ms doubling up to 2 s
+   * (`retryStrategy`; `clusterRetryStrategy` for a Cluster, whose node connections get
+   * `maxRetriesPerRequest` and `disconnectTimeout` through `redisOptions`, and `scaleReads: 'master'`).
+   *
+   * On a Cluster every command touching several keys stays in one hash slot (an entry's keys
+   * share a `{hash tag}`), deletes of many keys are split per slot and `clear()` scans every
+   * primary. See "Scaling out" in the README for failover behaviour.
    * @default false
    */
-  redis?: string | RedisOptions | Redis | Cluster | false;
+  redis?: string | RedisOptions | RedisClusterConfig | Redis | Cluster | false;
   /**
    * Prefix of every Redis key and channel the library writes. Two apps with different prefixes
    * never see each other's entries.
@@ -117,6 +160,53 @@ export interface TieredCacheModuleOptions {
    * @default 86_400_000 (24 hours)
    */
   tagTtl?: number;
+  /**
+   * Default grace period after `ttl`, in milliseconds: a read in it gets the stale value at once
+   * while one background refresh runs; if the loader fails, the stale value keeps being served
+   * (fail-safe) until the grace period ends. `0`: no grace.
+   * @default 0
+   */
+  grace?: number;
+  /**
+   * After a failed refresh in the grace period, the loader is not retried for this long, in
+   * milliseconds (the stale value is served meanwhile).
+   * @default 5_000
+   */
+  graceBackoff?: number;
+  /**
+   * With a stale value in its grace period: how long a caller waits for the refresh before it
+   * gets the stale value (the load goes on in the background), in milliseconds. `0`: at once.
+   * @default 0
+   */
+  softTimeout?: number;
+  /**
+   * Without a stale value: how long a caller waits for the loader before it gets a
+   * `LoaderTimeoutError`, in milliseconds. The load goes on, and its result is cached if it
+   * succeeds. `0`: no limit.
+   * @default 0
+   */
+  hardTimeout?: number;
+  /**
+   * Probabilistic early refresh (XFetch, Vattani et al., VLDB 2015): a read near expiry starts
+   * a background refresh with a probability that grows as expiry nears and with how long the
+   * last load took, so a hot key is refreshed before it expires and no reader waits. The number
+   * is beta (> 1 refreshes earlier); `false` turns it off.
+   * @default 1
+   */
+  earlyRefresh?: number | false;
+  /**
+   * Spreads the expiry of entries written together: each TTL is shortened by a random fraction
+   * of up to this much (0 to 1).
+   * @default 0
+   */
+  jitter?: number;
+  /**
+   * After `threshold` consecutive Redis failures or timeouts, stop sending commands to Redis for
+   * `openFor` milliseconds (calls go on from L1 and loaders), then let one probe through.
+   * `false` disables it.
+   * @default { threshold: 5, openFor: 5_000 }
+   */
+  breaker?: { threshold?: number; openFor?: number } | false;
   /**
    * Keys longer than this (in characters) are stored in Redis under a SHA-256 hash of the key.
    * @default 256

@@ -8,6 +8,10 @@ export interface L1Entry {
   createdAt: number;
   /** Logical expiry, epoch milliseconds. */
   expiresAt: number;
+  /** End of the grace period; equal to `expiresAt` when the entry has none. */
+  staleUntil: number;
+  /** How long its load took, in milliseconds (for early refresh). */
+  delta: number;
   tags?: readonly string[];
   /** Serialized size in bytes when known (for `l1.maxSize`). */
   size: number;

@@ -2,6 +2,8 @@ import { Logger } from '@nestjs/common';
 import type { Codec, Envelope } from '../codec/envelope.js';
 import { CorruptEntryError } from '../codec/envelope.js';
 import type { CacheStats } from '../stats/cache-stats.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 import type { LuaScript } from './lua-script.js';
 import type { OwnedClient, RedisClient } from './redis-connection.js';
 
@@ -31,14 +33,22 @@ export class RedisTier {
   #firstReady: Promise<void>;
   readonly #logger = new Logger('TieredCache');
 
+  readonly breaker: CircuitBreaker;
+
   constructor(
     { client, owned }: OwnedClient,
     private readonly codec: Codec,
     private readonly timeoutMs: number,
     private readonly stats: CacheStats,
+    breaker: ResolvedOptions['breaker'] = false,
   ) {
     this.client = client;
     this.owned = owned;
+    this.breaker = new CircuitBreaker(
+      breaker,
+      (n) => this.#logger.warn(`Redis failed ${n} times in a row: not sending it commands for ${breaker ? breaker.openFor : 0} ms (circuit breaker open).`),
+      () => this.#logger.log('Redis answers again: circuit breaker closed.'),
+    );
     this.#everReady = client.status === 'ready';
     this.#firstReady = this.#everReady
       ? Promise.resolve()
@@ -180,6 +190,10 @@ export class RedisTier {
       // Start-up: wait for the first connection within the timeout.
       return this.#withTimeout(this.#firstReady.then(() => this.#send(command)));
     }
+    if (!this.breaker.allow()) {
+      this.stats.l2Skipped++;
+      return Promise.resolve(FAILED);
+    }
     return this.#withTimeout(this.#send(command));
   }
 
@@ -197,18 +211,25 @@ export class RedisTier {
 
   #withTimeout<T>(p: Promise<T>): Promise<Outcome<T>> {
     return new Promise((resolve) => {
+      let done = false;
       const timer = setTimeout(() => {
+        done = true;
         this.stats.l2Timeouts++;
+        this.breaker.failure();
         resolve(FAILED);
       }, this.timeoutMs);
       p.then(
         (v) => {
           clearTimeout(timer);
+          if (done) return;
+          this.breaker.success();
           resolve(v);
         },
         () => {
           clearTimeout(timer);
+          if (done) return;
           this.stats.l2Errors++;
+          this.breaker.failure();
           resolve(FAILED);
         },
       );

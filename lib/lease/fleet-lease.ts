@@ -59,6 +59,19 @@ export class FleetLease {
     }
   }
 
+  /**
+   * One attempt, for background refreshes: a token when taken, `null` when another instance
+   * holds the lease (it is refreshing), undefined when Redis cannot be asked.
+   */
+  async tryAcquire(redisKey: string): Promise<string | null | undefined> {
+    const token = randomBytes(12).toString('base64url');
+    const r = await this.tier.script(ACQUIRE, [leaseKey(redisKey)], [token, this.options.leaseTtl]);
+    if (r === FAILED) return undefined;
+    if (r !== 'acquired') return null;
+    this.stats.leaseAcquired++;
+    return token;
+  }
+
   /** Keeps the lease alive while `work` runs, so loads longer than `leaseTtl` keep it. */
   hold<T>(redisKey: string, token: string, work: Promise<T>): Promise<T> {
     const ttl = this.options.leaseTtl;

@@ -22,6 +22,13 @@ export interface ResolvedOptions {
   onLockTimeout: 'load' | 'error';
   bus: boolean;
   tagTtl: number;
+  grace: number;
+  graceBackoff: number;
+  softTimeout: number;
+  hardTimeout: number;
+  earlyRefresh: number | false;
+  jitter: number;
+  breaker: { threshold: number; openFor: number } | false;
 }
 
 export const DEFAULTS = {
@@ -36,11 +43,15 @@ export const DEFAULTS = {
   leaseTtl: 2_000,
   lockWaitTimeout: 5_000,
   tagTtl: 86_400_000,
+  graceBackoff: 5_000,
+  breakerThreshold: 5,
+  breakerOpenFor: 5_000,
 } as const;
 
 const KNOWN = new Set([
   'redis', 'keyPrefix', 'ttl', 'nullTtl', 'l1', 'serializer', 'l2Timeout', 'connectTimeout',
-  'maxKeyLength', 'lock', 'leaseTtl', 'lockWaitTimeout', 'onLockTimeout', 'bus', 'tagTtl', 'isGlobal',
+  'maxKeyLength', 'lock', 'leaseTtl', 'lockWaitTimeout', 'onLockTimeout', 'bus', 'tagTtl', 'grace', 'graceBackoff', 'softTimeout', 'hardTimeout', 'earlyRefresh', 'jitter', 'breaker',
+  'isGlobal',
 ]);
 const KNOWN_L1 = new Set(['max', 'ttl', 'maxSize', 'sizeCalculation']);
 
@@ -81,7 +92,37 @@ export function resolveOptions(options: TieredCacheModuleOptions | undefined): R
     onLockTimeout: oneOf(o, 'onLockTimeout', ['load', 'error'] as const),
     bus: flag(o, 'bus'),
     tagTtl: duration(o, 'tagTtl', DEFAULTS.tagTtl, false),
+    grace: duration(o, 'grace', 0, true),
+    graceBackoff: duration(o, 'graceBackoff', DEFAULTS.graceBackoff, true),
+    softTimeout: duration(o, 'softTimeout', 0, true),
+    hardTimeout: duration(o, 'hardTimeout', 0, true),
+    earlyRefresh: resolveBeta(o.earlyRefresh),
+    jitter: resolveJitter(o.jitter),
+    breaker: resolveBreaker(o.breaker),
   };
+}
+
+function resolveBeta(v: unknown): number | false {
+  if (v === undefined) return 1;
+  if (v === false) return false;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail('earlyRefresh', 'give a beta > 0 (1 is the usual), or false');
+  return v;
+}
+
+function resolveJitter(v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail('jitter', 'give a fraction from 0 to 1, e.g. 0.1 for up to 10% shorter TTLs');
+  return v;
+}
+
+function resolveBreaker(v: unknown): ResolvedOptions['breaker'] {
+  if (v === false) return false;
+  if (v !== undefined && (typeof v !== 'object' || v === null)) fail('breaker', 'give { threshold, openFor } or false');
+  const o = (v ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'threshold' && k !== 'openFor') fail(`breaker.${k}`, 'unknown option; use threshold and openFor');
+  const threshold = o.threshold ?? DEFAULTS.breakerThreshold;
+  if (!Number.isInteger(threshold) || (threshold as number) < 1) fail('breaker.threshold', 'give a whole number of failures >= 1');
+  return { threshold: threshold as number, openFor: duration(o, 'openFor', DEFAULTS.breakerOpenFor, false, 'breaker.') };
 }
 
 function flag(o: Record<string, unknown>, name: string): boolean {

@@ -15,6 +15,8 @@ export class CacheStats {
   loadErrors = 0;
   coalesced = 0;
   loadMsSum = 0;
+  /** Loads whose duration was recorded (finished, successfully or not). */
+  loadCount = 0;
   readonly loadBuckets: number[] = LOAD_BUCKETS_MS.map(() => 0);
   serializationErrors = 0;
   sets = 0;
@@ -28,8 +30,15 @@ export class CacheStats {
   busReceived = 0;
   busGaps = 0;
   tagInvalidations = 0;
+  staleServed = 0;
+  refreshes = 0;
+  refreshErrors = 0;
+  earlyRefreshes = 0;
+  softTimeouts = 0;
+  hardTimeouts = 0;
 
   recordLoad(ms: number): void {
+    this.loadCount++;
     this.loadMsSum += ms;
     const b = this.loadBuckets;
     for (let i = 0; i < b.length; i++) if (ms <= LOAD_BUCKETS_MS[i]!) b[i]!++;
