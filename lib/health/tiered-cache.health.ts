@@ -1,0 +1,119 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { TieredCacheService, type CacheStatsSnapshot } from '../index.js';
+
+/** Options of `TieredCacheHealthIndicator.isHealthy()`. */
+export interface TieredCacheHealthOptions {
+  /**
+   * Report the indicator `down` (so Terminus answers 503) when Redis is configured but
+   * unreachable. By default such a cache is reported `degraded` and the check answers 200:
+   * the app still serves every call, from L1 and the loaders. Use `true` for an alerting probe,
+   * not for a load balancer's readiness probe: when Redis drops for every instance at once, a
+   * strict readiness probe takes the whole service out of rotation.
+   * @default false
+   */
+  requireRedis?: boolean;
+}
+
+/** How the Redis tier answered this check. */
+export type RedisHealth =
+  | { status: 'up'; /** Round-trip time of one PING, in milliseconds. */ latencyMs: number }
+  | { status: 'down'; message: string }
+  | { status: 'not configured' };
+
+/** Whether the invalidation bus (Redis pub/sub between instances) is subscribed. */
+export type BusHealth = { status: 'up' | 'down' | 'not configured' };
+
+/** The data the indicator reports under its key, beside Terminus' own `status`. */
+export interface TieredCacheHealthDetails {
+  [key: string]: unknown;
+  /** Whether the cache serves without its shared tier right now (Redis configured but unreachable). */
+  degraded: boolean;
+  redis: RedisHealth;
+  bus: BusHealth;
+}
+
+/**
+ * A Terminus health indicator for `TieredCacheService`: whether Redis answers and how fast,
+ * whether the cache runs degraded (L1 and loaders only), whether the invalidation bus is connected.
+ *
+ * Statuses it reports under its key:
+ * - `up`: Redis answers a PING (or is not configured: `redis: false`), and the bus is connected
+ *   (or not configured).
+ * - `degraded`: Redis is configured but does not answer within the module's `l2Timeout`, or the
+ *   bus is disconnected. The app still serves; Terminus keeps the overall HTTP status at 200 and
+ *   sets the overall `status` to `degraded`. (With `@nestjs/terminus` 11, which has no degraded
+ *   status, the indicator reports `up` with `degraded: true`.)
+ * - `down`: as `degraded`, when `requireRedis` is set. Terminus then answers 503.
+ *
+ * Provide it beside `TerminusModule`; it needs `TieredCacheModule` in the app.
+ *
+ * @publicApi
+ * @example
+ * ```ts
+ * import { TieredCacheHealthIndicator } from 'nestjs-tiered-cache/terminus';
+ *
+ * @Module({ imports: [TerminusModule], controllers: [HealthController], providers: [TieredCacheHealthIndicator] })
+ * export class HealthModule {}
+ *
+ * @Controller('health')
+ * export class HealthController {
+ *   constructor(private readonly health: HealthCheckService, private readonly cache: TieredCacheHealthIndicator) {}
+ *
+ *   @Get() @HealthCheck()
+ *   check() {
+ *     return this.health.check([() => this.cache.isHealthy('cache')]);
+ *   }
+ * }
+ * ```
+ */
+@Injectable()
+export class TieredCacheHealthIndicator {
+  constructor(
+    private readonly healthIndicatorService: HealthIndicatorService,
+    private readonly cache: TieredCacheService,
+  ) {}
+
+  /**
+   * Checks the cache. Sends one PING to Redis (none when Redis is not configured); it waits at
+   * most the module's `l2Timeout` (default 250 ms).
+   *
+   * @param key Name of the indicator in the health check result. Default: `'cache'`.
+   * @param options See {@link TieredCacheHealthOptions}.
+   */
+  async isHealthy<const TKey extends string = 'cache'>(
+    key: TKey = 'cache' as TKey,
+    options: TieredCacheHealthOptions = {},
+  ): Promise<HealthIndicatorResult<TKey>> {
+    const indicator = this.healthIndicatorService.check(key);
+    const snapshot = this.cache.stats();
+    const redis = await this.#redisHealth(snapshot);
+    const bus = busHealth(snapshot);
+    const details: TieredCacheHealthDetails = {
+      degraded: snapshot.degraded || redis.status === 'down',
+      redis,
+      bus,
+    };
+
+    if (!details.degraded && bus.status !== 'down') return indicator.up(details);
+    if (options.requireRedis) return indicator.down(details);
+    // NOTE: `degraded()` exists from @nestjs/terminus 12; on 11 the details still say so.
+    return typeof indicator.degraded === 'function' ? indicator.degraded(details) : indicator.up(details);
+  }
+
+  async #redisHealth(snapshot: CacheStatsSnapshot): Promise<RedisHealth> {
+    if (!snapshot.l2.enabled) return { status: 'not configured' };
+    if (!snapshot.l2.connected) return { status: 'down', message: 'not connected (reconnecting in the background)' };
+    try {
+      const latencyMs = await this.cache.ping();
+      return { status: 'up', latencyMs: Math.round(latencyMs * 100) / 100 };
+    } catch (err) {
+      return { status: 'down', message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+}
+
+function busHealth({ bus }: CacheStatsSnapshot): BusHealth {
+  if (!bus.enabled) return { status: 'not configured' };
+  return { status: bus.connected ? 'up' : 'down' };
+}
