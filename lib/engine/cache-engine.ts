@@ -151,6 +151,12 @@ export class CacheEngine {
         }
       }
       if (stale !== undefined) return await this.#serveStale(key, rk, stale.value, loader, policy);
+      // An early refresh may still be running when its entry expires: its result is the load.
+      const refreshing = this.#refreshes.get(key);
+      if (refreshing !== undefined) {
+        const fresh = await refreshing.promise;
+        if (fresh !== NO_REFRESH) return fresh;
+      }
       const hard = policy.hardTimeout ?? this.options.hardTimeout;
       const work = this.#loadForeground(key, rk, loader, policy, f);
       const outcome = await raceTimeout(work, hard);

@@ -23,6 +23,8 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
       timeouts: s.l2Timeouts,
       skipped: s.l2Skipped,
       corrupt: s.corrupt,
+      breaker: l2?.breaker.state ?? 'closed',
+      breakerOpens: l2?.breaker.opens ?? 0,
     },
     loads: {
       calls: s.loads,
@@ -48,6 +50,14 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
       gaps: s.busGaps,
     },
     tags: { invalidations: s.tagInvalidations },
+    grace: {
+      staleServed: s.staleServed,
+      refreshes: s.refreshes,
+      refreshErrors: s.refreshErrors,
+      earlyRefreshes: s.earlyRefreshes,
+      softTimeouts: s.softTimeouts,
+      hardTimeouts: s.hardTimeouts,
+    },
     serializationErrors: s.serializationErrors,
     sets: s.sets,
     deletes: s.deletes,

@@ -25,6 +25,10 @@ export interface CacheStatsSnapshot {
     skipped: number;
     /** Entries that did not decode: deleted and treated as misses. */
     corrupt: number;
+    /** The circuit breaker: `open` while no commands are sent to Redis. */
+    breaker: 'closed' | 'open' | 'half-open';
+    /** Times the breaker opened. */
+    breakerOpens: number;
   };
   loads: {
     /** Loader (decorated method) runs. */
@@ -68,6 +72,21 @@ export interface CacheStatsSnapshot {
   tags: {
     /** Tags invalidated by this instance. */
     invalidations: number;
+  };
+  /** Grace periods, background refreshes and loader timeouts. */
+  grace: {
+    /** Reads answered with a stale value in its grace period. */
+    staleServed: number;
+    /** Background refreshes run (grace and early refresh). */
+    refreshes: number;
+    /** Background refreshes whose loader failed (the stale value kept being served). */
+    refreshErrors: number;
+    /** Early refreshes started by XFetch before expiry. */
+    earlyRefreshes: number;
+    /** Reads that got the stale value because the refresh outlasted `softTimeout`. */
+    softTimeouts: number;
+    /** Reads that failed with `LoaderTimeoutError` after `hardTimeout`. */
+    hardTimeouts: number;
   };
   /** Values that could not be serialized: returned to their caller, not cached. */
   serializationErrors: number;

@@ -1,4 +1,6 @@
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { SLOTS } from './key-slot.js';
+import type { RedisClusterConfig } from '../interfaces/tiered-cache-options.interface.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 
 export type RedisClient = Redis | Cluster;
@@ -9,10 +11,15 @@ export interface OwnedClient {
   owned: boolean;
 }
 
+/** Reconnect delays: 100 ms, doubling, at most 2 s. */
+const backoff = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2_000);
+
 /**
  * Settings for clients the library creates. No offline queue: while Redis is away commands are
  * not piled up in memory, the cache answers from L1 and loaders instead. Auto-pipelining batches
- * the commands of concurrent calls into one write.
+ * the commands of concurrent calls into one write. They apply to a single Redis and to a Sentinel
+ * set-up alike (with `sentinels`, ioredis asks the sentinels for the primary on every reconnect,
+ * so a failover is followed by itself).
  */
 const DEFAULTS: RedisOptions = {
   lazyConnect: true,
@@ -21,7 +28,27 @@ const DEFAULTS: RedisOptions = {
   maxRetriesPerRequest: 1,
   // ioredis waits this long for a socket that already failed to emit 'close' again on disconnect.
   disconnectTimeout: 200,
-  retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+  retryStrategy: backoff,
+};
+
+/**
+ * The same settings for a Cluster the library creates. The client-wide ones (offline queue,
+ * auto-pipelining, lazy connect) are Cluster options; `clusterRetryStrategy` is the reconnect
+ * back-off once every node is lost. The per-node connections always have an offline queue and no
+ * reconnect of their own in ioredis (a lost node is replaced through the next `MOVED` and slot
+ * refresh), so `redisOptions` only carries what applies to them.
+ */
+const CLUSTER_DEFAULTS: ClusterOptions = {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  enableAutoPipelining: true,
+  clusterRetryStrategy: backoff,
+  // Reads and writes go to primaries: a replica may not have an eviction or a lease yet.
+  scaleReads: 'master',
+};
+const CLUSTER_NODE_DEFAULTS: NonNullable<ClusterOptions['redisOptions']> = {
+  maxRetriesPerRequest: 1,
+  disconnectTimeout: 200,
 };
 
 export function isRedisInstance(v: unknown): v is RedisClient {
@@ -33,9 +60,49 @@ export function isRedisInstance(v: unknown): v is RedisClient {
   );
 }
 
+/** Whether the option is `{ cluster: [...nodes], options? }` (not a client instance). */
+export function isClusterConfig(v: unknown): v is RedisClusterConfig {
+  return typeof v === 'object' && v !== null && !isRedisInstance(v) && Array.isArray((v as RedisClusterConfig).cluster);
+}
+
+/** Whether the client is an ioredis Cluster (multi-key commands must stay within one slot). */
+export function isCluster(client: RedisClient): client is Cluster {
+  return (client as Cluster).isCluster === true;
+}
+
+/**
+ * The connections to the primaries that serve every hash slot, by the client's slot map; or
+ * undefined while some slot has no known, connected primary (during a failover), so a scan of
+ * "every primary" is never silently partial.
+ */
+export function clusterPrimaries(cluster: Cluster): Redis[] | undefined {
+  const byKey = new Map<string, Redis>();
+  for (const node of cluster.nodes('master')) byKey.set(`${node.options.host}:${node.options.port}`, node);
+  const used = new Set<Redis>();
+  for (let slot = 0; slot < SLOTS; slot++) {
+    const key = cluster.slots[slot]?.[0];
+    const node = key === undefined ? undefined : byKey.get(key);
+    if (node === undefined || node.status === 'end') return undefined;
+    used.add(node);
+  }
+  return [...used];
+}
+
+/** Cluster options for a Cluster the library creates: the user's, over the library's defaults. */
+export function clusterOptions(user: ClusterOptions | undefined): ClusterOptions {
+  return {
+    ...CLUSTER_DEFAULTS,
+    ...user,
+    redisOptions: { ...CLUSTER_NODE_DEFAULTS, ...user?.redisOptions },
+  };
+}
+
 /** Builds the command client from the `redis` option; an instance passed in is used as is. */
 export function createRedisClient(option: Exclude<ResolvedOptions['redis'], false>): OwnedClient {
   if (isRedisInstance(option)) return { client: option, owned: false };
   if (typeof option === 'string') return { client: new Redis(option, DEFAULTS), owned: true };
+  if (isClusterConfig(option)) {
+    return { client: new Cluster(option.cluster, clusterOptions(option.options)), owned: true };
+  }
   return { client: new Redis({ ...DEFAULTS, ...(option as RedisOptions) }), owned: true };
 }

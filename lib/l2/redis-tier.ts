@@ -5,7 +5,8 @@ import type { CacheStats } from '../stats/cache-stats.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { LuaScript } from './lua-script.js';
-import type { OwnedClient, RedisClient } from './redis-connection.js';
+import { groupBySlot } from './key-slot.js';
+import { clusterPrimaries, isCluster, type OwnedClient, type RedisClient } from './redis-connection.js';
 
 /** Returned by a command that did not complete (not connected, failed or timed out). */
 export const FAILED: unique symbol = Symbol('l2-failed');
@@ -116,19 +117,40 @@ export class RedisTier {
 
   del(keys: readonly string[]): Promise<Outcome<unknown>> {
     if (keys.length === 0) return Promise.resolve(0);
-    return this.#run(() => this.client.unlink(...keys));
+    const client = this.client;
+    if (!isCluster(client)) return this.#run(() => client.unlink(...keys));
+    // A Cluster refuses a command whose keys span hash slots (CROSSSLOT): one UNLINK per slot,
+    // sent together (auto-pipelined per node), with one outcome for all of them.
+    const groups = groupBySlot(keys);
+    return this.#run(() => Promise.all(groups.map((g) => client.unlink(...g))).then((ns) => ns.reduce((a, b) => a + b, 0)));
   }
 
-  /** Deletes every key matching a SCAN pattern, in batches (never KEYS). */
+  /**
+   * Deletes every key matching a SCAN pattern, in batches (never KEYS). On a Cluster, every
+   * primary is scanned, in parallel; if the known primaries do not cover every hash slot (a
+   * failover is under way) the delete is reported FAILED rather than silently partial.
+   */
   async deleteMatching(pattern: string): Promise<Outcome<number>> {
     if (!this.connected) {
       this.stats.l2Skipped++;
       return FAILED;
     }
+    const nodes = isCluster(this.client) ? clusterPrimaries(this.client) : [this.client];
+    if (nodes === undefined) {
+      this.stats.l2Errors++;
+      return FAILED;
+    }
+    const counts = await Promise.all(nodes.map((node) => this.#deleteMatchingOn(node, pattern)));
+    if (counts.includes(FAILED)) return FAILED;
+    return (counts as number[]).reduce((a, b) => a + b, 0);
+  }
+
+  /** SCAN of one server (a Cluster primary, or the only Redis), deleting what matches. */
+  async #deleteMatchingOn(node: RedisClient, pattern: string): Promise<Outcome<number>> {
     let cursor = '0';
     let deleted = 0;
     do {
-      const page = await this.#run(() => this.client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH));
+      const page = await this.#run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH));
       if (page === FAILED) return FAILED;
       cursor = page[0];
       if (page[1].length > 0) {

@@ -1,4 +1,5 @@
 import { TieredCacheConfigError } from '../errors.js';
+import { isRedisInstance } from '../l2/redis-connection.js';
 import type {
   L1Options,
   SerializerOption,
@@ -62,13 +63,7 @@ export function resolveOptions(options: TieredCacheModuleOptions | undefined): R
   for (const k of Object.keys(o)) {
     if (!KNOWN.has(k)) fail(k, `unknown option; the options are ${[...KNOWN].join(', ')}`);
   }
-  const redis = o.redis ?? false;
-  if (!(redis === false || typeof redis === 'string' || (typeof redis === 'object' && redis !== null))) {
-    fail('redis', 'give a URL string, ioredis options, an ioredis Redis/Cluster instance, or false');
-  }
-  if (typeof redis === 'string' && !/^rediss?:\/\//.test(redis)) {
-    fail('redis', `"${redis}" is not a Redis URL; use e.g. 'redis://127.0.0.1:6379'`);
-  }
+  const redis = resolveRedis(o.redis);
   const keyPrefix = o.keyPrefix ?? DEFAULTS.keyPrefix;
   if (typeof keyPrefix !== 'string') fail('keyPrefix', "give a string such as 'shop:'");
   const ttl = duration(o, 'ttl', DEFAULTS.ttl, false);
@@ -123,6 +118,60 @@ function resolveBreaker(v: unknown): ResolvedOptions['breaker'] {
   const threshold = o.threshold ?? DEFAULTS.breakerThreshold;
   if (!Number.isInteger(threshold) || (threshold as number) < 1) fail('breaker.threshold', 'give a whole number of failures >= 1');
   return { threshold: threshold as number, openFor: duration(o, 'openFor', DEFAULTS.breakerOpenFor, false, 'breaker.') };
+}
+
+/**
+ * Checks the `redis` option: a URL, ioredis options (Sentinel included), `{ cluster, options }`,
+ * a client instance, or false. Catches the usual slips of a Cluster or Sentinel set-up.
+ */
+function resolveRedis(v: unknown): ResolvedOptions['redis'] {
+  const redis = v ?? false;
+  if (!(redis === false || typeof redis === 'string' || (typeof redis === 'object' && redis !== null))) {
+    fail('redis', 'give a URL string, ioredis options, { cluster: [...nodes] }, an ioredis Redis/Cluster instance, or false');
+  }
+  if (typeof redis === 'string' && !/^rediss?:\/\//.test(redis)) {
+    fail('redis', `"${redis}" is not a Redis URL; use e.g. 'redis://127.0.0.1:6379'`);
+  }
+  if (typeof redis !== 'object' || isRedisInstance(redis)) return redis as ResolvedOptions['redis'];
+  if (Array.isArray(redis)) {
+    fail('redis', 'a list of nodes is a Cluster: give { cluster: [{ host, port }, ...] }');
+  }
+  const r = redis as Record<string, unknown>;
+  if ('cluster' in r) {
+    for (const k of Object.keys(r)) {
+      if (k !== 'cluster' && k !== 'options') {
+        fail(`redis.${k}`, 'unknown option of a Cluster; give { cluster: [...nodes], options?: ClusterOptions } (node settings go in options.redisOptions)');
+      }
+    }
+    if (!Array.isArray(r.cluster) || r.cluster.length === 0) {
+      fail('redis.cluster', "give the startup nodes, e.g. [{ host: '127.0.0.1', port: 7000 }]");
+    }
+    r.cluster.forEach((n, i) => clusterNode(n, `redis.cluster[${i}]`));
+    if (r.options !== undefined && (typeof r.options !== 'object' || r.options === null || Array.isArray(r.options))) {
+      fail('redis.options', 'give ioredis ClusterOptions, e.g. { redisOptions: { password } }');
+    }
+    return redis as ResolvedOptions['redis'];
+  }
+  if (r.sentinels !== undefined) {
+    if (!Array.isArray(r.sentinels) || r.sentinels.length === 0) {
+      fail('redis.sentinels', "give the sentinels, e.g. [{ host: '127.0.0.1', port: 26379 }]");
+    }
+    if (typeof r.name !== 'string' || r.name === '') {
+      fail('redis.name', "give the name of the primary the sentinels monitor, e.g. 'mymaster'");
+    }
+  }
+  return redis as ResolvedOptions['redis'];
+}
+
+function clusterNode(n: unknown, path: string): void {
+  if (typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 65_536) return;
+  if (typeof n === 'string' && n !== '') return;
+  if (typeof n === 'object' && n !== null) {
+    const { host, port } = n as Record<string, unknown>;
+    const portOk = port === undefined || (typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65_536);
+    if (portOk && (host === undefined || (typeof host === 'string' && host !== ''))) return;
+  }
+  fail(path, "give { host, port }, a port number or 'host:port'");
 }
 
 function flag(o: Record<string, unknown>, name: string): boolean {

@@ -1,0 +1,104 @@
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TieredCacheModuleOptions, TieredCacheService } from 'nestjs-tiered-cache';
+import { createApp, eventually, sleep } from '../support/app.js';
+import { commandCalls, rawClient, RedisServer } from '../support/redis-server.js';
+
+describe('L2 circuit breaker and early refresh', () => {
+  let redis: RedisServer;
+  let raw: Redis;
+  const closers: (() => Promise<void>)[] = [];
+  const cacheWith = async (options: TieredCacheModuleOptions): Promise<TieredCacheService> => {
+    const created = await createApp({ redis: redis.url, ...options });
+    closers.push(() => created.app.close());
+    return created.cache;
+  };
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    raw = rawClient(redis);
+  });
+  afterEach(async () => {
+    while (closers.length) await closers.pop()!();
+  });
+  afterAll(async () => {
+    await raw.quit();
+    await redis.stop();
+  });
+
+  it('opens after consecutive timeouts, sends Redis nothing while open, then closes after a successful probe', async () => {
+    const cache = await cacheWith({ l1: false, l2Timeout: 50, breaker: { threshold: 3, openFor: 400 } });
+    await cache.set('warm', 1);
+    const getsBefore = await commandCalls(raw, 'get');
+    await raw.call('CLIENT', 'PAUSE', '600', 'ALL'); // Redis stops answering everyone for 600 ms
+    for (let i = 0; i < 20; i++) expect(await cache.getOrSet(`k${i}`, async () => i)).toBe(i);
+    const { l2 } = cache.stats();
+    expect(l2).toMatchObject({ breaker: 'open', breakerOpens: 1 });
+    // The commands in flight when it opened timed out; every later one was never sent.
+    expect(l2.timeouts).toBeLessThanOrEqual(4);
+    expect(l2.skipped).toBeGreaterThanOrEqual(30);
+    await sleep(700);
+    // 20 reads, but only the ones sent before it opened ever reached Redis.
+    expect((await commandCalls(raw, 'get')) - getsBefore).toBeLessThanOrEqual(3);
+    expect(await eventually(async () => (await cache.get('warm')) === 1 && cache.stats().l2.breaker === 'closed', 3_000)).toBe(true);
+  });
+
+  it('a failed probe opens it again without a new warning storm', async () => {
+    const cache = await cacheWith({ l1: false, l2Timeout: 30, breaker: { threshold: 2, openFor: 100 } });
+    await raw.call('CLIENT', 'PAUSE', '800', 'ALL');
+    const until = Date.now() + 600;
+    let calls = 0;
+    while (Date.now() < until) {
+      await cache.getOrSet(`p${calls++}`, async () => 'x');
+      await sleep(5);
+    }
+    // Opened once; every ~100 ms one probe timed out and re-opened it.
+    expect(cache.stats().l2.breakerOpens).toBe(1);
+    expect(cache.stats().l2.timeouts).toBeLessThan(12);
+    expect(calls).toBeGreaterThan(20);
+    await sleep(300);
+  });
+
+  it('early refresh: a hot key read across several TTLs never makes a caller wait, with about one load per TTL', async () => {
+    const cache = await cacheWith({ ttl: 600, l1: { ttl: 60_000 } });
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      await sleep(40);
+      return loads;
+    };
+    await cache.getOrSet('hot', loader);
+    const until = Date.now() + 3_000; // five TTLs
+    const seen = new Set<number>();
+    while (Date.now() < until) {
+      seen.add(await cache.getOrSet('hot', loader));
+      await sleep(2);
+    }
+    const { loads: l, grace } = cache.stats();
+    // Every load after the first ran in the background: no caller waited for one.
+    expect(l.calls - grace.refreshes).toBe(1);
+    expect(grace.earlyRefreshes).toBeGreaterThanOrEqual(3);
+    expect(loads).toBeGreaterThanOrEqual(4);
+    expect(loads).toBeLessThanOrEqual(9);
+    expect(seen.size).toBe(loads - (seen.has(loads) ? 0 : 1));
+  });
+
+  it('earlyRefresh: false lets the entry expire: the reader after expiry waits for the load', async () => {
+    const cache = await cacheWith({ ttl: 300, earlyRefresh: false });
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      await sleep(20);
+      return loads;
+    };
+    const until = Date.now() + 1_000;
+    while (Date.now() < until) {
+      await cache.getOrSet('hot', loader);
+      await sleep(2);
+    }
+    const { loads: l, grace } = cache.stats();
+    expect(grace.earlyRefreshes).toBe(0);
+    expect(l.calls).toBeGreaterThanOrEqual(3);
+    expect(l.calls - grace.refreshes).toBe(l.calls);
+  });
+});
