@@ -26,7 +26,28 @@ export class TieredCacheService implements OnApplicationShutdown {
    * `null`; a cached `undefined` reads the same as a miss.
    */
   get<T>(key: string): Promise<T | undefined> {
-    return this[ENGINE].get<T>(key);
+    const engine = this[ENGINE];
+    return engine.get<T>(engine.scope(key));
+  }
+
+  /**
+   * Reads many keys: L1 first, then the rest from Redis in one auto-pipelined round trip (split
+   * per node on a Cluster), back-filling L1. Results are in the order of `keys`.
+   */
+  getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
+    const engine = this[ENGINE];
+    return Promise.all(keys.map((k) => engine.get<T>(engine.scope(k))));
+  }
+
+  /** Stores many entries (auto-pipelined); resolves when Redis has them, or after `l2Timeout`. */
+  async setMany(entries: readonly { key: string; value: unknown; options?: SetOptions }[]): Promise<void> {
+    const engine = this[ENGINE];
+    await Promise.all(entries.map((e) => engine.set(engine.scope(e.key), e.value, e.options)));
+  }
+
+  /** Evicts many keys: the same as `del(keys)`. */
+  delMany(keys: readonly string[]): Promise<void> {
+    return this.del(keys);
   }
 
   /**
@@ -34,7 +55,8 @@ export class TieredCacheService implements OnApplicationShutdown {
    * when Redis has it, or after `l2Timeout`.
    */
   set<T>(key: string, value: T, options?: SetOptions): Promise<void> {
-    return this[ENGINE].set(key, value, options);
+    const engine = this[ENGINE];
+    return engine.set(engine.scope(key), value, options);
   }
 
   /**
@@ -42,7 +64,8 @@ export class TieredCacheService implements OnApplicationShutdown {
    * load of the key already in flight will not store its result.
    */
   del(keys: string | readonly string[]): Promise<void> {
-    return this[ENGINE].del(keys);
+    const engine = this[ENGINE];
+    return engine.del(typeof keys === 'string' ? engine.scope(keys) : keys.map((k) => engine.scope(k)));
   }
 
   /**
@@ -53,7 +76,8 @@ export class TieredCacheService implements OnApplicationShutdown {
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
     assertKey(key, 'getOrSet()');
     if (typeof loader !== 'function') throw new TypeError('nestjs-tiered-cache: getOrSet() needs a loader function');
-    return this[ENGINE].getOrSet(key, loader, options);
+    const engine = this[ENGINE];
+    return engine.getOrSet(engine.scope(key), loader, options);
   }
 
   /**

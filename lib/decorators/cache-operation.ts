@@ -89,7 +89,7 @@ async function evict(engine: CacheEngine, op: CacheOperation, self: unknown, arg
     const tags = tagsOf(engine, op, self, args);
     if (tags !== undefined) await engine.invalidateTags(tags);
   }
-  if (op.allEntries) return engine.deleteNamespace(op.namespace);
+  if (op.allEntries) return engine.deleteNamespace(engine.scope(op.namespace));
   if (op.key === undefined) return;
   let keys: unknown;
   try {
@@ -103,7 +103,7 @@ async function evict(engine: CacheEngine, op: CacheOperation, self: unknown, arg
     engine.warnOnce(`key:${op.label}`, `@CacheEvict on ${op.label}: the key function must return a non-empty string or an array of them; nothing evicted.`);
     return;
   }
-  await engine.del(list as string[]);
+  await engine.del((list as string[]).map((k) => engine.scope(k)));
 }
 
 /**
@@ -114,15 +114,15 @@ function keyOf(engine: CacheEngine, op: CacheOperation, self: unknown, args: unk
   let key: unknown;
   try {
     key = op.key ? op.key.apply(self, args) : defaultKey(op, args);
+    if (typeof key !== 'string' || key === '') {
+      engine.warnOnce(`key:${op.label}`, `${op.label} runs uncached: its key function returned ${key === '' ? "''" : String(key)}, not a non-empty string.`);
+      return undefined;
+    }
+    return engine.scope(key);
   } catch (err) {
     engine.warnOnce(`key:${op.label}`, `${op.label} runs uncached: no cache key (${(err as Error).message}).`);
     return undefined;
   }
-  if (typeof key !== 'string' || key === '') {
-    engine.warnOnce(`key:${op.label}`, `${op.label} runs uncached: its key function returned ${key === '' ? "''" : String(key)}, not a non-empty string.`);
-    return undefined;
-  }
-  return key;
 }
 
 function defaultKey(op: CacheOperation, args: unknown[]): string {

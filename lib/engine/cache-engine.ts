@@ -86,6 +86,19 @@ export class CacheEngine {
     await this.l2?.close();
   }
 
+  /**
+   * The key as stored: with `keyContext`, prefixed by the context's value (URI-encoded, then `/`),
+   * so one tenant's entries can never be read under another tenant's context.
+   */
+  readonly scope: (key: string) => string = this.options.keyContext
+    ? (key) => {
+        assertKey(key, 'a cache call');
+        const ctx = this.options.keyContext!();
+        if (ctx !== undefined && typeof ctx !== 'string') throw new TypeError('nestjs-tiered-cache: keyContext() must return a string or undefined');
+        return `${encodeURIComponent(ctx ?? '')}/${key}`;
+      }
+    : (key) => key;
+
   redisKey(key: string): string {
     return toRedisKey(this.options.keyPrefix, key, this.options.maxKeyLength);
   }

@@ -208,6 +208,15 @@ export interface TieredCacheModuleOptions {
    */
   breaker?: { threshold?: number; openFor?: number } | false;
   /**
+   * Makes a value from the current request context part of every key — typically the tenant (or
+   * locale), read from `nestjs-cls` or your own AsyncLocalStorage — so a multi-tenant app can
+   * never serve one tenant's cached data to another. Called on every cache call; return
+   * `undefined` outside any context (e.g. in a background job), which is a context of its own.
+   * Tags are not scoped: invalidating a tag reaches every tenant's entries.
+   * @example keyContext: () => cls.get('tenantId')
+   */
+  keyContext?: () => string | undefined;
+  /**
    * Keys longer than this (in characters) are stored in Redis under a SHA-256 hash of the key.
    * @default 256
    */

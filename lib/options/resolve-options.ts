@@ -30,6 +30,7 @@ export interface ResolvedOptions {
   earlyRefresh: number | false;
   jitter: number;
   breaker: { threshold: number; openFor: number } | false;
+  keyContext: (() => string | undefined) | undefined;
 }
 
 export const DEFAULTS = {
@@ -52,7 +53,7 @@ export const DEFAULTS = {
 const KNOWN = new Set([
   'redis', 'keyPrefix', 'ttl', 'nullTtl', 'l1', 'serializer', 'l2Timeout', 'connectTimeout',
   'maxKeyLength', 'lock', 'leaseTtl', 'lockWaitTimeout', 'onLockTimeout', 'bus', 'tagTtl', 'grace', 'graceBackoff', 'softTimeout', 'hardTimeout', 'earlyRefresh', 'jitter', 'breaker',
-  'isGlobal',
+  'keyContext', 'isGlobal',
 ]);
 const KNOWN_L1 = new Set(['max', 'ttl', 'maxSize', 'sizeCalculation']);
 
@@ -94,7 +95,14 @@ export function resolveOptions(options: TieredCacheModuleOptions | undefined): R
     earlyRefresh: resolveBeta(o.earlyRefresh),
     jitter: resolveJitter(o.jitter),
     breaker: resolveBreaker(o.breaker),
+    keyContext: resolveKeyContext(o.keyContext),
   };
+}
+
+function resolveKeyContext(v: unknown): ResolvedOptions['keyContext'] {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'function') fail('keyContext', 'give a function returning the current tenant (a string) or undefined');
+  return v as () => string | undefined;
 }
 
 function resolveBeta(v: unknown): number | false {

@@ -45,15 +45,17 @@ describe('grace, fail-safe and loader timeouts', () => {
     ['from L1', { l1: { ttl: 60_000 } }],
     ['from Redis', { l1: false as const }],
   ])('after the TTL, within grace, callers get the stale value at once while exactly one refresh runs (%s)', async (_n, tier) => {
-    const cache = await cacheWith({ ttl: 100, grace: 10_000, ...tier });
+    const cache = await cacheWith({ grace: 10_000, ...tier });
     const src = new Source();
-    expect(await cache.getOrSet('k', src.load)).toBe('v1');
+    expect(await cache.getOrSet('k', src.load, { ttl: 100 })).toBe('v1');
     await sleep(150);
     src.version = 2;
     src.delayMs = 100;
-    const during = await Promise.all(Array.from({ length: 20 }, () => cache.getOrSet('k', src.load)));
+    // The refresh stores with the TTL of the call that started it: 60 s, so v2 stays fresh.
+    const read = () => cache.getOrSet('k', src.load, { ttl: 60_000 });
+    const during = await Promise.all(Array.from({ length: 20 }, read));
     expect(during).toEqual(Array(20).fill('v1')); // nobody waited for the 100 ms refresh
-    expect(await eventually(async () => (await cache.getOrSet('k', src.load)) === 'v2')).toBe(true);
+    expect(await eventually(async () => (await read()) === 'v2')).toBe(true);
     expect(src.runs).toBe(2);
     expect(cache.stats().loads).toMatchObject({ calls: 2 });
   });
@@ -94,15 +96,16 @@ describe('grace, fail-safe and loader timeouts', () => {
   });
 
   it('soft timeout: with a stale value, a slow refresh yields the stale value; the refresh still updates the cache', async () => {
-    const cache = await cacheWith({ ttl: 100, grace: 60_000, softTimeout: 50, l1: false });
+    const cache = await cacheWith({ grace: 60_000, softTimeout: 50, l1: false });
     const src = new Source();
-    await cache.getOrSet('k', src.load);
+    await cache.getOrSet('k', src.load, { ttl: 100 });
     await sleep(150);
     src.version = 2;
     src.delayMs = 300;
-    expect(await cache.getOrSet('k', src.load)).toBe('v1');
+    const read = () => cache.getOrSet('k', src.load, { ttl: 60_000 });
+    expect(await read()).toBe('v1');
     expect(cache.stats().grace.softTimeouts).toBe(1);
-    expect(await eventually(async () => (await cache.getOrSet('k', src.load)) === 'v2', 2_000)).toBe(true);
+    expect(await eventually(async () => (await read()) === 'v2', 2_000)).toBe(true);
     expect(src.runs).toBe(2);
   });
 
