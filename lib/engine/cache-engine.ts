@@ -9,9 +9,9 @@ import { assertKey, escapeGlob, toRedisKey } from '../keys/cache-key.util.js';
 import type { L1Entry } from '../l1/memory-tier.js';
 import { MemoryTier } from '../l1/memory-tier.js';
 import type { OwnedClient } from '../l2/redis-connection.js';
-import { FAILED, RedisTier } from '../l2/redis-tier.js';
+import { FAILED, type Outcome, RedisTier } from '../l2/redis-tier.js';
 import { FleetLease, leaseKey } from '../lease/fleet-lease.js';
-import { PUT } from '../lease/lease-scripts.js';
+import { LEASE_SCRIPTS, PUT } from '../lease/lease-scripts.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { CacheStats } from '../stats/cache-stats.js';
 import { TagRegistry } from '../tags/tag-registry.js';
@@ -69,7 +69,10 @@ export class CacheEngine {
     if (redis === undefined) return;
     const l2 = new RedisTier(redis, codec, options.l2Timeout, this.stats, options.breaker);
     this.l2 = l2;
-    l2.client.on('ready', () => void this.#retryTombstones());
+    l2.client.on('ready', () => {
+      void l2.loadScripts(LEASE_SCRIPTS());
+      void this.#retryTombstones();
+    });
     this.#lease = new FleetLease(l2, this.stats, options, (key, rk) => this.#readL2(key, rk));
     this.bus = new InvalidationBus(l2, options.keyPrefix, this.instanceId, this.stats, this.#onBus, this.#onBusGap);
   }
@@ -77,6 +80,7 @@ export class CacheEngine {
   /** Connects to Redis and the bus, waiting at most `connectTimeout`; never throws. */
   async connect(): Promise<void> {
     await this.l2?.connect(this.options.connectTimeout);
+    if (this.l2?.connected) await this.l2.loadScripts(LEASE_SCRIPTS());
     await this.bus?.start(this.l2?.connected ? this.options.connectTimeout : 0);
   }
 
@@ -140,29 +144,58 @@ export class CacheEngine {
     }
     const f: Flight = { promise: undefined as unknown as Promise<unknown>, superseded: false };
     this.#flights.set(key, f);
-    f.promise = this.#fly(key, loader, policy, f);
+    const stale = this.#staleInL1(key);
+    if (this.l2 === undefined || stale !== undefined) {
+      f.promise = this.#afterL2(key, '', stale, loader, policy, f);
+      return f.promise;
+    }
+    // The L2 hit path runs inside the tier's one promise step past Redis's reply.
+    const rk = this.redisKey(key);
+    f.promise = this.l2.read(rk, (raw) => {
+      const e = this.#accept(rk, raw, true);
+      return e instanceof Promise
+        ? e.then((checked) => this.#afterRead(key, rk, checked, loader, policy, f))
+        : this.#afterRead(key, rk, e, loader, policy, f);
+    });
     return f.promise;
   }
 
-  async #fly(key: string, loader: () => unknown, policy: WritePolicy, f: Flight): Promise<unknown> {
+  /** A fresh entry is served (maybe refreshed early); otherwise the slow path takes over. */
+  #afterRead(key: string, rk: string, e: Envelope | undefined, loader: () => unknown, policy: WritePolicy, f: Flight): unknown {
+    if (e !== undefined && e.expiresAt > Date.now()) {
+      this.#endFlight(key, f);
+      this.#maybeRefreshEarly(key, rk, e, loader, policy);
+      return this.#serveFromL2(key, e, f);
+    }
+    if (e !== undefined && !f.superseded) this.#backfill(key, e);
+    return this.#afterL2(key, rk, e, loader, policy, f);
+  }
+
+  /** Removes a finished flight before any caller sees its result: a later call starts afresh. */
+  #endFlight(key: string, f: Flight): void {
+    if (this.#flights.get(key) === f) this.#flights.delete(key);
+  }
+
+  /** XFetch on a fresh read from Redis: sometimes start a background refresh before expiry. */
+  #maybeRefreshEarly(key: string, rk: string, e: Envelope, loader: () => unknown, policy: WritePolicy): void {
+    if (e.delta <= 0) return;
+    const beta = policy.earlyRefresh ?? this.options.earlyRefresh;
+    if (beta !== false && shouldRefreshEarly(Date.now(), e.expiresAt, e.delta, beta)) {
+      this.stats.earlyRefreshes++;
+      void this.#refresh(key, rk, loader, policy);
+    }
+  }
+
+  /** No fresh value: serve a stale one while refreshing, join a running refresh, or load. */
+  async #afterL2(
+    key: string,
+    rk: string,
+    stale: { value: unknown } | undefined,
+    loader: () => unknown,
+    policy: WritePolicy,
+    f: Flight,
+  ): Promise<unknown> {
     try {
-      const rk = this.l2 ? this.redisKey(key) : '';
-      let stale: { value: unknown } | undefined = this.#staleInL1(key);
-      if (stale === undefined && this.l2) {
-        const e = await this.#readL2(key, rk, true);
-        if (e !== undefined && e.expiresAt > Date.now()) {
-          const beta = policy.earlyRefresh ?? this.options.earlyRefresh;
-          if (beta !== false && shouldRefreshEarly(Date.now(), e.expiresAt, e.delta, beta)) {
-            this.stats.earlyRefreshes++;
-            void this.#refresh(key, rk, loader, policy);
-          }
-          return this.#serveFromL2(key, e, f);
-        }
-        if (e !== undefined) {
-          if (!f.superseded) this.#backfill(key, e);
-          stale = e;
-        }
-      }
       if (stale !== undefined) return await this.#serveStale(key, rk, stale.value, loader, policy);
       // An early refresh may still be running when its entry expires: its result is the load.
       const refreshing = this.#refreshes.get(key);
@@ -178,9 +211,7 @@ export class CacheEngine {
       work.catch(() => undefined);
       throw new LoaderTimeoutError(key, hard);
     } finally {
-      // Removed before any caller sees the result: a later call starts afresh, never reusing a
-      // finished (possibly superseded) load.
-      if (this.#flights.get(key) === f) this.#flights.delete(key);
+      this.#endFlight(key, f);
     }
   }
 
@@ -439,19 +470,28 @@ export class CacheEngine {
   }
 
   /** An entry from Redis: fresh, or (with `allowStale`) in its grace period; else undefined. */
-  async #readL2(key: string, rk: string, allowStale = false): Promise<Envelope | undefined> {
-    const e = await this.l2!.get(rk);
-    const now = Date.now();
+  #readL2(key: string, rk: string, allowStale = false): Promise<Envelope | undefined> {
+    return this.l2!.read(rk, (e) => this.#accept(rk, e, allowStale)) as Promise<Envelope | undefined>;
+  }
+
+  /** Whether what Redis returned may be served (tag checks may need Redis: then a promise). */
+  #accept(rk: string, e: Outcome<Envelope | undefined>, allowStale: boolean): Envelope | undefined | Promise<Envelope | undefined> {
     if (
       e === FAILED ||
       e === undefined ||
-      (allowStale ? e.staleUntil : e.expiresAt) <= now ||
+      (allowStale ? e.staleUntil : e.expiresAt) <= Date.now() ||
       this.#tombstones.hides(rk, e.createdAt)
     ) {
       this.stats.l2Misses++;
       return undefined;
     }
-    if (e.tags !== undefined && (await this.#tagStaleInL2(e.tags, e.createdAt))) {
+    if (e.tags !== undefined) return this.#checkTags(e);
+    this.stats.l2Hits++;
+    return e;
+  }
+
+  async #checkTags(e: Envelope): Promise<Envelope | undefined> {
+    if (await this.#tagStaleInL2(e.tags!, e.createdAt)) {
       this.stats.l2Misses++;
       return undefined;
     }

@@ -34,13 +34,22 @@ export class FleetLease {
     const lk = leaseKey(redisKey);
     const deadline = Date.now() + this.options.lockWaitTimeout;
     let waiting = false;
+    let checkValue = true;
     for (;;) {
-      const r = await this.tier.script(ACQUIRE, [lk], [token, this.options.leaseTtl]);
+      const r = await this.tier.script(ACQUIRE, [lk, redisKey], [token, this.options.leaseTtl, checkValue ? '1' : '0']);
       // Redis unreachable or slow: never block on a lease that cannot be taken.
       if (r === FAILED) return undefined;
       if (r === 'acquired') {
         this.stats.leaseAcquired++;
         return { token };
+      }
+      if (r === 'exists') {
+        // A holder stored the value after our read: serve it (or, if it cannot be served, e.g. a
+        // delete this instance has not seen confirmed, take the lease without the check).
+        const envelope = await this.readL2(key, redisKey);
+        if (envelope !== undefined) return { envelope };
+        checkValue = false;
+        continue;
       }
       if (!waiting) {
         this.stats.leaseWaits++;
@@ -65,7 +74,7 @@ export class FleetLease {
    */
   async tryAcquire(redisKey: string): Promise<string | null | undefined> {
     const token = randomBytes(12).toString('base64url');
-    const r = await this.tier.script(ACQUIRE, [leaseKey(redisKey)], [token, this.options.leaseTtl]);
+    const r = await this.tier.script(ACQUIRE, [leaseKey(redisKey), redisKey], [token, this.options.leaseTtl, '0']);
     if (r === FAILED) return undefined;
     if (r !== 'acquired') return null;
     this.stats.leaseAcquired++;

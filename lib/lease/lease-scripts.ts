@@ -3,8 +3,12 @@ import { luaScript } from '../l2/lua-script.js';
 // Every script touches one entry's keys only: `${prefix}{key}` and `${prefix}{key}:lease` share a
 // Redis Cluster hash slot through the braces.
 
-/** SET lease NX PX; returns 'acquired', or the holder's remaining lease in ms. */
+/**
+ * SET lease NX PX; returns 'acquired', or the holder's remaining lease in ms, or — when ARGV[3] is
+ * '1' and the value exists — 'exists': a holder stored it between our read and this call.
+ */
 export const ACQUIRE = luaScript(`
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'acquired' end
 return redis.call('PTTL', KEYS[1])`);
 
@@ -31,6 +35,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`);
 
 /** Compare-and-extend, while a long load runs. */
+/** Every script, loaded into Redis on connect so the first miss does not pay for NOSCRIPT. */
+export const LEASE_SCRIPTS = () => [ACQUIRE, FILL, PUT, RELEASE, EXTEND];
+
 export const EXTEND = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`);

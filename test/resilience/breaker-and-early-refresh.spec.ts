@@ -45,22 +45,25 @@ describe('L2 circuit breaker and early refresh', () => {
 
   it('a failed probe opens it again without a new warning storm', async () => {
     const cache = await cacheWith({ l1: false, l2Timeout: 30, breaker: { threshold: 2, openFor: 100 } });
-    await raw.call('CLIENT', 'PAUSE', '800', 'ALL');
-    const until = Date.now() + 600;
-    let calls = 0;
-    while (Date.now() < until) {
-      await cache.getOrSet(`p${calls++}`, async () => 'x');
-      await sleep(5);
+    await raw.call('CLIENT', 'PAUSE', '1500', 'ALL');
+    const started = performance.now();
+    const calls = 40;
+    for (let i = 0; i < calls; i++) {
+      await cache.getOrSet(`p${i}`, async () => 'x');
+      await sleep(15);
     }
-    // Opened once; every ~100 ms one probe timed out and re-opened it.
-    expect(cache.stats().l2.breakerOpens).toBe(1);
-    expect(cache.stats().l2.timeouts).toBeLessThan(12);
-    expect(calls).toBeGreaterThan(20);
-    await sleep(300);
+    const elapsed = performance.now() - started;
+    const { l2 } = cache.stats();
+    // Opened once (one warning); then a probe per openFor timed out and re-opened it, quietly,
+    // while every other command was never sent.
+    expect(l2.breakerOpens).toBe(1);
+    expect(l2.timeouts).toBeLessThan(calls / 2);
+    expect(l2.skipped).toBeGreaterThan(calls);
+    await sleep(Math.max(0, 1_600 - elapsed));
   });
 
   it('early refresh: a hot key read across several TTLs never makes a caller wait, with about one load per TTL', async () => {
-    const cache = await cacheWith({ ttl: 600, l1: { ttl: 60_000 } });
+    const cache = await cacheWith({ ttl: 600, l1: { ttl: 60_000 }, l2Timeout: 2_000 });
     let loads = 0;
     const loader = async () => {
       loads++;
@@ -84,7 +87,7 @@ describe('L2 circuit breaker and early refresh', () => {
   });
 
   it('earlyRefresh: false lets the entry expire: the reader after expiry waits for the load', async () => {
-    const cache = await cacheWith({ ttl: 300, earlyRefresh: false });
+    const cache = await cacheWith({ ttl: 300, earlyRefresh: false, l2Timeout: 2_000 });
     let loads = 0;
     const loader = async () => {
       loads++;

@@ -24,7 +24,8 @@ describe('grace, fail-safe and loader timeouts', () => {
   let raw: Redis;
   const closers: (() => Promise<void>)[] = [];
   const cacheWith = async (options: TieredCacheModuleOptions): Promise<TieredCacheService> => {
-    const created = await createApp({ redis: redis.url, ...options });
+    // A generous l2Timeout: these specs are about loaders, not about a slow Redis on a busy machine.
+    const created = await createApp({ redis: redis.url, l2Timeout: 2_000, ...options });
     closers.push(() => created.app.close());
     return created.cache;
   };
