@@ -4,7 +4,8 @@
  * (cache-manager 7's API), `CacheInterceptor`, `@CacheKey`, `@CacheTTL`. Configure the tiers
  * with our options (`redis`, `l1`, `keyPrefix`, `serializer`...) where `stores` was.
  *
- * What remains different, and why (lib/compat/MIGRATION.md has the long form):
+ * What remains different, and why (the long form, with what improves: lib/compat/MIGRATION.md,
+ * "Coming from `@nestjs/cache-manager`" in the README):
  * - No Keyv `stores`: the tiers are an in-process LRU (`l1`) and Redis (`redis`). A `stores` option
  *   fails at bootstrap; `cache.stores` is `[]`. Without `redis`, the cache is the LRU alone,
  *   bounded to `l1.max` entries (10,000 by default) where Keyv's Map was unbounded.

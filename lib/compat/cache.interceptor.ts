@@ -116,7 +116,10 @@ export class CacheInterceptor implements NestInterceptor {
     }
   }
 
-  /** `@nestjs/cache-manager`'s behaviour: read, and on a miss run the handler and store its result. */
+  /**
+   * `@nestjs/cache-manager`'s behaviour: read, and on a miss run the handler and store its result
+   * (a nil result is not stored: it would read back as a miss anyway).
+   */
   async #readThenWrite(
     context: ExecutionContext,
     next: CallHandler,
@@ -130,7 +133,7 @@ export class CacheInterceptor implements NestInterceptor {
       const t = await ttl();
       return next.handle().pipe(
         tap(async (response: unknown) => {
-          if (response instanceof StreamableFile) return;
+          if (response instanceof StreamableFile || response === null || response === undefined) return;
           try {
             await this.cacheManager.set(key, response, t);
           } catch (err) {

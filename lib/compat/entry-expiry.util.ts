@@ -20,9 +20,11 @@ export async function readWithExpiry(service: TieredCacheService, key: string): 
   const value = await service.get(key);
   if (value === undefined) return undefined;
   const engine = service[ENGINE];
-  const local = engine.l1?.get(key);
+  // The key as stored (with `keyContext`, the tenant's).
+  const stored = engine.scope(key);
+  const local = engine.l1?.get(stored);
   if (local !== undefined) return { value, expiresAt: local.expiresAt };
   if (engine.l2 === undefined) return undefined;
-  const e = await engine.l2.get(engine.redisKey(key));
+  const e = await engine.l2.get(engine.redisKey(stored));
   return e === FAILED || e === undefined ? undefined : { value, expiresAt: e.expiresAt };
 }

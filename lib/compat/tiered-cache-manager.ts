@@ -39,7 +39,7 @@ export class TieredCacheManager implements Cache {
   };
 
   readonly mget = async <T>(keys: string[]): Promise<Array<T | undefined>> => {
-    const values = await Promise.all(keys.map((k) => this.#service.get<T>(k)));
+    const values = await this.#service.getMany<T>(keys);
     this.#events.emit('mget', { keys, values });
     return values;
   };
