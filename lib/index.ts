@@ -12,6 +12,7 @@ export type {
   TieredCacheModuleOptions,
 } from './interfaces/tiered-cache-options.interface.js';
 export type {
+  CacheEntryInfo,
   CacheableOptions,
   CacheEvictOptions,
   CachePutOptions,

@@ -1,7 +1,7 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { CacheEngine } from './engine/cache-engine.js';
 import type { CacheStatsSnapshot } from './interfaces/cache-stats.interface.js';
-import type { GetOrSetOptions, SetOptions } from './interfaces/cache-operation-options.interface.js';
+import type { CacheEntryInfo, GetOrSetOptions, SetOptions } from './interfaces/cache-operation-options.interface.js';
 import { assertKey } from './keys/cache-key.util.js';
 import { ENGINE } from './tiered-cache.constants.js';
 
@@ -28,6 +28,15 @@ export class TieredCacheService implements OnApplicationShutdown {
   get<T>(key: string): Promise<T | undefined> {
     const engine = this[ENGINE];
     return engine.get<T>(engine.scope(key));
+  }
+
+  /**
+   * The entry with its times (created, fresh until, stale until; epoch milliseconds), or
+   * undefined: what `get()` reads, plus when it expires.
+   */
+  peek<T>(key: string): Promise<CacheEntryInfo<T> | undefined> {
+    const engine = this[ENGINE];
+    return engine.peek(engine.scope(key)) as Promise<CacheEntryInfo<T> | undefined>;
   }
 
   /**

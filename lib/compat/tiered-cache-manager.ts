@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { GetOrSetOptions } from '../interfaces/cache-operation-options.interface.js';
+import type { GetOrSetOptions, SetOptions } from '../interfaces/cache-operation-options.interface.js';
 import type { TieredCacheService } from '../tiered-cache.service.js';
 import type { Cache, CacheEntry, CacheEvents, WrapOptions, WrapOptionsRaw } from './cache-manager.interface.js';
 import type { CompatSettings } from './cache-options.util.js';
@@ -196,8 +196,7 @@ export class TieredCacheManager implements Cache {
   #write(key: string, value: unknown, ttl: number | undefined): Promise<void> {
     const t = this.#engineTtl(ttl);
     if (value === undefined) return this.#service.del(key);
-    // `nullTtl` is not in `SetOptions`' type, but `set()` honours it as `getOrSet()` does.
-    const options: GetOrSetOptions = { ttl: t, nullTtl: t };
+    const options: SetOptions = { ttl: t, nullTtl: t };
     return this.#service.set(key, value, options);
   }
 

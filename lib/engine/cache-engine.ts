@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { InvalidationBus } from '../bus/invalidation-bus.js';
 import type { BusMessage } from '../bus/bus-message.js';
 import { type Codec, type Envelope, UnserializableValueError } from '../codec/envelope.js';
-import type { GetOrSetOptions, SetOptions } from '../interfaces/cache-operation-options.interface.js';
+import type { CacheEntryInfo, GetOrSetOptions } from '../interfaces/cache-operation-options.interface.js';
 import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
 import { assertKey, escapeGlob, toRedisKey } from '../keys/cache-key.util.js';
 import type { L1Entry } from '../l1/memory-tier.js';
@@ -324,6 +324,16 @@ export class CacheEngine {
     if (e === undefined) return undefined;
     if (epoch === this.#epoch) this.#backfill(key, e);
     return e.value as T;
+  }
+
+  /** A fresh entry with its times (L1, else Redis, back-filling L1), or undefined. */
+  async peek(key: string): Promise<CacheEntryInfo | undefined> {
+    assertKey(key, 'peek()');
+    const hit = this.peekL1(key);
+    const e = hit ?? (this.l2 ? await this.#readL2(key, this.redisKey(key)) : undefined);
+    if (e === undefined) return undefined;
+    if (hit === undefined) this.#backfill(key, e);
+    return { value: e.value, createdAt: e.createdAt, expiresAt: e.expiresAt, staleUntil: e.staleUntil };
   }
 
   async set(key: string, value: unknown, options: WritePolicy = {}): Promise<void> {

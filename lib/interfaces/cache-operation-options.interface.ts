@@ -6,15 +6,26 @@ export interface SetOptions {
   l1Ttl?: number;
   /** Tags of the entry: `invalidateTags([tag])` invalidates every entry carrying it, on every instance. */
   tags?: readonly string[];
+  /**
+   * Time to live of a `null`/`undefined` value. Default: the module's `nullTtl`. `0` does not
+   * cache such values.
+   */
+  nullTtl?: number;
+}
+
+/** An entry with its times (epoch milliseconds), as `TieredCacheService.peek()` returns it. */
+export interface CacheEntryInfo<T = unknown> {
+  value: T;
+  /** When its load started, or when it was set. */
+  createdAt: number;
+  /** When it stops being fresh. */
+  expiresAt: number;
+  /** End of its grace period (equal to `expiresAt` without one). */
+  staleUntil: number;
 }
 
 /** Options of `TieredCacheService.getOrSet()`. Durations in milliseconds. */
 export interface GetOrSetOptions extends SetOptions {
-  /**
-   * Time to live of a `null`/`undefined` result. Default: the module's `nullTtl`. `0` does not
-   * cache such results.
-   */
-  nullTtl?: number;
   /** Take the fleet-wide lease on a miss. Default: the module's `lock`. */
   lock?: boolean;
   /** Grace period after `ttl` (stale-while-revalidate and fail-safe). Default: the module's `grace`. */
