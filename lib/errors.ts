@@ -1,5 +1,11 @@
+/**
+ * Base of the errors the cache itself raises, so `instanceof TieredCacheError` tells them from a
+ * loader's own errors, which always reach the caller untouched.
+ */
+export class TieredCacheError extends Error {}
+
 /** Thrown at bootstrap (or decoration) when options are invalid. The message names the fix. */
-export class TieredCacheConfigError extends Error {
+export class TieredCacheConfigError extends TieredCacheError {
   override readonly name = 'TieredCacheConfigError';
 }
 
@@ -7,7 +13,7 @@ export class TieredCacheConfigError extends Error {
  * Thrown (with `onLockTimeout: 'error'`) when another instance held a key's lease for longer than
  * `lockWaitTimeout`.
  */
-export class LockTimeoutError extends Error {
+export class LockTimeoutError extends TieredCacheError {
   override readonly name = 'LockTimeoutError';
   constructor(
     readonly key: string,

@@ -3,7 +3,7 @@ export { TieredCacheService } from './tiered-cache.service.js';
 export { Cacheable } from './decorators/cacheable.decorator.js';
 export { CacheEvict } from './decorators/cache-evict.decorator.js';
 export { CachePut } from './decorators/cache-put.decorator.js';
-export { LockTimeoutError, TieredCacheConfigError } from './errors.js';
+export { LockTimeoutError, TieredCacheConfigError, TieredCacheError } from './errors.js';
 export { LoaderTimeoutError } from './resilience/timeouts.js';
 export type {
   L1Options,

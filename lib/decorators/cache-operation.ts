@@ -31,6 +31,9 @@ export function runCacheable(
   if (op.condition !== undefined && !op.condition.apply(self, args)) return original.apply(self, args);
   const key = keyOf(engine, op, self, args);
   if (key === undefined) return original.apply(self, args);
+  if (engine.observer !== undefined) {
+    return engine.getOrSet(key, () => callOriginal(engine, op, original, self, args), policyOf(engine, op, self, args));
+  }
   const hit = engine.peekL1(key);
   if (hit !== undefined) return Promise.resolve(hit.value);
   return engine.loadThrough(key, () => callOriginal(engine, op, original, self, args), policyOf(engine, op, self, args));

@@ -4,6 +4,7 @@ import { InvalidationBus } from '../bus/invalidation-bus.js';
 import type { BusMessage } from '../bus/bus-message.js';
 import { type Codec, type Envelope, UnserializableValueError } from '../codec/envelope.js';
 import type { CacheEntryInfo, GetOrSetOptions } from '../interfaces/cache-operation-options.interface.js';
+import type { CacheObserver, ReadOutcome } from '../interfaces/cache-observer.interface.js';
 import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
 import { assertKey, escapeGlob, toRedisKey } from '../keys/cache-key.util.js';
 import type { L1Entry } from '../l1/memory-tier.js';
@@ -27,6 +28,8 @@ const NO_REFRESH: unique symbol = Symbol('no-refresh');
 /** A load in flight for one key in this process; every caller of that key shares `promise`. */
 interface Flight {
   promise: Promise<unknown>;
+  /** How the flight answered, for tracing. */
+  outcome?: ReadOutcome;
   /** Set when the key is evicted or overwritten during the load: its result must not be stored. */
   superseded: boolean;
 }
@@ -59,6 +62,8 @@ export class CacheEngine {
   readonly #warned = new Set<string>();
   /** Bumped by every eviction and overwrite; a plain `get` only back-fills L1 if it is unchanged. */
   #epoch = 0;
+  /** Tracing hook (`nestjs-tiered-cache/opentelemetry`); undefined costs one check per read. */
+  observer: CacheObserver | undefined;
 
   constructor(
     readonly options: ResolvedOptions,
@@ -130,9 +135,40 @@ export class CacheEngine {
   }
 
   getOrSet<T>(key: string, loader: () => T | Promise<T>, policy: WritePolicy = {}): Promise<T> {
+    if (this.observer !== undefined) return this.#observedGetOrSet(key, loader, policy, this.observer) as Promise<T>;
     const hit = this.peekL1(key);
     if (hit !== undefined) return Promise.resolve(hit.value as T);
     return this.loadThrough(key, loader, policy) as Promise<T>;
+  }
+
+  /** `getOrSet` with a scope around the read and one around the loader, if it runs. */
+  #observedGetOrSet(key: string, loader: () => unknown, policy: WritePolicy, observer: CacheObserver): Promise<unknown> {
+    const scope = observer.read(key);
+    const hit = this.peekL1(key);
+    if (hit !== undefined) {
+      scope.end(undefined, 'l1');
+      return Promise.resolve(hit.value);
+    }
+    const joined = this.#flights.has(key);
+    const traced = () => {
+      const load = observer.load(key);
+      return load.run(() => Promise.resolve().then(loader)).then(
+        (v) => (load.end(), v),
+        (err) => {
+          load.end(err);
+          throw err;
+        },
+      );
+    };
+    const result = scope.run(() => this.loadThrough(key, traced, policy));
+    const f = this.#flights.get(key);
+    return result.then(
+      (v) => (scope.end(undefined, joined ? 'coalesced' : (f?.outcome ?? 'l2')), v),
+      (err) => {
+        scope.end(err, joined ? 'coalesced' : f?.outcome);
+        throw err;
+      },
+    );
   }
 
   /** After an L1 miss: join the key's flight, or start one that reads L2 and then loads. */
@@ -163,6 +199,7 @@ export class CacheEngine {
   /** A fresh entry is served (maybe refreshed early); otherwise the slow path takes over. */
   #afterRead(key: string, rk: string, e: Envelope | undefined, loader: () => unknown, policy: WritePolicy, f: Flight): unknown {
     if (e !== undefined && e.expiresAt > Date.now()) {
+      f.outcome = 'l2';
       this.#endFlight(key, f);
       this.#maybeRefreshEarly(key, rk, e, loader, policy);
       return this.#serveFromL2(key, e, f);
@@ -182,7 +219,7 @@ export class CacheEngine {
     const beta = policy.earlyRefresh ?? this.options.earlyRefresh;
     if (beta !== false && shouldRefreshEarly(Date.now(), e.expiresAt, e.delta, beta)) {
       this.stats.earlyRefreshes++;
-      void this.#refresh(key, rk, loader, policy);
+      void this.#refresh(key, rk, loader, policy, e.createdAt);
     }
   }
 
@@ -190,13 +227,16 @@ export class CacheEngine {
   async #afterL2(
     key: string,
     rk: string,
-    stale: { value: unknown } | undefined,
+    stale: { value: unknown; createdAt: number } | undefined,
     loader: () => unknown,
     policy: WritePolicy,
     f: Flight,
   ): Promise<unknown> {
     try {
-      if (stale !== undefined) return await this.#serveStale(key, rk, stale.value, loader, policy);
+      if (stale !== undefined) {
+        f.outcome = 'stale';
+        return await this.#serveStale(key, rk, stale, loader, policy);
+      }
       // An early refresh may still be running when its entry expires: its result is the load.
       const refreshing = this.#refreshes.get(key);
       if (refreshing !== undefined) {
@@ -227,10 +267,11 @@ export class CacheEngine {
    * Grace period: the stale value now (or after `softTimeout` if the refresh is not done by
    * then), one refresh in the background; after a failed refresh, none for `graceBackoff`.
    */
-  async #serveStale(key: string, rk: string, value: unknown, loader: () => unknown, policy: WritePolicy): Promise<unknown> {
+  async #serveStale(key: string, rk: string, stale: { value: unknown; createdAt: number }, loader: () => unknown, policy: WritePolicy): Promise<unknown> {
+    const value = stale.value;
     this.stats.staleServed++;
     if (this.#backoff.has(key)) return value;
-    const refresh = this.#refresh(key, rk, loader, policy);
+    const refresh = this.#refresh(key, rk, loader, policy, stale.createdAt);
     const soft = policy.softTimeout ?? this.options.softTimeout;
     if (soft > 0) {
       const fresh = await raceTimeout(refresh, soft);
@@ -244,7 +285,7 @@ export class CacheEngine {
    * One background refresh per key: takes the lease if it is free (if another instance holds it,
    * that instance is refreshing), loads and stores. Never rejects: a failure starts the backoff.
    */
-  #refresh(key: string, rk: string, loader: () => unknown, policy: WritePolicy): Promise<unknown> {
+  #refresh(key: string, rk: string, loader: () => unknown, policy: WritePolicy, seenCreatedAt: number): Promise<unknown> {
     const running = this.#refreshes.get(key);
     if (running !== undefined) return running.promise;
     const f: Flight = { promise: undefined as unknown as Promise<unknown>, superseded: false };
@@ -256,6 +297,12 @@ export class CacheEngine {
           const t = await this.#lease.tryAcquire(rk);
           if (t === null) return NO_REFRESH;
           token = t;
+          // Another instance may have refreshed it between our read and the lease: use that.
+          const current = t === undefined ? undefined : await this.#readL2(key, rk);
+          if (current !== undefined && current.createdAt > seenCreatedAt) {
+            this.#releaseLease(key, rk, t!);
+            return current.value;
+          }
         }
         this.stats.refreshes++;
         return await this.#load(key, rk, loader, policy, f, token);
@@ -276,7 +323,10 @@ export class CacheEngine {
     let token: string | undefined;
     if (this.#lease !== undefined && (policy.lock ?? this.options.lock) && this.l2!.connected) {
       const outcome = await this.#lease.acquireOrWait(key, rk);
-      if (outcome !== undefined && 'envelope' in outcome) return this.#serveFromL2(key, outcome.envelope, f);
+      if (outcome !== undefined && 'envelope' in outcome) {
+        f.outcome = 'fleet';
+        return this.#serveFromL2(key, outcome.envelope, f);
+      }
       token = outcome?.token;
     }
     return this.#load(key, rk, loader, policy, f, token);
@@ -285,6 +335,7 @@ export class CacheEngine {
   /** Runs the loader (holding the lease if given) and stores its result unless superseded. */
   async #load(key: string, rk: string, loader: () => unknown, policy: WritePolicy, f: Flight, token: string | undefined): Promise<unknown> {
     this.stats.loads++;
+    f.outcome ??= 'load';
     // Entries are dated from the start of their load: an invalidation (of a tag) during the
     // load then covers what it returns.
     const createdAt = Date.now();

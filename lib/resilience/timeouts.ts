@@ -1,5 +1,7 @@
+import { TieredCacheError } from '../errors.js';
+
 /** Thrown to a caller when a load without a stale value outlasts `hardTimeout`. */
-export class LoaderTimeoutError extends Error {
+export class LoaderTimeoutError extends TieredCacheError {
   override readonly name = 'LoaderTimeoutError';
   constructor(
     readonly key: string,

@@ -67,8 +67,9 @@ describe('grace, fail-safe and loader timeouts', () => {
     await cache.getOrSet('k', src.load);
     await sleep(150);
     src.fail = true;
-    for (let i = 0; i < 10; i++) expect(await cache.getOrSet('k', src.load)).toBe('v1');
-    await sleep(20);
+    for (let i = 0; i < 5; i++) expect(await cache.getOrSet('k', src.load)).toBe('v1');
+    expect(await eventually(() => cache.stats().grace.refreshErrors === 1)).toBe(true);
+    for (let i = 0; i < 5; i++) expect(await cache.getOrSet('k', src.load)).toBe('v1');
     // One refresh was tried; graceBackoff (10 s) keeps the others from hammering the source.
     expect(src.runs).toBe(2);
     expect(cache.stats().grace.staleServed).toBeGreaterThanOrEqual(10);
@@ -190,5 +191,25 @@ describe('grace, fail-safe and loader timeouts', () => {
     expect(Math.min(...pttls)).toBeGreaterThanOrEqual(80_000 - 1_000);
     expect(Math.max(...pttls)).toBeLessThanOrEqual(100_000);
     expect(new Set(pttls.map((t) => Math.round(t / 1_000))).size).toBeGreaterThan(5);
+  });
+});
+
+describe('error classes', () => {
+  it("tell the cache's own errors from a loader's, which pass through untouched", async () => {
+    const { TieredCacheError, LoaderTimeoutError, LockTimeoutError, TieredCacheConfigError } = await import('nestjs-tiered-cache');
+    const { app, cache } = await createApp({ redis: false, hardTimeout: 20 });
+    try {
+      const mine = new RangeError('not found');
+      const got = await cache.getOrSet('a', async () => Promise.reject(mine)).catch((e: unknown) => e);
+      expect(got).toBe(mine);
+      expect(got).not.toBeInstanceOf(TieredCacheError);
+      const timeout = await cache.getOrSet('b', () => sleep(100)).catch((e: unknown) => e);
+      expect(timeout).toBeInstanceOf(LoaderTimeoutError);
+      expect(timeout).toBeInstanceOf(TieredCacheError);
+      expect(new LockTimeoutError('k', 1)).toBeInstanceOf(TieredCacheError);
+      await expect(createApp({ ttl: 0 })).rejects.toBeInstanceOf(TieredCacheConfigError);
+    } finally {
+      await app.close();
+    }
   });
 });
