@@ -7,6 +7,7 @@ export { LockTimeoutError, TieredCacheConfigError, TieredCacheError } from './er
 export { LoaderTimeoutError } from './resilience/timeouts.js';
 export type {
   L1Options,
+  RedisClusterConfig,
   Serializer,
   SerializerOption,
   TieredCacheModuleOptions,

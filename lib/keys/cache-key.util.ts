@@ -5,13 +5,14 @@ const HASH_LENGTH = 43; // SHA-256 in base64url
 /**
  * The Redis key of an entry: `${keyPrefix}{${key}}`. The braces are a Redis Cluster hash tag, so
  * the entry's lease and metadata keys (same braces, another suffix) land in its hash slot.
- * A key longer than `maxKeyLength` keeps its start (so namespace evictions still find it) and ends
- * in `#` + the SHA-256 of the whole key: one character longer than any key stored as is, so the
- * two forms never collide.
+ * A key longer than `maxKeyLength` (or starting with `}`) keeps its start (so namespace
+ * evictions still find it) and ends in `#` + the SHA-256 of the whole key.
  */
 export function toRedisKey(prefix: string, key: string, maxKeyLength: number): string {
-  if (key.length <= maxKeyLength) return `${prefix}{${key}}`;
-  const head = key.slice(0, Math.max(0, maxKeyLength - HASH_LENGTH));
+  // A key starting with '}' would make an empty hash tag ('{}'): Redis would then hash the whole
+  // name, putting the entry and its lease in different slots. Such keys take the hashed form.
+  if (key.length <= maxKeyLength && key.charCodeAt(0) !== 125 /* } */) return `${prefix}{${key}}`;
+  const head = key.charCodeAt(0) === 125 ? '' : key.slice(0, Math.max(0, maxKeyLength - HASH_LENGTH));
   return `${prefix}{${head}#${createHash('sha256').update(key).digest('base64url')}}`;
 }
 

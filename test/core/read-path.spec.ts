@@ -162,7 +162,7 @@ describe('read path: L1, then Redis, then the loader', () => {
   it('accepts any string as a key: spaces, unicode, glob characters, newlines, very long keys', async () => {
     const keyPrefix = 'odd:';
     const { cache } = await app({ redis: redis.url, keyPrefix, l1: false });
-    const keys = ['a b', 'ключ 🔑', 'p*[x]?', 'line\nbreak', '{braces}', 'x'.repeat(5_000)];
+    const keys = ['a b', 'ключ 🔑', 'p*[x]?', 'line\nbreak', '{braces}', '}starts-with-a-brace', 'x'.repeat(5_000)];
     for (const [i, k] of keys.entries()) await cache.set(k, i);
     for (const [i, k] of keys.entries()) expect(await cache.get(k)).toBe(i);
     // The long key is stored under a hash, not its full length.

@@ -18,8 +18,10 @@ export class FleetInstance {
     });
   }
 
-  static async start(redisUrl: string, keyPrefix: string, options: object = {}): Promise<FleetInstance> {
-    const child = fork(WORKER, [redisUrl, keyPrefix, JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  /** `redis`: a URL, or a redis option passed as JSON (`{ cluster: [...] }`, `{ sentinels, name }`). */
+  static async start(redis: string | object, keyPrefix: string, options: object = {}): Promise<FleetInstance> {
+    const arg = typeof redis === 'string' ? redis : JSON.stringify(redis);
+    const child = fork(WORKER, [arg, keyPrefix, JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`fleet worker exited with ${code} before it was ready`)));
