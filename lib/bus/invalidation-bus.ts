@@ -17,6 +17,7 @@ export class InvalidationBus {
   readonly #sub: RedisClient;
   readonly #logger = new Logger('TieredCache');
   #subscribed = false;
+  readonly #unsent: string[] = [];
   #gap = false;
   #closed = false;
 
@@ -34,7 +35,7 @@ export class InvalidationBus {
     const options = { lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true };
     const client = tier.client;
     this.#sub = (client as Cluster).isCluster
-      ? (client as Cluster).duplicate(undefined, { lazyConnect: true, redisOptions: options })
+      ? (client as Cluster).duplicate(undefined, { lazyConnect: true, enableOfflineQueue: true, redisOptions: options })
       : (client as Redis).duplicate(options);
     this.#sub.on('message', this.#onRaw);
     this.#sub.on('error', () => undefined);
@@ -58,18 +59,38 @@ export class InvalidationBus {
     await Promise.race([subscribed, new Promise((r) => setTimeout(r, waitMs).unref())]);
   }
 
-  /** Publishes in the background; a message that cannot be sent is counted, never thrown. */
+  /**
+   * Publishes in the background, even while the circuit breaker is open: an invalidation must
+   * reach the others. A message that cannot be sent is counted and kept for `retry()` (the
+   * oldest are dropped past 10 000; the receivers' L1 TTL then bounds what they miss).
+   */
   publish(o: BusMessage['o'], k?: readonly string[], t?: number): void {
     if (this.#closed) return;
     const m: BusMessage = { i: this.instanceId, o };
     if (k !== undefined) m.k = k;
     if (t !== undefined) m.t = t;
-    const raw = JSON.stringify(m);
+    this.#send(JSON.stringify(m));
+  }
+
+  /** Sends again what could not be sent (after Redis recovers). */
+  retry(): void {
+    for (const raw of this.#unsent.splice(0)) this.#send(raw);
+  }
+
+  get pending(): number {
+    return this.#unsent.length;
+  }
+
+  #send(raw: string): void {
     this.stats.busPublished++;
-    void this.tier.exec((c) => c.publish(this.channel, raw)).then((r) => {
-      if (r === FAILED) this.stats.busPublishFailures++;
+    void this.tier.exec((c) => c.publish(this.channel, raw), true).then((r) => {
+      if (r !== FAILED || this.#closed) return;
+      this.stats.busPublishFailures++;
+      if (this.#unsent.length >= 10_000) this.#unsent.shift();
+      this.#unsent.push(raw);
     });
   }
+
 
   async close(): Promise<void> {
     this.#closed = true;

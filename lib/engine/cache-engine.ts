@@ -28,6 +28,8 @@ const NO_REFRESH: unique symbol = Symbol('no-refresh');
 /** A load in flight for one key in this process; every caller of that key shares `promise`. */
 interface Flight {
   promise: Promise<unknown>;
+  /** Redis did not answer the read: do not wait on a lease it cannot grant either. */
+  l2Failed?: boolean;
   /** How the flight answered, for tracing. */
   outcome?: ReadOutcome;
   /** Set when the key is evicted or overwritten during the load: its result must not be stored. */
@@ -62,6 +64,8 @@ export class CacheEngine {
   readonly #warned = new Set<string>();
   /** Bumped by every eviction and overwrite; a plain `get` only back-fills L1 if it is unchanged. */
   #epoch = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
   /** Tracing hook (`nestjs-tiered-cache/opentelemetry`); undefined costs one check per read. */
   observer: CacheObserver | undefined;
 
@@ -74,12 +78,13 @@ export class CacheEngine {
     if (redis === undefined) return;
     const l2 = new RedisTier(redis, codec, options.l2Timeout, this.stats, options.breaker);
     this.l2 = l2;
-    l2.client.on('ready', () => {
-      void l2.loadScripts(LEASE_SCRIPTS());
-      void this.#retryTombstones();
-    });
+    l2.client.on('ready', () => void l2.loadScripts(LEASE_SCRIPTS()));
+    // Redis is back (connection ready, or the breaker closed): redo the invalidations that failed.
+    l2.on('recovered', () => this.#retryInvalidations());
     this.#lease = new FleetLease(l2, this.stats, options, (key, rk) => this.#readL2(key, rk));
     this.bus = new InvalidationBus(l2, options.keyPrefix, this.instanceId, this.stats, this.#onBus, this.#onBusGap);
+    // Redis in trouble: nobody waits for a lease holder whose result may never be announced.
+    l2.on('trouble', () => this.#lease?.wakeAll());
   }
 
   /** Connects to Redis and the bus, waiting at most `connectTimeout`; never throws. */
@@ -91,6 +96,8 @@ export class CacheEngine {
 
   /** Closes what the library opened. */
   async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
     await this.bus?.close();
     await this.l2?.close();
   }
@@ -123,7 +130,7 @@ export class CacheEngine {
     const e = l1.get(key);
     if (
       e === undefined ||
-      (e.tags !== undefined && this.#tagStale(e.tags, e.createdAt)) ||
+      (e.tags !== undefined && this.#tagStale(e)) ||
       (e.staleUntil !== e.expiresAt && Date.now() >= e.expiresAt)
     ) {
       if (e !== undefined && e.staleUntil === e.expiresAt) l1.delete(key);
@@ -188,6 +195,7 @@ export class CacheEngine {
     // The L2 hit path runs inside the tier's one promise step past Redis's reply.
     const rk = this.redisKey(key);
     f.promise = this.l2.read(rk, (raw) => {
+      if (raw === FAILED) f.l2Failed = true;
       const e = this.#accept(rk, raw, true);
       return e instanceof Promise
         ? e.then((checked) => this.#afterRead(key, rk, checked, loader, policy, f))
@@ -259,7 +267,7 @@ export class CacheEngine {
   #staleInL1(key: string): L1Entry | undefined {
     const e = this.l1?.get(key);
     if (e === undefined || e.staleUntil === e.expiresAt || e.staleUntil <= Date.now()) return undefined;
-    if (e.tags !== undefined && this.#tagStale(e.tags, e.createdAt)) return undefined;
+    if (e.tags !== undefined && this.#tagStale(e)) return undefined;
     return e;
   }
 
@@ -321,7 +329,7 @@ export class CacheEngine {
   /** No value to serve: wait for the fleet lease (or the holder's result), then load. */
   async #loadForeground(key: string, rk: string, loader: () => unknown, policy: WritePolicy, f: Flight): Promise<unknown> {
     let token: string | undefined;
-    if (this.#lease !== undefined && (policy.lock ?? this.options.lock) && this.l2!.connected) {
+    if (this.#lease !== undefined && (policy.lock ?? this.options.lock) && this.l2!.connected && !f.l2Failed) {
       const outcome = await this.#lease.acquireOrWait(key, rk);
       if (outcome !== undefined && 'envelope' in outcome) {
         f.outcome = 'fleet';
@@ -450,6 +458,7 @@ export class CacheEngine {
     }
     const message = JSON.stringify({ i: this.instanceId, o: 'fill', k: [key] } satisfies BusMessage);
     const stored = await this.#lease!.fill(rk, token, raw, ttl, this.bus!.channel, message);
+    if (stored === undefined) this.#releaseLease(key, rk, token);
     if (stored === false) {
       // Evicted elsewhere while loading: the value is stale, keep it nowhere.
       this.stats.leaseLost++;
@@ -470,14 +479,16 @@ export class CacheEngine {
     }
     this.stats.deletes += list.length;
     if (!this.l2) return;
-    const rks = list.flatMap((k) => {
-      const rk = this.redisKey(k);
-      return [rk, leaseKey(rk)];
-    });
     const at = Date.now();
-    // Until Redis confirms the delete, this instance ignores what Redis holds for these keys.
-    for (const rk of rks) this.#tombstones.add(rk, at);
-    if ((await this.l2.del(rks)) !== FAILED) for (const rk of rks) this.#tombstones.remove(rk, at);
+    const rks: string[] = [];
+    for (const k of list) {
+      const rk = this.redisKey(k);
+      rks.push(rk, leaseKey(rk));
+      // Until Redis confirms the delete, this instance ignores what Redis holds for the key.
+      this.#tombstones.add(rk, at, k);
+    }
+    if ((await this.l2.del(rks)) !== FAILED) for (let i = 0; i < rks.length; i += 2) this.#tombstones.remove(rks[i]!, at);
+    else this.#scheduleRetry();
     if (this.options.bus) this.bus?.publish('del', list);
   }
 
@@ -519,7 +530,9 @@ export class CacheEngine {
     const at = Date.now();
     this.#tombstones.addPattern(prefix, at);
     if ((await this.l2!.deleteMatching(`${escapeGlob(prefix)}*`)) !== FAILED) this.#tombstones.removePattern(prefix, at);
+    else this.#scheduleRetry();
   }
+
 
   #dropLocal(match: (key: string) => boolean): void {
     this.#epoch++;
@@ -564,10 +577,19 @@ export class CacheEngine {
     return `${this.options.keyPrefix}__tag:{${tag}}`;
   }
 
-  #tagStale(tags: readonly string[], createdAt: number): boolean {
-    const stale = this.#tags.isStale(tags, createdAt);
-    return stale === undefined ? !this.#tags.trustsUnknown(createdAt) : stale;
+  /**
+   * Whether an L1 entry's tags were invalidated after it was created. Usually O(1): entries newer
+   * than every known invalidation, or already checked against the latest one, skip the lookups.
+   */
+  #tagStale(e: L1Entry): boolean {
+    const watermark = this.#tags.watermark;
+    if (e.createdAt > watermark || e.tagCheck === watermark) return false;
+    const verdict = this.#tags.isStale(e.tags!, e.createdAt);
+    const stale = verdict === undefined ? !this.#tags.trustsUnknown(e.createdAt) : verdict;
+    if (!stale) e.tagCheck = watermark;
+    return stale;
   }
+
 
   /** Tag check for an entry read from Redis: fetches the tags this instance does not know yet. */
   async #tagStaleInL2(tags: readonly string[], createdAt: number): Promise<boolean> {
@@ -648,14 +670,42 @@ export class CacheEngine {
     this.#tags.clear();
   };
 
-  async #retryTombstones(): Promise<void> {
-    for (const [rk, at] of this.#tombstones.keys()) {
-      if ((await this.l2!.del([rk])) !== FAILED) this.#tombstones.remove(rk, at);
+  /**
+   * Redoes the deletes Redis did not confirm and the bus messages that did not go out, then tells
+   * the other instances again: one of them may have read the old value back from Redis meanwhile.
+   */
+  async #retryInvalidations(): Promise<void> {
+    const l2 = this.l2!;
+    this.bus?.retry();
+    const evicted: string[] = [];
+    for (const [rk, [at, key]] of this.#tombstones.keys()) {
+      if ((await l2.del([rk, leaseKey(rk)])) === FAILED) continue;
+      this.#tombstones.remove(rk, at);
+      evicted.push(key);
     }
+    if (evicted.length > 0 && this.options.bus) this.bus?.publish('del', evicted);
     for (const [prefix, at] of this.#tombstones.patterns()) {
-      if ((await this.l2!.deleteMatching(`${escapeGlob(prefix)}*`)) !== FAILED) this.#tombstones.removePattern(prefix, at);
+      if ((await l2.deleteMatching(`${escapeGlob(prefix)}*`)) === FAILED) continue;
+      this.#tombstones.removePattern(prefix, at);
+      if (!this.options.bus) continue;
+      const root = `${this.options.keyPrefix}{`;
+      if (prefix === root) this.bus?.publish('clear');
+      else this.bus?.publish('ns', [prefix.slice(root.length)]);
     }
+    if (this.#tombstones.size > 0 || (this.bus?.pending ?? 0) > 0) this.#scheduleRetry();
   }
+
+  /** Retries failed invalidations every second until they succeed (besides on recovery). */
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#closed) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.l2?.connected) void this.#retryInvalidations();
+      else this.#scheduleRetry();
+    }, 1_000);
+    this.#retryTimer.unref();
+  }
+
 
   warnOnce(id: string, message: string): void {
     if (this.#warned.has(id)) return;

@@ -7,16 +7,21 @@ const MAX_KEYS = 100_000;
  * resolved is never undone by reading Redis.
  */
 export class Tombstones {
-  readonly #keys = new Map<string, number>();
+  /** Redis key → [time of the delete, the user's key it came from]. */
+  readonly #keys = new Map<string, [number, string]>();
   readonly #patterns = new Map<string, number>();
 
-  add(redisKey: string, at: number): void {
+  add(redisKey: string, at: number, key: string): void {
     if (this.#keys.size >= MAX_KEYS) this.#keys.delete(this.#keys.keys().next().value!);
-    this.#keys.set(redisKey, at);
+    this.#keys.set(redisKey, [at, key]);
   }
 
   remove(redisKey: string, at: number): void {
-    if (this.#keys.get(redisKey) === at) this.#keys.delete(redisKey);
+    if (this.#keys.get(redisKey)?.[0] === at) this.#keys.delete(redisKey);
+  }
+
+  get size(): number {
+    return this.#keys.size + this.#patterns.size;
   }
 
   addPattern(prefix: string, at: number): void {
@@ -30,13 +35,13 @@ export class Tombstones {
   /** Whether an entry of `redisKey` written at `createdAt` predates an unconfirmed delete. */
   hides(redisKey: string, createdAt: number): boolean {
     if (this.#keys.size === 0 && this.#patterns.size === 0) return false;
-    const at = this.#keys.get(redisKey);
+    const at = this.#keys.get(redisKey)?.[0];
     if (at !== undefined && createdAt <= at) return true;
     for (const [prefix, t] of this.#patterns) if (createdAt <= t && redisKey.startsWith(prefix)) return true;
     return false;
   }
 
-  keys(): [string, number][] {
+  keys(): [string, [number, string]][] {
     return [...this.#keys];
   }
 

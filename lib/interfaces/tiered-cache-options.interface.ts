@@ -201,10 +201,11 @@ export interface TieredCacheModuleOptions {
    */
   jitter?: number;
   /**
-   * After `threshold` consecutive Redis failures or timeouts, stop sending commands to Redis for
-   * `openFor` milliseconds (calls go on from L1 and loaders), then let one probe through.
-   * `false` disables it.
-   * @default { threshold: 5, openFor: 5_000 }
+   * After `threshold` consecutive Redis failures or timeouts, stop sending reads and writes to
+   * Redis for `openFor` milliseconds (calls go on from L1 and loaders), then let one probe
+   * through. Invalidations (deletes, bus messages, lease releases) still go out, bounded by
+   * `l2Timeout`, and are retried until they land. `false` disables it.
+   * @default { threshold: 5, openFor: 1_000 }
    */
   breaker?: { threshold?: number; openFor?: number } | false;
   /**

@@ -13,6 +13,8 @@ export interface L1Entry {
   /** How long its load took, in milliseconds (for early refresh). */
   delta: number;
   tags?: readonly string[];
+  /** The tag watermark this entry was last found valid against (skips re-checking its tags). */
+  tagCheck?: number;
   /** Serialized size in bytes when known (for `l1.maxSize`). */
   size: number;
 }

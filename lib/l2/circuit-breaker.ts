@@ -33,6 +33,7 @@ export class CircuitBreaker {
   success(): void {
     this.#failures = 0;
     if (this.#openUntil === 0) return;
+    // A success while open (an invalidation sent past the breaker) closes it as a probe would.
     this.#openUntil = 0;
     this.#probing = false;
     this.onClose();

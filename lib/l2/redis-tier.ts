@@ -48,8 +48,14 @@ export class RedisTier {
     this.owned = owned;
     this.breaker = new CircuitBreaker(
       breaker,
-      (n) => this.#logger.warn(`Redis failed ${n} times in a row: not sending it commands for ${breaker ? breaker.openFor : 0} ms (circuit breaker open).`),
-      () => this.#logger.log('Redis answers again: circuit breaker closed.'),
+      (n) => {
+        this.#logger.warn(`Redis failed ${n} times in a row: not sending it reads for ${breaker ? breaker.openFor : 0} ms (circuit breaker open).`);
+        this.#emit(this.#onTrouble);
+      },
+      () => {
+        this.#logger.log('Redis answers again: circuit breaker closed.');
+        this.#emit(this.#onRecovered);
+      },
     );
     this.#everReady = client.status === 'ready';
     this.#firstReady = this.#everReady
@@ -61,8 +67,23 @@ export class RedisTier {
     client.on('close', this.#onDown);
   }
 
+  readonly #onTrouble: (() => void)[] = [];
+  readonly #onRecovered: (() => void)[] = [];
+
   get connected(): boolean {
     return this.client.status === 'ready';
+  }
+
+  /**
+   * `trouble`: the connection dropped or the breaker opened (waiters should stop waiting on
+   * Redis). `recovered`: the connection is ready again or the breaker closed (retry what failed).
+   */
+  on(event: 'trouble' | 'recovered', listener: () => void): void {
+    (event === 'trouble' ? this.#onTrouble : this.#onRecovered).push(listener);
+  }
+
+  #emit(listeners: readonly (() => void)[]): void {
+    for (const l of listeners) l();
   }
 
   /**
@@ -129,14 +150,18 @@ export class RedisTier {
     return this.#run(() => this.client.set(key, raw, 'PX', Math.max(1, Math.ceil(ttlMs))));
   }
 
+  /**
+   * UNLINK. Deletes are invalidations: they are sent even while the circuit breaker is open
+   * (still bounded by the timeout), so a breaker never keeps a stale value in Redis.
+   */
   del(keys: readonly string[]): Promise<Outcome<unknown>> {
     if (keys.length === 0) return Promise.resolve(0);
     const client = this.client;
-    if (!isCluster(client)) return this.#run(() => client.unlink(...keys));
+    if (!isCluster(client)) return this.#run(() => client.unlink(...keys), true);
     // A Cluster refuses a command whose keys span hash slots (CROSSSLOT): one UNLINK per slot,
     // sent together (auto-pipelined per node), with one outcome for all of them.
     const groups = groupBySlot(keys);
-    return this.#run(() => Promise.all(groups.map((g) => client.unlink(...g))).then((ns) => ns.reduce((a, b) => a + b, 0)));
+    return this.#run(() => Promise.all(groups.map((g) => client.unlink(...g))).then((ns) => ns.reduce((a, b) => a + b, 0)), true);
   }
 
   /**
@@ -164,7 +189,7 @@ export class RedisTier {
     let cursor = '0';
     let deleted = 0;
     do {
-      const page = await this.#run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH));
+      const page = await this.#run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH), true);
       if (page === FAILED) return FAILED;
       cursor = page[0];
       if (page[1].length > 0) {
@@ -202,9 +227,12 @@ export class RedisTier {
     this.client.off('error', this.#onError);
   }
 
-  /** Runs any command on the client with the same timeout, readiness and failure rules. */
-  exec<T>(command: (client: RedisClient) => Promise<T>): Promise<Outcome<T>> {
-    return this.#run(() => command(this.client));
+  /**
+   * Runs any command on the client with the same timeout, readiness and failure rules;
+   * `critical` ones (invalidations) go through even while the circuit breaker is open.
+   */
+  exec<T>(command: (client: RedisClient) => Promise<T>, critical = false): Promise<Outcome<T>> {
+    return this.#run(() => command(this.client), critical);
   }
 
   /** SCRIPT LOAD for each script (after a connect or a Redis restart, which forgets them). */
@@ -213,24 +241,31 @@ export class RedisTier {
   }
 
   /** Runs a Lua script by SHA, sending its body once if Redis does not know it yet. */
-  script(s: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<Outcome<unknown>> {
-    return this.#run(() =>
-      this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
-        if (!err.message.startsWith('NOSCRIPT')) throw err;
-        return this.client.eval(s.body, keys.length, ...keys, ...args);
-      }),
+  script(
+    s: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | number | Buffer)[],
+    critical = false,
+  ): Promise<Outcome<unknown>> {
+    return this.#run(
+      () =>
+        this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
+          if (!err.message.startsWith('NOSCRIPT')) throw err;
+          return this.client.eval(s.body, keys.length, ...keys, ...args);
+        }),
+      critical,
     );
   }
 
-  #run<T>(command: () => Promise<T>): Promise<Outcome<T>> {
-    return this.#call<T, Outcome<T>>(command, identity, failed);
+  #run<T>(command: () => Promise<T>, critical = false): Promise<Outcome<T>> {
+    return this.#call<T, Outcome<T>>(command, identity, failed, critical);
   }
 
   /**
    * Sends `command` unless Redis is away; resolves with `onReply(reply)`, or `onFail()` when it
    * was not sent, failed or timed out.
    */
-  #call<T, R>(command: () => Promise<T>, onReply: (reply: T) => R, onFail: () => R): Promise<R> {
+  #call<T, R>(command: () => Promise<T>, onReply: (reply: T) => R, onFail: () => R, critical = false): Promise<R> {
     if (this.client.status !== 'ready') {
       if (!this.#startingUp || this.#everReady || this.#closed) {
         this.stats.l2Skipped++;
@@ -239,7 +274,7 @@ export class RedisTier {
       // Start-up: wait for the first connection within the timeout.
       return this.#withTimeout(this.#firstReady.then(() => this.#send(command)), onReply, onFail);
     }
-    if (!this.breaker.allow()) {
+    if (!critical && !this.breaker.allow()) {
       this.stats.l2Skipped++;
       return settled(onFail);
     }
@@ -273,6 +308,7 @@ export class RedisTier {
           this.stats.l2Timeouts++;
           this.breaker.failure();
           finish(onFail);
+          this.#emit(this.#onTrouble);
         },
         prev: undefined,
         next: undefined,
@@ -309,11 +345,13 @@ export class RedisTier {
 
   readonly #onReady = (): void => {
     this.#everReady = true;
+    this.#emit(this.#onRecovered);
     if (this.#down) this.#logger.log('Redis connection ready: using the shared tier.');
     this.#down = false;
   };
 
   readonly #onDown = (): void => {
+    if (!this.#closed) this.#emit(this.#onTrouble);
     if (this.#closed || this.#down || !this.#everReady) return;
     this.#down = true;
     this.#logger.warn('Redis connection lost: serving from L1 and loaders while it reconnects.');

@@ -37,8 +37,12 @@ export class FleetLease {
     let checkValue = true;
     for (;;) {
       const r = await this.tier.script(ACQUIRE, [lk, redisKey], [token, this.options.leaseTtl, checkValue ? '1' : '0']);
-      // Redis unreachable or slow: never block on a lease that cannot be taken.
-      if (r === FAILED) return undefined;
+      // Redis unreachable or slow: never block on a lease that cannot be taken. If the ACQUIRE
+      // still reaches Redis late, the RELEASE right behind it on the connection frees it.
+      if (r === FAILED) {
+        void this.release(redisKey, token);
+        return undefined;
+      }
       if (r === 'acquired') {
         this.stats.leaseAcquired++;
         return { token };
@@ -75,7 +79,10 @@ export class FleetLease {
   async tryAcquire(redisKey: string): Promise<string | null | undefined> {
     const token = randomBytes(12).toString('base64url');
     const r = await this.tier.script(ACQUIRE, [leaseKey(redisKey), redisKey], [token, this.options.leaseTtl, '0']);
-    if (r === FAILED) return undefined;
+    if (r === FAILED) {
+      void this.release(redisKey, token);
+      return undefined;
+    }
     if (r !== 'acquired') return null;
     this.stats.leaseAcquired++;
     return token;
@@ -97,8 +104,14 @@ export class FleetLease {
     return r === FAILED ? undefined : r === 1;
   }
 
+  /** Frees the lease if it is still ours; sent even while the circuit breaker is open. */
   release(redisKey: string, token: string): Promise<unknown> {
-    return this.tier.script(RELEASE, [leaseKey(redisKey)], [token]);
+    return this.tier.script(RELEASE, [leaseKey(redisKey)], [token], true);
+  }
+
+  /** Wakes every waiter (Redis in trouble: the holder's result may never be announced). */
+  wakeAll(): void {
+    for (const key of [...this.#wakers.keys()]) this.wake(key);
   }
 
   /** Wakes this instance's waiter for `key` (a value was stored, or the lease freed or evicted). */

@@ -47,7 +47,7 @@ export const DEFAULTS = {
   tagTtl: 86_400_000,
   graceBackoff: 5_000,
   breakerThreshold: 5,
-  breakerOpenFor: 5_000,
+  breakerOpenFor: 1_000,
 } as const;
 
 const KNOWN = new Set([

@@ -9,12 +9,18 @@ export class TagRegistry {
   readonly #known: LRUCache<string, number>;
   /** The latest invalidation time among forgotten tags: entries older than it need a re-check. */
   #forgottenUpTo = 0;
+  /**
+   * No entry created after this can be stale by its tags: the latest invalidation time known,
+   * or forgotten. Lets the L1 hit path skip per-tag lookups (the usual case).
+   */
+  watermark = 0;
 
   constructor(max = 100_000) {
     this.#known = new LRUCache<string, number>({
       max,
       dispose: (at) => {
         if (at > this.#forgottenUpTo) this.#forgottenUpTo = at;
+        if (at > this.watermark) this.watermark = at;
       },
     });
   }
@@ -26,7 +32,7 @@ export class TagRegistry {
   isStale(tags: readonly string[], createdAt: number): boolean | undefined {
     let unknown = false;
     for (const tag of tags) {
-      const at = this.#known.get(tag);
+      const at = this.#known.peek(tag);
       if (at === undefined) unknown = true;
       else if (createdAt <= at) return true;
     }
@@ -46,12 +52,14 @@ export class TagRegistry {
   }
 
   set(tag: string, at: number): void {
-    const prev = this.#known.get(tag);
+    const prev = this.#known.peek(tag);
     if (prev === undefined || at > prev) this.#known.set(tag, at);
+    if (at > this.watermark) this.watermark = at;
   }
 
   clear(): void {
     this.#known.clear();
     this.#forgottenUpTo = 0;
+    this.watermark = 0;
   }
 }
