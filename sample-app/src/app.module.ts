@@ -15,9 +15,9 @@ export class AppModule {
           redis: config.redisUrl,
           keyPrefix: config.keyPrefix,
           ttl: 60_000,
-          // A short L1 TTL: until cross-instance invalidation lands, it is how long another
-          // instance may keep serving a value that was changed elsewhere.
-          l1: { max: 10_000, ttl: 5_000 },
+          // A short L1 TTL (5 s unless L1_TTL_MS says otherwise): if an invalidation cannot reach
+          // an instance, it is how long that instance may keep serving a value changed elsewhere.
+          l1: { max: 10_000, ttl: config.l1TtlMs ?? 5_000 },
         }),
         ProductsModule.register({ latencyMs: config.dbLatencyMs, file: config.dbFile }),
         HealthModule,

@@ -14,5 +14,5 @@ const { degraded } = app.get(TieredCacheService).stats();
 if (degraded) {
   logger.warn(`Redis at ${config.redisUrl} is not reachable: caching in L1 only, and reconnecting in the background`);
 } else {
-  logger.log(`Cache: L1 (5 s) + Redis at ${config.redisUrl} (60 s)`);
+  logger.log(`Cache: L1 (${(config.l1TtlMs ?? 5_000) / 1000} s) + Redis at ${config.redisUrl} (60 s)`);
 }

@@ -22,6 +22,11 @@ export interface SampleAppConfig {
    * share them. Default: a JSON file in the OS temp directory. `:memory:` keeps them in process.
    */
   dbFile: string | undefined;
+  /**
+   * `L1_TTL_MS`: how long an instance keeps an entry in its in-process L1, default 5000 ms. It is
+   * also the longest another instance can serve a changed product while invalidations cannot reach it.
+   */
+  l1TtlMs?: number;
   /** Nest logger on (main) or off (tests). */
   logger: boolean;
 }
@@ -40,6 +45,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SampleAppCo
     keyPrefix: 'sample:',
     dbLatencyMs: toInt('DB_LATENCY_MS', env.DB_LATENCY_MS, 100),
     dbFile: dbFile === ':memory:' ? undefined : dbFile,
+    l1TtlMs: toInt('L1_TTL_MS', env.L1_TTL_MS, 5_000),
     logger: true,
   };
 }
