@@ -136,6 +136,36 @@ const DEFINITIONS: readonly Definition[] = [
     samples: (s) => [[NONE, s.l2.corrupt]],
   },
   {
+    kind: 'gauge', name: 'l2_breaker_open', requires: 'l2',
+    help: '1 while the Redis circuit breaker is open (no reads or writes sent to Redis), else 0.',
+    samples: (s) => [[NONE, s.l2.breaker === 'closed' ? 0 : 1]],
+  },
+  {
+    kind: 'counter', name: 'l2_breaker_opens_total', requires: 'l2',
+    help: 'Times the Redis circuit breaker opened.',
+    samples: (s) => [[NONE, s.l2.breakerOpens]],
+  },
+  {
+    kind: 'counter', name: 'stale_served_total',
+    help: 'Reads answered with a stale value in its grace period (a refresh ran or was backing off).',
+    samples: (s) => [[NONE, s.grace.staleServed]],
+  },
+  {
+    kind: 'counter', name: 'refreshes_total', labelNames: ['result'],
+    help: 'Background refreshes (grace period and early refresh), by result.',
+    samples: (s) => [[{ result: 'ok' }, s.grace.refreshes - s.grace.refreshErrors], [{ result: 'error' }, s.grace.refreshErrors]],
+  },
+  {
+    kind: 'counter', name: 'early_refreshes_total',
+    help: 'Refreshes started before expiry by XFetch.',
+    samples: (s) => [[NONE, s.grace.earlyRefreshes]],
+  },
+  {
+    kind: 'counter', name: 'loader_timeouts_total', labelNames: ['kind'],
+    help: 'Reads that stopped waiting for a loader: soft (served the stale value) or hard (LoaderTimeoutError).',
+    samples: (s) => [[{ kind: 'soft' }, s.grace.softTimeouts], [{ kind: 'hard' }, s.grace.hardTimeouts]],
+  },
+  {
     kind: 'counter', name: 'serialization_errors_total',
     help: 'Values that could not be serialized: returned to their caller, not cached.',
     samples: (s) => [[NONE, s.serializationErrors]],
