@@ -72,7 +72,7 @@ const S = {
   listTtlMs: 30_000,
   l2TimeoutMs: 250,
   leaseTtlMs: 2_000,
-  breaker: '5 failures, open 5 s',
+  breaker: '5 failures, open 1 s',
   // A request overlapping [fault start, fault end + this] is counted "during a fault": ioredis
   // reconnects with a back-off of at most 2 s, the bus re-subscribes with it.
   recoveryMs: 2_000,
