@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cacheable, CacheEvict } from 'nestjs-tiered-cache';
-import { createApp, eventually } from '../support/app.js';
-import { commandCalls, rawClient, RedisServer } from '../support/redis-server.js';
+import { eventually } from '../support/app.js';
+import { commandCalls } from '../support/redis-server.js';
+import { redisSuite } from '../support/redis-suite.js';
 
 const tenant = new AsyncLocalStorage<string>();
 
@@ -25,35 +25,19 @@ class Invoices {
 }
 
 describe('bulk operations and tenant-safe keys', () => {
-  let redis: RedisServer;
-  let raw: Redis;
-  const closers: (() => Promise<void>)[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    raw = rawClient(redis);
-  });
-  afterEach(async () => {
-    while (closers.length) await closers.pop()!();
-  });
-  afterAll(async () => {
-    await raw.quit();
-    await redis.stop();
-  });
+  const suite = redisSuite();
 
   it('getMany reads L1 first and only the misses from Redis, in order; setMany and delMany write and evict many', async () => {
-    const { app, cache } = await createApp({ redis: redis.url, keyPrefix: 'bulk:' });
-    closers.push(() => app.close());
+    const { app, cache } = await suite.app({ keyPrefix: 'bulk:' });
     const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
     await cache.setMany(keys.map((key, i) => ({ key, value: i, options: { ttl: 60_000 } })));
     // A second instance has none of them in L1; it reads half of them first.
-    const { app: other, cache: reader } = await createApp({ redis: redis.url, keyPrefix: 'bulk:' });
-    closers.push(() => other.close());
+    const { app: other, cache: reader } = await suite.app({ keyPrefix: 'bulk:' });
     await reader.getMany(keys.slice(0, 50));
-    const gets = await commandCalls(raw, 'get');
+    const gets = await commandCalls(suite.raw, 'get');
     const values = await reader.getMany([...keys, 'missing']);
     expect(values).toEqual([...keys.map((_, i) => i), undefined]);
-    expect((await commandCalls(raw, 'get')) - gets).toBe(51);
+    expect((await commandCalls(suite.raw, 'get')) - gets).toBe(51);
     await reader.delMany(keys.slice(0, 10));
     expect(await reader.getMany(keys.slice(0, 12))).toEqual([...Array(10).fill(undefined), 10, 11]);
     // The writer drops its L1 copies when the bus delivers the eviction.
@@ -62,11 +46,10 @@ describe('bulk operations and tenant-safe keys', () => {
   });
 
   it('keyContext makes the tenant part of every key: one tenant never reads another tenant’s entry', async () => {
-    const { app, cache } = await createApp(
-      { redis: redis.url, keyPrefix: 'tenants:', keyContext: () => tenant.getStore() },
+    const { app, cache } = await suite.app(
+      { keyPrefix: 'tenants:', keyContext: () => tenant.getStore() },
       { providers: [Invoices] },
     );
-    closers.push(() => app.close());
     const invoices = app.get(Invoices);
     expect(await tenant.run('acme', () => invoices.find(1))).toBe('invoice 1 of acme');
     expect(await tenant.run('globex', () => invoices.find(1))).toBe('invoice 1 of globex');
@@ -81,14 +64,13 @@ describe('bulk operations and tenant-safe keys', () => {
     expect(await tenant.run('globex', () => invoices.find(1))).toBe('invoice 1 of globex');
     await tenant.run('acme', () => invoices.find(1));
     expect(invoices.reads).toEqual(['acme:1', 'globex:1', 'acme:1']);
-    const stored = async () => (await raw.scan('0', 'MATCH', 'tenants:*', 'COUNT', 100))[1].sort().join(' ');
+    const stored = async () => (await suite.raw.scan('0', 'MATCH', 'tenants:*', 'COUNT', 100))[1].sort().join(' ');
     expect(await eventually(async () => (await stored()) === 'tenants:{acme/invoice:1} tenants:{globex/invoice:1}')).toBe(true);
   });
 
   it('a tenant value cannot forge another tenant’s key (context values are encoded)', async () => {
     let current = 'a';
-    const { app, cache } = await createApp({ redis: false, keyContext: () => current });
-    closers.push(() => app.close());
+    const { app, cache } = await suite.app({ redis: false, keyContext: () => current });
     await cache.set('b/c', 'secret of a');
     current = 'a/b';
     expect(await cache.get('c')).toBeUndefined();

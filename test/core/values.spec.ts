@@ -1,31 +1,12 @@
 import 'reflect-metadata';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TieredCacheModuleOptions } from 'nestjs-tiered-cache';
-import { createApp, eventually, sleep } from '../support/app.js';
-import { rawClient, RedisServer } from '../support/redis-server.js';
+import { eventually, sleep } from '../support/app.js';
+import { redisSuite } from '../support/redis-suite.js';
 
 describe('values: what is cached, what is not', () => {
-  let redis: RedisServer;
-  let raw: Redis;
-  const closers: (() => Promise<void>)[] = [];
-  const cacheWith = async (options: TieredCacheModuleOptions = {}) => {
-    const created = await createApp({ redis: redis.url, ...options });
-    closers.push(() => created.app.close());
-    return created.cache;
-  };
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    raw = rawClient(redis);
-  });
-  afterEach(async () => {
-    while (closers.length) await closers.pop()!();
-  });
-  afterAll(async () => {
-    await raw.quit();
-    await redis.stop();
-  });
+  const suite = redisSuite();
+  const cacheWith = (options: TieredCacheModuleOptions = {}) => suite.cacheWith(options);
 
   it.each([
     ['0', 0],
@@ -113,14 +94,14 @@ describe('values: what is cached, what is not', () => {
   it('treats an entry that does not decode as a miss: deleted, counted, never thrown', async () => {
     const keyPrefix = 'corrupt:';
     const cache = await cacheWith({ keyPrefix, l1: false });
-    await raw.set('corrupt:{a}', Buffer.from([0xff, 0x00, 0x13, 0x37]));
-    await raw.set('corrupt:{b}', '["tc0",0,0,0,0,"old format"]');
-    await raw.set('corrupt:{c}', '{"not":"an envelope"}');
+    await suite.raw.set('corrupt:{a}', Buffer.from([0xff, 0x00, 0x13, 0x37]));
+    await suite.raw.set('corrupt:{b}', '["tc0",0,0,0,0,"old format"]');
+    await suite.raw.set('corrupt:{c}', '{"not":"an envelope"}');
     expect(await cache.get('a')).toBeUndefined();
     expect(await cache.getOrSet('b', async () => 'fresh')).toBe('fresh');
     expect(await cache.get('c')).toBeUndefined();
     expect(cache.stats().l2.corrupt).toBe(3);
-    expect(await eventually(async () => (await raw.exists('corrupt:{a}', 'corrupt:{c}')) === 0)).toBe(true);
+    expect(await eventually(async () => (await suite.raw.exists('corrupt:{a}', 'corrupt:{c}')) === 0)).toBe(true);
   });
 
   it("msgpack keeps Date, Map, Set, BigInt and binary values", async () => {

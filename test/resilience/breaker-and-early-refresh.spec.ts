@@ -1,36 +1,18 @@
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TieredCacheModuleOptions, TieredCacheService } from 'nestjs-tiered-cache';
-import { createApp, eventually, sleep } from '../support/app.js';
-import { commandCalls, rawClient, RedisServer } from '../support/redis-server.js';
+import { eventually, sleep } from '../support/app.js';
+import { commandCalls } from '../support/redis-server.js';
+import { redisSuite } from '../support/redis-suite.js';
 
 describe('L2 circuit breaker and early refresh', () => {
-  let redis: RedisServer;
-  let raw: Redis;
-  const closers: (() => Promise<void>)[] = [];
-  const cacheWith = async (options: TieredCacheModuleOptions): Promise<TieredCacheService> => {
-    const created = await createApp({ redis: redis.url, ...options });
-    closers.push(() => created.app.close());
-    return created.cache;
-  };
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    raw = rawClient(redis);
-  });
-  afterEach(async () => {
-    while (closers.length) await closers.pop()!();
-  });
-  afterAll(async () => {
-    await raw.quit();
-    await redis.stop();
-  });
+  const suite = redisSuite();
+  const cacheWith = (options: TieredCacheModuleOptions): Promise<TieredCacheService> => suite.cacheWith(options);
 
   it('opens after consecutive timeouts, sends Redis nothing while open, then closes after a successful probe', async () => {
     const cache = await cacheWith({ l1: false, l2Timeout: 50, breaker: { threshold: 3, openFor: 400 } });
     await cache.set('warm', 1);
-    const getsBefore = await commandCalls(raw, 'get');
-    await raw.call('CLIENT', 'PAUSE', '600', 'ALL'); // Redis stops answering everyone for 600 ms
+    const getsBefore = await commandCalls(suite.raw, 'get');
+    await suite.raw.call('CLIENT', 'PAUSE', '600', 'ALL'); // Redis stops answering everyone for 600 ms
     for (let i = 0; i < 20; i++) expect(await cache.getOrSet(`k${i}`, async () => i)).toBe(i);
     const { l2 } = cache.stats();
     expect(l2).toMatchObject({ breaker: 'open', breakerOpens: 1 });
@@ -39,13 +21,13 @@ describe('L2 circuit breaker and early refresh', () => {
     expect(l2.skipped).toBeGreaterThanOrEqual(30);
     await sleep(700);
     // 20 reads, but only the ones sent before it opened ever reached Redis.
-    expect((await commandCalls(raw, 'get')) - getsBefore).toBeLessThanOrEqual(3);
+    expect((await commandCalls(suite.raw, 'get')) - getsBefore).toBeLessThanOrEqual(3);
     expect(await eventually(async () => (await cache.get('warm')) === 1 && cache.stats().l2.breaker === 'closed', 3_000)).toBe(true);
   });
 
   it('a failed probe opens it again without a new warning storm', async () => {
     const cache = await cacheWith({ l1: false, l2Timeout: 30, breaker: { threshold: 2, openFor: 100 } });
-    await raw.call('CLIENT', 'PAUSE', '1500', 'ALL');
+    await suite.raw.call('CLIENT', 'PAUSE', '1500', 'ALL');
     const started = performance.now();
     const calls = 40;
     for (let i = 0; i < calls; i++) {

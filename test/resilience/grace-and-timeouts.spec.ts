@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TieredCacheModuleOptions, TieredCacheService } from 'nestjs-tiered-cache';
 import { createApp, eventually, sleep } from '../support/app.js';
-import { rawClient, RedisServer } from '../support/redis-server.js';
+import { redisSuite } from '../support/redis-suite.js';
 
 /** A loader whose runs are counted and whose next outcome the test sets. */
 class Source {
@@ -20,27 +19,9 @@ class Source {
 }
 
 describe('grace, fail-safe and loader timeouts', () => {
-  let redis: RedisServer;
-  let raw: Redis;
-  const closers: (() => Promise<void>)[] = [];
-  const cacheWith = async (options: TieredCacheModuleOptions): Promise<TieredCacheService> => {
-    // A generous l2Timeout: these specs are about loaders, not about a slow Redis on a busy machine.
-    const created = await createApp({ redis: redis.url, l2Timeout: 2_000, ...options });
-    closers.push(() => created.app.close());
-    return created.cache;
-  };
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    raw = rawClient(redis);
-  });
-  afterEach(async () => {
-    while (closers.length) await closers.pop()!();
-  });
-  afterAll(async () => {
-    await raw.quit();
-    await redis.stop();
-  });
+  const suite = redisSuite();
+  // A generous l2Timeout: these specs are about loaders, not about a slow Redis on a busy machine.
+  const cacheWith = (options: TieredCacheModuleOptions): Promise<TieredCacheService> => suite.cacheWith({ l2Timeout: 2_000, ...options });
 
   it.each([
     ['from L1', { l1: { ttl: 60_000 } }],
@@ -175,7 +156,7 @@ describe('grace, fail-safe and loader timeouts', () => {
   it('entries live in Redis for ttl + grace, and a plain get() does not return a stale value', async () => {
     const cache = await cacheWith({ keyPrefix: 'grace-ttl:', ttl: 1_000, grace: 5_000, l1: false });
     await cache.set('k', 'v');
-    const pttl = await raw.pttl('grace-ttl:{k}');
+    const pttl = await suite.raw.pttl('grace-ttl:{k}');
     expect(pttl).toBeGreaterThan(5_000);
     expect(pttl).toBeLessThanOrEqual(6_000);
     const short = await cacheWith({ keyPrefix: 'grace-get:', ttl: 50, grace: 5_000, l1: false });
@@ -187,7 +168,7 @@ describe('grace, fail-safe and loader timeouts', () => {
   it('jitter spreads the expiry of entries written together within the bound', async () => {
     const cache = await cacheWith({ keyPrefix: 'jitter:', ttl: 100_000, jitter: 0.2, l1: false });
     await Promise.all(Array.from({ length: 50 }, (_, i) => cache.set(`k${i}`, i)));
-    const pttls = await Promise.all(Array.from({ length: 50 }, (_, i) => raw.pttl(`jitter:{k${i}}`)));
+    const pttls = await Promise.all(Array.from({ length: 50 }, (_, i) => suite.raw.pttl(`jitter:{k${i}}`)));
     expect(Math.min(...pttls)).toBeGreaterThanOrEqual(80_000 - 1_000);
     expect(Math.max(...pttls)).toBeLessThanOrEqual(100_000);
     expect(new Set(pttls.map((t) => Math.round(t / 1_000))).size).toBeGreaterThan(5);

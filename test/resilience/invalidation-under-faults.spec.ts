@@ -1,30 +1,11 @@
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TieredCacheModuleOptions, TieredCacheService } from 'nestjs-tiered-cache';
-import { createApp, eventually, sleep, uniquePrefix } from '../support/app.js';
-import { rawClient, RedisServer } from '../support/redis-server.js';
+import { eventually, sleep, uniquePrefix } from '../support/app.js';
+import { redisSuite } from '../support/redis-suite.js';
 
 describe('invalidations survive Redis faults (found by the chaos soak)', () => {
-  let redis: RedisServer;
-  let raw: Redis;
-  const closers: (() => Promise<void>)[] = [];
-  const cacheWith = async (options: TieredCacheModuleOptions): Promise<TieredCacheService> => {
-    const created = await createApp({ redis: redis.url, ...options });
-    closers.push(() => created.app.close());
-    return created.cache;
-  };
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    raw = rawClient(redis);
-  });
-  afterEach(async () => {
-    while (closers.length) await closers.pop()!();
-  });
-  afterAll(async () => {
-    await raw.quit();
-    await redis.stop();
-  });
+  const suite = redisSuite();
+  const cacheWith = (options: TieredCacheModuleOptions): Promise<TieredCacheService> => suite.cacheWith(options);
 
   it('an eviction made while the writer’s circuit breaker is open still reaches Redis and the other instances', async () => {
     const keyPrefix = uniquePrefix('breaker-del');
@@ -33,13 +14,13 @@ describe('invalidations survive Redis faults (found by the chaos soak)', () => {
     await writer.set('product:1', 'v1');
     expect(await reader.get('product:1')).toBe('v1');
     // Redis stops answering long enough for the writer's breaker to open (for a minute).
-    await raw.call('CLIENT', 'PAUSE', '300', 'ALL');
+    await suite.raw.call('CLIENT', 'PAUSE', '300', 'ALL');
     for (let i = 0; i < 3; i++) await writer.get(`probe:${i}`);
     expect(writer.stats().l2.breaker).toBe('open');
     await sleep(350);
     // Redis answers again, but the writer's breaker stays open: the eviction must go out anyway.
     await writer.del('product:1');
-    expect(await raw.exists(`${keyPrefix}{product:1}`)).toBe(0);
+    expect(await suite.raw.exists(`${keyPrefix}{product:1}`)).toBe(0);
     expect(await eventually(async () => (await reader.get('product:1')) === undefined, 2_000)).toBe(true);
   });
 
@@ -49,10 +30,10 @@ describe('invalidations survive Redis faults (found by the chaos soak)', () => {
     const reader = await cacheWith({ keyPrefix, l1: { ttl: 60_000 } });
     await writer.set('product:2', 'v1');
     expect(await reader.get('product:2')).toBe('v1'); // now in the reader's L1 for a minute
-    redis.signal('SIGSTOP');
+    suite.redis.signal('SIGSTOP');
     await writer.del('product:2'); // times out: neither the delete nor the message gets through now
-    redis.signal('SIGCONT');
-    expect(await eventually(async () => (await raw.exists(`${keyPrefix}{product:2}`)) === 0, 5_000)).toBe(true);
+    suite.redis.signal('SIGCONT');
+    expect(await eventually(async () => (await suite.raw.exists(`${keyPrefix}{product:2}`)) === 0, 5_000)).toBe(true);
     expect(await eventually(async () => (await reader.get('product:2')) === undefined, 5_000)).toBe(true);
   });
 
@@ -60,12 +41,12 @@ describe('invalidations survive Redis faults (found by the chaos soak)', () => {
     const keyPrefix = uniquePrefix('orphan');
     const cache = await cacheWith({ keyPrefix, l2Timeout: 30, leaseTtl: 30_000, breaker: false });
     // Writes (and so scripts) pause, reads go on: the GET answers, the ACQUIRE script times out.
-    await raw.call('CLIENT', 'PAUSE', '200', 'WRITE');
+    await suite.raw.call('CLIENT', 'PAUSE', '200', 'WRITE');
     expect(await cache.getOrSet('k', async () => 'loaded')).toBe('loaded');
     expect(cache.stats().lease.acquired).toBe(0);
     await sleep(300);
     // The ACQUIRE still ran when Redis woke up, but the RELEASE behind it freed the lease: no other
     // instance has to sit out its 30 s.
-    expect(await raw.exists(`${keyPrefix}{k}:lease`)).toBe(0);
+    expect(await suite.raw.exists(`${keyPrefix}{k}:lease`)).toBe(0);
   });
 });

@@ -1,0 +1,48 @@
+import type { ModuleMetadata } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { TieredCacheModuleOptions } from 'nestjs-tiered-cache';
+import { createApp } from './app.js';
+import { rawClient, RedisServer } from './redis-server.js';
+
+/**
+ * The usual suite fixture: one real redis-server for the file (stopped by PID after), a plain
+ * client to look at or damage what the cache stored, and apps on that Redis that are closed
+ * after each test.
+ */
+export function redisSuite() {
+  let redis: RedisServer | undefined;
+  let raw: Redis | undefined;
+  const closers: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    raw = rawClient(redis);
+  });
+  afterEach(async () => {
+    while (closers.length) await closers.pop()!();
+  });
+  afterAll(async () => {
+    await raw?.quit();
+    await redis?.stop();
+  });
+
+  return {
+    get redis(): RedisServer {
+      return redis!;
+    },
+    get raw(): Redis {
+      return raw!;
+    },
+    /** A Nest app with the cache on this Redis (plus `options`), closed after the test. */
+    async app(options: TieredCacheModuleOptions = {}, metadata: ModuleMetadata = {}) {
+      const created = await createApp({ redis: redis!.url, ...options }, metadata);
+      closers.push(() => created.app.close());
+      return created;
+    },
+    /** Just the cache of such an app. */
+    async cacheWith(options: TieredCacheModuleOptions = {}) {
+      return (await this.app(options)).cache;
+    },
+  };
+}
