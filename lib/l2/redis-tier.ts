@@ -26,6 +26,7 @@ export class RedisTier {
   readonly client: RedisClient;
   readonly owned: boolean;
   #pending = 0;
+  readonly #idle: (() => void)[] = [];
   #everReady = false;
   /** Until `connect()` has waited, commands wait for the first connection (within the timeout). */
   #startingUp = true;
@@ -216,10 +217,14 @@ export class RedisTier {
     this.client.off('end', this.#onDown);
     this.client.off('close', this.#onDown);
     if (!this.owned) {
+      await this.#drain(this.timeoutMs);
       this.client.off('error', this.#onError);
       return;
     }
     if (this.client.status === 'ready') {
+      // Writes still in flight (a load's value, a lease release, an invalidation) go out before
+      // QUIT: an app that stops right after a load must not leave its lease to expire unfilled.
+      await this.#drain(this.timeoutMs);
       await Promise.race([this.client.quit().catch(() => undefined), delay(this.timeoutMs)]);
     }
     // Stops reconnect attempts too, for a client that never connected.
@@ -282,6 +287,16 @@ export class RedisTier {
   }
 
 
+  /** Resolves once no command awaits a reply, or after `ms`. */
+  #drain(ms: number): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return Promise.race([new Promise<void>((r) => this.#idle.push(r)), delay(ms)]);
+  }
+
+  #settled(): void {
+    if (--this.#pending === 0 && this.#idle.length > 0) for (const r of this.#idle.splice(0)) r();
+  }
+
   #send<T>(command: () => Promise<T>): Promise<T> {
     if (this.#pending >= MAX_PENDING) return Promise.reject(new Error('too many pending Redis commands'));
     this.#pending++;
@@ -316,7 +331,7 @@ export class RedisTier {
       this.#deadlines.push(d);
       p.then(
         (v) => {
-          this.#pending--;
+          this.#settled();
           if (d.settled) return;
           d.settled = true;
           this.#deadlines.remove(d);
@@ -328,7 +343,7 @@ export class RedisTier {
           }
         },
         () => {
-          this.#pending--;
+          this.#settled();
           if (d.settled) return;
           d.settled = true;
           this.#deadlines.remove(d);

@@ -21,6 +21,12 @@ export function leaseKey(redisKey: string): string {
  */
 export class FleetLease {
   readonly #wakers = new Map<string, Set<() => void>>();
+  /**
+   * When each key was last announced (stored, evicted, released). A notification can arrive on
+   * the subscriber connection before the reply to our ACQUIRE on the command connection: a
+   * waiter that sees one newer than its ACQUIRE re-reads at once instead of sleeping.
+   */
+  readonly #announced = new Map<string, number>();
 
   constructor(
     private readonly tier: RedisTier,
@@ -36,6 +42,7 @@ export class FleetLease {
     let waiting = false;
     let checkValue = true;
     for (;;) {
+      const sentAt = performance.now();
       const r = await this.tier.script(ACQUIRE, [lk, redisKey], [token, this.options.leaseTtl, checkValue ? '1' : '0']);
       // Redis unreachable or slow: never block on a lease that cannot be taken. If the ACQUIRE
       // still reaches Redis late, the RELEASE right behind it on the connection frees it.
@@ -66,7 +73,7 @@ export class FleetLease {
         return undefined;
       }
       const holderLeft = typeof r === 'number' && r > 0 ? r : 0;
-      await this.#sleepUntilWoken(key, Math.min(left, holderLeft + 2));
+      if ((this.#announced.get(key) ?? -1) < sentAt) await this.#sleepUntilWoken(key, Math.min(left, holderLeft + 2));
       const envelope = await this.readL2(key, redisKey);
       if (envelope !== undefined) return { envelope };
     }
@@ -116,6 +123,9 @@ export class FleetLease {
 
   /** Wakes this instance's waiter for `key` (a value was stored, or the lease freed or evicted). */
   wake(key: string): void {
+    this.#announced.delete(key);
+    this.#announced.set(key, performance.now());
+    if (this.#announced.size > 10_000) this.#announced.delete(this.#announced.keys().next().value!);
     const set = this.#wakers.get(key);
     if (set === undefined) return;
     this.#wakers.delete(key);

@@ -147,3 +147,22 @@ describe('options are checked at bootstrap', () => {
   });
 });
 
+
+describe('shutdown', () => {
+  it('an app closed right after a load still stores the value and frees its lease', async () => {
+    const redis = await RedisServer.start();
+    const raw = rawClient(redis);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const { app, cache } = await createApp({ redis: redis.url, keyPrefix: `closing-${i}:` });
+        await cache.getOrSet('k', async () => 'v'); // the write to Redis is still in flight
+        await app.close();
+        expect(await raw.exists(`closing-${i}:{k}`)).toBe(1);
+        expect(await raw.exists(`closing-${i}:{k}:lease`)).toBe(0);
+      }
+    } finally {
+      await raw.quit();
+      await redis.stop();
+    }
+  });
+});
