@@ -7,8 +7,7 @@ import type { CacheEntryInfo, GetOrSetOptions } from '../interfaces/cache-operat
 import type { CacheObserver, ReadOutcome } from '../interfaces/cache-observer.interface.js';
 import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
 import { assertKey, escapeGlob, toRedisKey } from '../keys/cache-key.util.js';
-import type { L1Entry } from '../l1/memory-tier.js';
-import { MemoryTier } from '../l1/memory-tier.js';
+import { type L1Entry, l1Entry, MemoryTier } from '../l1/memory-tier.js';
 import type { OwnedClient } from '../l2/redis-connection.js';
 import { FAILED, type Outcome, RedisTier } from '../l2/redis-tier.js';
 import { FleetLease, leaseKey } from '../lease/fleet-lease.js';
@@ -445,7 +444,7 @@ export class CacheEngine {
     }
     let entry: L1Entry | undefined;
     if (this.l1) {
-      entry = { value, createdAt, expiresAt, staleUntil, size: raw?.length ?? 0, tags, delta };
+      entry = l1Entry(value, createdAt, expiresAt, staleUntil, delta, raw?.length ?? 0, tags);
       // Without Redis, L1 is the only tier and keeps the entry for its whole life.
       const l1Ttl = this.l2 ? this.#l1TtlFor(entry, now, policy.l1Ttl) : Math.min(policy.l1Ttl ?? Infinity, staleUntil - now);
       if (l1Ttl > 0) this.l1.set(key, entry, l1Ttl);
@@ -606,7 +605,7 @@ export class CacheEngine {
   #backfill(key: string, e: Envelope): void {
     const l1 = this.l1;
     if (!l1) return;
-    const entry: L1Entry = { ...e, size: 0 };
+    const entry = l1Entry(e.value, e.createdAt, e.expiresAt, e.staleUntil, e.delta, 0, e.tags);
     const ttl = this.#l1TtlFor(entry, Date.now(), undefined);
     if (ttl > 0) l1.set(key, entry, ttl);
   }
