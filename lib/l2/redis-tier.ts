@@ -116,10 +116,6 @@ export class RedisTier {
     }
   }
 
-  get(key: string): Promise<Outcome<Envelope | undefined>> {
-    return this.read(key, (e) => e);
-  }
-
   /**
    * GET and decode, then `then` with the envelope (undefined when absent, FAILED when Redis did
    * not answer) in the same promise step as the reply: the engine's L2 hit path costs one
@@ -145,11 +141,6 @@ export class RedisTier {
     }
   }
 
-
-  /** SET with a TTL in milliseconds. */
-  set(key: string, raw: string | Buffer, ttlMs: number): Promise<Outcome<unknown>> {
-    return this.#run(() => this.client.set(key, raw, 'PX', Math.max(1, Math.ceil(ttlMs))));
-  }
 
   /**
    * UNLINK. Deletes are invalidations: they are sent even while the circuit breaker is open
