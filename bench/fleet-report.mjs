@@ -62,11 +62,5 @@ const resultsPath = `${here}results.json`;
 const results = JSON.parse(readFileSync(resultsPath, 'utf8'));
 results.fleet = { records, goals };
 writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
-let analysis = '';
-try {
-  analysis = '\n' + readFileSync(`${here}ANALYSIS.md`, 'utf8');
-} catch {
-  // no hand-written analysis
-}
-writeFileSync(`${here}RESULTS.md`, readFileSync(`${here}RESULTS.md`, 'utf8').trimEnd() + '\n' + lines.join('\n') + analysis);
+writeFileSync(`${here}RESULTS.md`, readFileSync(`${here}RESULTS.md`, 'utf8').trimEnd() + '\n' + lines.join('\n'));
 process.stderr.write(`[bench] scenario 7: ${goals.filter((g) => g.met).length}/${goals.length} goals met\n`);
