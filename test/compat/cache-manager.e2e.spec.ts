@@ -2,31 +2,20 @@ import 'reflect-metadata';
 import { TieredCacheService } from 'nestjs-tiered-cache';
 import { CACHE_MANAGER, type Cache, CacheModule, type CacheModuleOptions } from 'nestjs-tiered-cache/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RedisServer } from '../support/redis-server.js';
-import { ADAPTERS, type AdapterName, compatPrefix, eventually, listen, type RunningApp } from './compat-app.js';
+import { redisSuite } from '../support/redis-suite.js';
+import { ADAPTERS, type AdapterName, compatPrefix, eventually, listen } from './compat-app.js';
 
 const MODULE_TTL = 10_000;
 const DAY = 86_400_000;
 
 describe.each<AdapterName>(ADAPTERS)('the injected cache (cache-manager 7 API) on %s', (adapter) => {
-  let redis: RedisServer;
-  const running: RunningApp[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map(({ app }) => app.close()));
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const suite = redisSuite();
 
   async function start(options: CacheModuleOptions = {}) {
     const r = await listen(adapter, {
-      imports: [CacheModule.register({ ttl: MODULE_TTL, redis: redis.url, keyPrefix: compatPrefix(adapter), ...options })],
+      imports: [CacheModule.register({ ttl: MODULE_TTL, redis: suite.redis.url, keyPrefix: compatPrefix(adapter), ...options })],
     });
-    running.push(r);
+    suite.closeAfter(r.app);
     return { ...r, cache: r.app.get<Cache>(CACHE_MANAGER), tiered: r.app.get(TieredCacheService) };
   }
 

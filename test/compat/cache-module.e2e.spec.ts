@@ -11,8 +11,9 @@ import {
   type CacheOptionsFactory,
 } from 'nestjs-tiered-cache/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisServer, rawClient } from '../support/redis-server.js';
-import { ADAPTERS, type AdapterName, compatPrefix, listen, type RunningApp } from './compat-app.js';
+import { rawClient } from '../support/redis-server.js';
+import { redisSuite } from '../support/redis-suite.js';
+import { ADAPTERS, type AdapterName, compatPrefix, listen } from './compat-app.js';
 
 /** Injects the cache both ways `@nestjs/cache-manager` documents. */
 @Injectable()
@@ -66,22 +67,11 @@ class ExistingOptions implements CacheOptionsFactory {
 class ExistingOptionsModule {}
 
 describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
-  let redis: RedisServer;
-  const running: RunningApp[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map(({ app }) => app.close()));
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const suite = redisSuite();
 
   async function start(...args: Parameters<typeof listen>[1][]) {
     const r = await listen(adapter, args[0]!);
-    running.push(r);
+    suite.closeAfter(r.app);
     return r;
   }
 
@@ -95,12 +85,12 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
   }
 
   function configure(keyPrefix = compatPrefix(adapter), ttl = 1_234) {
-    AppConfig.values = { redisUrl: redis.url, keyPrefix, ttl };
+    AppConfig.values = { redisUrl: suite.redis.url, keyPrefix, ttl };
   }
 
   it("injects one cache by the 'CACHE_MANAGER' string token and by the Cache class", async () => {
     const { app } = await start({
-      imports: [CacheModule.register({ redis: redis.url, keyPrefix: compatPrefix(adapter) })],
+      imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix: compatPrefix(adapter) })],
       providers: [Consumers],
     });
     const consumers = app.get(Consumers);
@@ -112,7 +102,7 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
 
   it('shares its entries with TieredCacheService', async () => {
     const { app } = await start({
-      imports: [CacheModule.register({ redis: redis.url, keyPrefix: compatPrefix(adapter) })],
+      imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix: compatPrefix(adapter) })],
     });
     const cache = app.get<Cache>(CACHE_MANAGER);
     const tiered = app.get(TieredCacheService);
@@ -136,7 +126,7 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
       }
     }
     const { app } = await start({
-      imports: [CacheModule.register({ redis: redis.url, keyPrefix: compatPrefix(adapter) })],
+      imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix: compatPrefix(adapter) })],
       providers: [Catalog],
     });
     const catalog = app.get(Catalog);
@@ -149,7 +139,7 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
   });
 
   it('exposes the options as given under CACHE_MODULE_OPTIONS', async () => {
-    const options = { ttl: 2_000, redis: redis.url, keyPrefix: compatPrefix(adapter) };
+    const options = { ttl: 2_000, redis: suite.redis.url, keyPrefix: compatPrefix(adapter) };
     const { app } = await start({ imports: [CacheModule.register(options)] });
 
     expect(app.get(CACHE_MODULE_OPTIONS)).toEqual(options);
@@ -160,7 +150,7 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
     class FeatureModule {}
 
     const { app } = await start({
-      imports: [CacheModule.register({ isGlobal: true, redis: redis.url, keyPrefix: compatPrefix(adapter) }), FeatureModule],
+      imports: [CacheModule.register({ isGlobal: true, redis: suite.redis.url, keyPrefix: compatPrefix(adapter) }), FeatureModule],
     });
 
     expect(app.get(Consumers).byToken).toBe(app.get(CACHE_MANAGER));
@@ -172,15 +162,15 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
 
     await expect(
       Test.createTestingModule({
-        imports: [CacheModule.register({ redis: redis.url, keyPrefix: compatPrefix(adapter) }), FeatureModule],
+        imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix: compatPrefix(adapter) }), FeatureModule],
       }).compile(),
     ).rejects.toThrow(/CACHE_MANAGER/);
   });
 
   it('gives each feature module that registers it a cache of its own', async () => {
-    @Module({ imports: [CacheModule.register({ redis: redis.url, keyPrefix: compatPrefix(adapter) })], providers: [Consumers], exports: [Consumers] })
+    @Module({ imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix: compatPrefix(adapter) })], providers: [Consumers], exports: [Consumers] })
     class FeatureA {}
-    @Module({ imports: [CacheModule.register({ redis: redis.url, keyPrefix: compatPrefix(adapter) })], providers: [Consumers], exports: [Consumers] })
+    @Module({ imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix: compatPrefix(adapter) })], providers: [Consumers], exports: [Consumers] })
     class FeatureB {}
 
     const { app } = await start({ imports: [FeatureA, FeatureB] });
@@ -285,9 +275,9 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
 
   it("stores entries under keyPrefix + namespace, apart from another namespace's", async () => {
     const keyPrefix = compatPrefix(adapter);
-    const products = await start({ imports: [CacheModule.register({ redis: redis.url, keyPrefix, namespace: 'products' })] });
-    const orders = await start({ imports: [CacheModule.register({ redis: redis.url, keyPrefix, namespace: 'orders' })] });
-    const raw = rawClient(redis);
+    const products = await start({ imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix, namespace: 'products' })] });
+    const orders = await start({ imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix, namespace: 'orders' })] });
+    const raw = rawClient(suite.redis);
     try {
       await products.app.get<Cache>(CACHE_MANAGER).set('1', 'grinder');
 

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { CACHE_MANAGER, type Cache } from 'nestjs-tiered-cache/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisServer } from '../support/redis-server.js';
-import { ADAPTERS, type AdapterName, compatPrefix, eventually, listen, request, type RunningApp } from './compat-app.js';
+import { redisSuite } from '../support/redis-suite.js';
+import { ADAPTERS, type AdapterName, compatPrefix, eventually, listen, request } from './compat-app.js';
 import { AppModule } from './fixtures/cache-manager-app/app.module.js';
 import { ProfileController } from './fixtures/cache-manager-app/profile.controller.js';
 import { TodosService } from './fixtures/cache-manager-app/todos.service.js';
@@ -12,24 +12,13 @@ import { TodosService } from './fixtures/cache-manager-app/todos.service.js';
  * only the app's imports moved to `nestjs-tiered-cache/compat`.
  */
 describe.each<AdapterName>(ADAPTERS)('an app written for @nestjs/cache-manager, on %s', (adapter) => {
-  let redis: RedisServer;
-  const running: RunningApp[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map(({ app }) => app.close()));
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const suite = redisSuite();
 
   async function start(cachePrefix = compatPrefix(adapter)) {
     const r = await listen(adapter, {
-      imports: [AppModule.forRoot({ CACHE_TTL: 60_000, REDIS_URL: redis.url, CACHE_PREFIX: cachePrefix })],
+      imports: [AppModule.forRoot({ CACHE_TTL: 60_000, REDIS_URL: suite.redis.url, CACHE_PREFIX: cachePrefix })],
     });
-    running.push(r);
+    suite.closeAfter(r.app);
     return { ...r, todos: r.app.get(TodosService), cache: r.app.get<Cache>(CACHE_MANAGER) };
   }
 

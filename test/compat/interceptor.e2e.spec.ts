@@ -22,8 +22,8 @@ import { TieredCacheService } from 'nestjs-tiered-cache';
 import { CACHE_MANAGER, type Cache, CacheInterceptor, CacheKey, CacheModule, CacheTTL } from 'nestjs-tiered-cache/compat';
 import { from, type Observable } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisServer } from '../support/redis-server.js';
-import { ADAPTERS, type AdapterName, compatPrefix, eventually, listen, request, type RunningApp } from './compat-app.js';
+import { redisSuite } from '../support/redis-suite.js';
+import { ADAPTERS, type AdapterName, compatPrefix, eventually, listen, request } from './compat-app.js';
 
 const STAMPEDE = 200;
 const MODULE_TTL = 60_000;
@@ -165,26 +165,15 @@ class PlainController {
 }
 
 describe.each<AdapterName>(ADAPTERS)('CacheInterceptor on %s', (adapter) => {
-  let redis: RedisServer;
-  const running: RunningApp[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map(({ app }) => app.close()));
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const suite = redisSuite();
 
   async function start(keyPrefix = compatPrefix(adapter)) {
     const r = await listen(adapter, {
-      imports: [CacheModule.register({ ttl: MODULE_TTL, redis: redis.url, keyPrefix })],
+      imports: [CacheModule.register({ ttl: MODULE_TTL, redis: suite.redis.url, keyPrefix })],
       controllers: [StampedeController, ItemsController, TtlController],
       providers: [Counters, CountArrivals],
     });
-    running.push(r);
+    suite.closeAfter(r.app);
     return {
       ...r,
       counters: r.app.get(Counters),
@@ -353,11 +342,11 @@ describe.each<AdapterName>(ADAPTERS)('CacheInterceptor on %s', (adapter) => {
 
   it('caches every GET route when bound globally with APP_INTERCEPTOR', async () => {
     const r = await listen(adapter, {
-      imports: [CacheModule.register({ redis: redis.url, keyPrefix: compatPrefix(adapter) })],
+      imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix: compatPrefix(adapter) })],
       controllers: [PlainController],
       providers: [{ provide: APP_INTERCEPTOR, useClass: CacheInterceptor }],
     });
-    running.push(r);
+    suite.closeAfter(r.app);
 
     await request(`${r.url}/plain`);
     const second = await request(`${r.url}/plain`);
@@ -375,7 +364,7 @@ describe.each<AdapterName>(ADAPTERS)('CacheInterceptor on %s', (adapter) => {
       },
     };
     const moduleRef = await Test.createTestingModule({
-      imports: [CacheModule.register({ redis: redis.url, keyPrefix: compatPrefix(adapter) })],
+      imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix: compatPrefix(adapter) })],
       controllers: [PlainController],
       providers: [{ provide: APP_INTERCEPTOR, useClass: CacheInterceptor }],
     })
@@ -387,7 +376,7 @@ describe.each<AdapterName>(ADAPTERS)('CacheInterceptor on %s', (adapter) => {
     });
     await app.listen(0, '127.0.0.1');
     const url = await app.getUrl();
-    running.push({ app, url });
+    suite.closeAfter(app);
 
     const first = await request(`${url}/plain`);
     const second = await request(`${url}/plain`);

@@ -8,7 +8,8 @@ import { createSampleApp } from '../../sample-app/src/create-sample-app.js';
 import type { Product } from '../../sample-app/src/products/product.js';
 import { ProductsRepository } from '../../sample-app/src/products/products.repository.js';
 import type { HttpAdapterName } from '../../sample-app/src/sample-app.config.js';
-import { RedisServer, rawClient } from '../support/redis-server.js';
+import { rawClient } from '../support/redis-server.js';
+import { redisSuite } from '../support/redis-suite.js';
 
 interface Running {
   app: INestApplication;
@@ -17,18 +18,7 @@ interface Running {
 }
 
 describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adapter) => {
-  let redis: RedisServer;
-  const running: Running[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map(({ app }) => app.close()));
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const suite = redisSuite();
 
   /**
    * Starts the sample on an ephemeral port. Instances that share data share a key prefix (and a
@@ -41,7 +31,7 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
       adapter,
       port: 0,
       host: '127.0.0.1',
-      redisUrl: redis.url,
+      redisUrl: suite.redis.url,
       keyPrefix,
       dbLatencyMs: 5,
       dbFile,
@@ -49,7 +39,7 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
     });
     await app.listen(0, '127.0.0.1');
     const r = { app, url: await app.getUrl(), repository: app.get(ProductsRepository) };
-    running.push(r);
+    suite.closeAfter(r.app);
     return { ...r, keyPrefix };
   }
 
@@ -78,7 +68,7 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
     const a = await start();
     await getJson(`${a.url}/products/7`);
     // The load's Redis write does not delay the response: wait until Redis has it.
-    const client = rawClient(redis);
+    const client = rawClient(suite.redis);
     try {
       await vi.waitFor(async () => expect((await client.keys(`${a.keyPrefix}*`)).join()).toContain('product:7'));
     } finally {
@@ -183,7 +173,7 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
     const { url, repository } = await start();
     await getJson(`${url}/products/1`);
 
-    await redis.kill();
+    await suite.redis.kill();
     try {
       // Cached in L1, and never cached (from the database): both still answered.
       expect(await getJson<Product>(`${url}/products/1`)).toMatchObject({ id: 1 });
@@ -208,7 +198,7 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
       expect(metrics.get('tiered_cache_degraded')).toBe(1);
       expect(metrics.get('tiered_cache_l2_connected')).toBe(0);
     } finally {
-      await redis.start();
+      await suite.redis.start();
     }
 
     await vi.waitFor(

@@ -40,6 +40,12 @@ export function redisSuite() {
       closers.push(() => created.app.close());
       return created;
     },
+    /** Closes `app` after the current test (for apps a suite builds its own way). */
+    closeAfter(app: { close(): Promise<unknown> }): void {
+      closers.push(async () => {
+        await app.close();
+      });
+    },
     /** Just the cache of such an app. */
     async cacheWith(options: TieredCacheModuleOptions = {}) {
       return (await this.app(options)).cache;
