@@ -16,6 +16,7 @@ if (run.status !== 0 || records.length === 0) {
 const stampede = records.filter((r) => r.scenario === 'fleet-stampede');
 const delivery = records.find((r) => r.scenario === 'invalidation-delivery');
 const tags = records.filter((r) => r.scenario === 'tag-check');
+const bulk = records.find((r) => r.scenario === 'bulk');
 const fmt = (n, d = 2) => (n === null || n === undefined ? '–' : Number(n).toFixed(d));
 const verdict = (ok) => (ok ? '**met**' : '**missed**');
 
@@ -34,7 +35,7 @@ const goals = [
 
 const lines = [
   '',
-  '## 7. Fleet: stampede waiters, invalidation delivery, tag checks (issues 3 and 4)',
+  '## 7. Fleet: stampede waiters, invalidation delivery, tag checks, bulk reads (issues 3, 4, 8)',
   '',
   `<sub>Command: \`npm run bench\` (bench/scenarios/s7-fleet.mjs, run by bench/fleet-report.mjs) · ${new Date().toISOString()} · Node ${process.version}</sub>`,
   '',
@@ -51,6 +52,10 @@ const lines = [
   '| variant | ratio to untagged |',
   '|---|---:|',
   ...tags.map((r) => `| ${r.library} | ${fmt(r.ratioToUntagged, 3)} |`),
+  '',
+  bulk
+    ? `Bulk read (issue 8; L1 off, 100 keys of 1 KB): \`getMany\` ${fmt(bulk.getManyMs)} ms against ${fmt(bulk.singlesMs)} ms for 100 awaited \`get()\`s: **${fmt(bulk.speedup, 1)}x faster** (median of 10 alternating windows).`
+    : '',
   '',
   '| goal | measured | target | result |',
   '|---|---:|---:|---|',

@@ -194,6 +194,36 @@ async function tagHit(url) {
   await app.close();
 }
 
+async function bulk(url) {
+  // getMany of 100 keys (L1 off: all from Redis) against 100 awaited single gets.
+  const { app, cache } = await cacheApp(url, `bench:s7:bulk:${Date.now()}:`, { l1: false });
+  const keys = Array.from({ length: 100 }, (_, i) => `b${i}`);
+  await cache.setMany(keys.map((key, i) => ({ key, value: { i, pad: 'x'.repeat(1_000) } })));
+  const time = async (fn, rounds) => {
+    const t0 = performance.now();
+    for (let r = 0; r < rounds; r++) await fn();
+    return (performance.now() - t0) / rounds;
+  };
+  const many = () => cache.getMany(keys);
+  const singles = async () => {
+    for (const k of keys) await cache.get(k);
+  };
+  await time(many, 20);
+  await time(singles, 5);
+  const ratios = [];
+  let manyMs = 0;
+  let singlesMs = 0;
+  for (let w = 0; w < 10; w++) {
+    const m = await time(many, 20);
+    const s1 = await time(singles, 5);
+    ratios.push(s1 / m);
+    manyMs = m;
+    singlesMs = s1;
+  }
+  emit({ scenario: 'bulk', library: 'nestjs-tiered-cache:getMany(100) vs 100 awaited get()', speedup: pct(ratios, 50), getManyMs: manyMs, singlesMs });
+  await app.close();
+}
+
 async function main(url) {
   const only = process.env.S7_ONLY;
   if (!only || only === 'stampede') {
@@ -202,5 +232,6 @@ async function main(url) {
   }
   if (!only || only === 'delivery') await delivery(url);
   if (!only || only === 'tags') await tagHit(url);
+  if (!only || only === 'bulk') await bulk(url);
   process.exit(0);
 }
