@@ -31,12 +31,13 @@ export function runCacheable(
   if (op.condition !== undefined && !op.condition.apply(self, args)) return original.apply(self, args);
   const key = keyOf(engine, op, self, args);
   if (key === undefined) return original.apply(self, args);
-  if (engine.observer !== undefined) {
-    return engine.getOrSet(key, () => callOriginal(engine, op, original, self, args), policyOf(engine, op, self, args));
-  }
-  const hit = engine.peekL1(key);
+  // With tracing on, getOrSet wraps the whole read (L1 included) in its spans.
+  const traced = engine.observer !== undefined;
+  const hit = traced ? undefined : engine.peekL1(key);
   if (hit !== undefined) return Promise.resolve(hit.value);
-  return engine.loadThrough(key, () => callOriginal(engine, op, original, self, args), policyOf(engine, op, self, args));
+  const load = () => callOriginal(engine, op, original, self, args);
+  const policy = policyOf(engine, op, self, args);
+  return traced ? engine.getOrSet(key, load, policy) : engine.loadThrough(key, load, policy);
 }
 
 /** The write policy of one call: the decorator's, plus the call's tags when it has a tags function. */
