@@ -6,7 +6,7 @@ import { type Codec, type Envelope, UnserializableValueError } from '../codec/en
 import type { CacheEntryInfo, GetOrSetOptions } from '../interfaces/cache-operation-options.interface.js';
 import type { CacheObserver, ReadOutcome } from '../interfaces/cache-observer.interface.js';
 import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
-import { assertKey, escapeGlob, toRedisKey } from '../keys/cache-key.util.js';
+import { assertKey, toRedisKey } from '../keys/cache-key.util.js';
 import { type L1Entry, l1Entry, MemoryTier } from '../l1/memory-tier.js';
 import type { OwnedClient } from '../l2/redis-connection.js';
 import { FAILED, type Outcome, RedisTier } from '../l2/redis-tier.js';
@@ -14,12 +14,12 @@ import { FleetLease, leaseKey } from '../lease/fleet-lease.js';
 import { LEASE_SCRIPTS, PUT } from '../lease/lease-scripts.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { CacheStats } from '../stats/cache-stats.js';
-import { TagRegistry } from '../tags/tag-registry.js';
+import { TagIndex } from '../tags/tag-index.js';
 import { earlyRefreshWindowStart, shouldRefreshEarly } from '../resilience/early-refresh.js';
 import { LoaderTimeoutError, raceTimeout, TIMED_OUT } from '../resilience/timeouts.js';
 import { LRUCache } from 'lru-cache';
 import { snapshotOf } from './snapshot.js';
-import { Tombstones } from './tombstones.js';
+import { RedisDeletes } from './redis-deletes.js';
 
 /** What a background refresh resolves to when it stored nothing (failed, or another instance refreshes). */
 const NO_REFRESH: unique symbol = Symbol('no-refresh');
@@ -52,19 +52,18 @@ export class CacheEngine {
   readonly l2: RedisTier | undefined;
   readonly bus: InvalidationBus | undefined;
   readonly #lease: FleetLease | undefined;
-  readonly #tags = new TagRegistry();
+  readonly #tags: TagIndex;
   readonly #flights = new Map<string, Flight>();
   /** Background refreshes (grace, early refresh), one per key; superseded like flights. */
   readonly #refreshes = new Map<string, Flight>();
   /** Keys whose last refresh failed: their stale value is served without retrying until this expires. */
   readonly #backoff = new LRUCache<string, true>({ max: 10_000 });
-  readonly #tombstones = new Tombstones();
+  /** Deletes Redis has not confirmed yet, retried until it does (undefined without Redis). */
+  readonly #deletes: RedisDeletes | undefined;
   readonly #logger = new Logger('TieredCache');
   readonly #warned = new Set<string>();
   /** Bumped by every eviction and overwrite; a plain `get` only back-fills L1 if it is unchanged. */
   #epoch = 0;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #closed = false;
   /** Tracing hook (`nestjs-tiered-cache/opentelemetry`); undefined costs one check per read. */
   observer: CacheObserver | undefined;
 
@@ -74,14 +73,19 @@ export class CacheEngine {
     redis: OwnedClient | undefined,
   ) {
     this.l1 = options.l1 ? new MemoryTier(options.l1) : undefined;
-    if (redis === undefined) return;
+    if (redis === undefined) {
+      this.#tags = new TagIndex(undefined, options.keyPrefix, options.tagTtl);
+      return;
+    }
     const l2 = new RedisTier(redis, codec, options.l2Timeout, this.stats, options.breaker);
     this.l2 = l2;
+    this.#tags = new TagIndex(l2, options.keyPrefix, options.tagTtl);
     l2.client.on('ready', () => void l2.loadScripts(LEASE_SCRIPTS()));
     // Redis is back (connection ready, or the breaker closed): redo the invalidations that failed.
-    l2.on('recovered', () => this.#retryInvalidations());
+    l2.on('recovered', () => void this.#deletes!.retry());
     this.#lease = new FleetLease(l2, this.stats, options, (key, rk) => this.#readL2(key, rk));
     this.bus = new InvalidationBus(l2, options.keyPrefix, this.instanceId, this.stats, this.#onBus, this.#onBusGap);
+    this.#deletes = new RedisDeletes(l2, this.bus, options);
     // Redis in trouble: nobody waits for a lease holder whose result may never be announced.
     l2.on('trouble', () => this.#lease?.wakeAll());
   }
@@ -95,8 +99,7 @@ export class CacheEngine {
 
   /** Closes what the library opened. */
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#retryTimer);
+    this.#deletes?.close();
     await this.bus?.close();
     await this.l2?.close();
   }
@@ -129,7 +132,7 @@ export class CacheEngine {
     const e = l1.get(key);
     if (
       e === undefined ||
-      (e.tags !== undefined && this.#tagStale(e)) ||
+      (e.tags !== undefined && this.#tags.staleInL1(e)) ||
       (e.staleUntil !== e.expiresAt && Date.now() >= e.expiresAt)
     ) {
       if (e !== undefined && e.staleUntil === e.expiresAt) l1.delete(key);
@@ -266,7 +269,7 @@ export class CacheEngine {
   #staleInL1(key: string): L1Entry | undefined {
     const e = this.l1?.get(key);
     if (e === undefined || e.staleUntil === e.expiresAt || e.staleUntil <= Date.now()) return undefined;
-    if (e.tags !== undefined && this.#tagStale(e)) return undefined;
+    if (e.tags !== undefined && this.#tags.staleInL1(e)) return undefined;
     return e;
   }
 
@@ -477,17 +480,8 @@ export class CacheEngine {
       this.l1?.delete(k);
     }
     this.stats.deletes += list.length;
-    if (!this.l2) return;
-    const at = Date.now();
-    const rks: string[] = [];
-    for (const k of list) {
-      const rk = this.redisKey(k);
-      rks.push(rk, leaseKey(rk));
-      // Until Redis confirms the delete, this instance ignores what Redis holds for the key.
-      this.#tombstones.add(rk, at, k);
-    }
-    if ((await this.l2.del(rks)) !== FAILED) for (let i = 0; i < rks.length; i += 2) this.#tombstones.remove(rks[i]!, at);
-    else this.#scheduleRetry();
+    if (!this.#deletes) return;
+    await this.#deletes.keys(list, list.map((k) => this.redisKey(k)));
     if (this.options.bus) this.bus?.publish('del', list);
   }
 
@@ -496,7 +490,7 @@ export class CacheEngine {
     const prefix = `${namespace}:`;
     this.#dropLocal((k) => k.startsWith(prefix));
     if (!this.l2) return;
-    await this.#deleteL2Matching(`${this.options.keyPrefix}{${prefix}`);
+    await this.#deletes!.prefix(`${this.options.keyPrefix}{${prefix}`);
     if (this.options.bus) this.bus?.publish('ns', [prefix]);
   }
 
@@ -504,7 +498,7 @@ export class CacheEngine {
   async clear(): Promise<void> {
     this.#dropLocal(() => true);
     if (!this.l2) return;
-    await this.#deleteL2Matching(`${this.options.keyPrefix}{`);
+    await this.#deletes!.prefix(`${this.options.keyPrefix}{`);
     if (this.options.bus) this.bus?.publish('clear');
   }
 
@@ -515,23 +509,11 @@ export class CacheEngine {
   async invalidateTags(tags: readonly string[]): Promise<void> {
     for (const t of tags) assertKey(t, 'invalidateTags()');
     const at = Date.now();
-    for (const t of tags) this.#tags.set(t, at);
     this.#epoch++;
     this.stats.tagInvalidations += tags.length;
-    if (!this.l2) return;
-    await Promise.all(
-      tags.map((t) => this.l2!.exec((c) => c.set(this.#tagKey(t), at, 'PX', this.options.tagTtl))),
-    );
+    await this.#tags.invalidate(tags, at);
     if (this.options.bus) this.bus?.publish('tags', tags, at);
   }
-
-  async #deleteL2Matching(prefix: string): Promise<void> {
-    const at = Date.now();
-    this.#tombstones.addPattern(prefix, at);
-    if ((await this.l2!.deleteMatching(`${escapeGlob(prefix)}*`)) !== FAILED) this.#tombstones.removePattern(prefix, at);
-    else this.#scheduleRetry();
-  }
-
 
   #dropLocal(match: (key: string) => boolean): void {
     this.#epoch++;
@@ -553,7 +535,7 @@ export class CacheEngine {
       e === FAILED ||
       e === undefined ||
       (allowStale ? e.staleUntil : e.expiresAt) <= Date.now() ||
-      this.#tombstones.hides(rk, e.createdAt)
+      this.#deletes!.hides(rk, e.createdAt)
     ) {
       this.stats.l2Misses++;
       return undefined;
@@ -564,42 +546,12 @@ export class CacheEngine {
   }
 
   async #checkTags(e: Envelope): Promise<Envelope | undefined> {
-    if (await this.#tagStaleInL2(e.tags!, e.createdAt)) {
+    if (await this.#tags.staleInL2(e.tags!, e.createdAt)) {
       this.stats.l2Misses++;
       return undefined;
     }
     this.stats.l2Hits++;
     return e;
-  }
-
-  #tagKey(tag: string): string {
-    return `${this.options.keyPrefix}__tag:{${tag}}`;
-  }
-
-  /**
-   * Whether an L1 entry's tags were invalidated after it was created. Usually O(1): entries newer
-   * than every known invalidation, or already checked against the latest one, skip the lookups.
-   */
-  #tagStale(e: L1Entry): boolean {
-    const watermark = this.#tags.watermark;
-    if (e.createdAt > watermark || e.tagCheck === watermark) return false;
-    const verdict = this.#tags.isStale(e.tags!, e.createdAt);
-    const stale = verdict === undefined ? !this.#tags.trustsUnknown(e.createdAt) : verdict;
-    if (!stale) e.tagCheck = watermark;
-    return stale;
-  }
-
-
-  /** Tag check for an entry read from Redis: fetches the tags this instance does not know yet. */
-  async #tagStaleInL2(tags: readonly string[], createdAt: number): Promise<boolean> {
-    const unknown = this.#tags.unknown(tags);
-    if (unknown !== undefined) {
-      const ats = await Promise.all(unknown.map((t) => this.l2!.exec((c) => c.get(this.#tagKey(t)))));
-      // A tag that cannot be checked makes the entry a miss: never serve what may be invalidated.
-      if (ats.includes(FAILED)) return true;
-      unknown.forEach((t, i) => this.#tags.set(t, Number(ats[i] ?? 0)));
-    }
-    return this.#tags.isStale(tags, createdAt) !== false;
   }
 
   #backfill(key: string, e: Envelope): void {
@@ -656,7 +608,7 @@ export class CacheEngine {
         break;
       case 'tags':
         this.#epoch++;
-        for (const t of keys) this.#tags.set(t, m.t ?? Date.now());
+        this.#tags.received(keys, m.t ?? Date.now());
         break;
     }
     for (const k of keys) this.#lease?.wake(k);
@@ -668,43 +620,6 @@ export class CacheEngine {
     this.l1?.clear();
     this.#tags.clear();
   };
-
-  /**
-   * Redoes the deletes Redis did not confirm and the bus messages that did not go out, then tells
-   * the other instances again: one of them may have read the old value back from Redis meanwhile.
-   */
-  async #retryInvalidations(): Promise<void> {
-    const l2 = this.l2!;
-    this.bus?.retry();
-    const evicted: string[] = [];
-    for (const [rk, [at, key]] of this.#tombstones.keys()) {
-      if ((await l2.del([rk, leaseKey(rk)])) === FAILED) continue;
-      this.#tombstones.remove(rk, at);
-      evicted.push(key);
-    }
-    if (evicted.length > 0 && this.options.bus) this.bus?.publish('del', evicted);
-    for (const [prefix, at] of this.#tombstones.patterns()) {
-      if ((await l2.deleteMatching(`${escapeGlob(prefix)}*`)) === FAILED) continue;
-      this.#tombstones.removePattern(prefix, at);
-      if (!this.options.bus) continue;
-      const root = `${this.options.keyPrefix}{`;
-      if (prefix === root) this.bus?.publish('clear');
-      else this.bus?.publish('ns', [prefix.slice(root.length)]);
-    }
-    if (this.#tombstones.size > 0 || (this.bus?.pending ?? 0) > 0) this.#scheduleRetry();
-  }
-
-  /** Retries failed invalidations every second until they succeed (besides on recovery). */
-  #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined || this.#closed) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      if (this.l2?.connected) void this.#retryInvalidations();
-      else this.#scheduleRetry();
-    }, 1_000);
-    this.#retryTimer.unref();
-  }
-
 
   warnOnce(id: string, message: string): void {
     if (this.#warned.has(id)) return;
