@@ -66,10 +66,15 @@ export class InvalidationBus {
    */
   publish(o: BusMessage['o'], k?: readonly string[], t?: number): void {
     if (this.#closed) return;
+    this.#send(this.encode(o, k, t));
+  }
+
+  /** The wire form of a message from this instance (also published by the lease's store script). */
+  encode(o: BusMessage['o'], k?: readonly string[], t?: number): string {
     const m: BusMessage = { i: this.instanceId, o };
     if (k !== undefined) m.k = k;
     if (t !== undefined) m.t = t;
-    this.#send(JSON.stringify(m));
+    return JSON.stringify(m);
   }
 
   /** Sends again what could not be sent (after Redis recovers). */

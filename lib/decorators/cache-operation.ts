@@ -28,7 +28,7 @@ export function runCacheable(
   self: unknown,
   args: unknown[],
 ): Promise<unknown> {
-  if (op.condition !== undefined && !op.condition.apply(self, args)) return original.apply(self, args);
+  if (skipped(op, self, args)) return original.apply(self, args);
   const key = keyOf(engine, op, self, args);
   if (key === undefined) return original.apply(self, args);
   // With tracing on, getOrSet wraps the whole read (L1 included) in its spans.
@@ -38,6 +38,11 @@ export function runCacheable(
   const load = () => callOriginal(engine, op, original, self, args);
   const policy = policyOf(engine, op, self, args);
   return traced ? engine.getOrSet(key, load, policy) : engine.loadThrough(key, load, policy);
+}
+
+/** Whether `condition` keeps this call away from the cache (the method then just runs). */
+function skipped(op: CacheOperation, self: unknown, args: unknown[]): boolean {
+  return op.condition !== undefined && !op.condition.apply(self, args);
 }
 
 /** The write policy of one call: the decorator's, plus the call's tags when it has a tags function. */
@@ -66,7 +71,7 @@ export async function runCachePut(
   self: unknown,
   args: unknown[],
 ): Promise<unknown> {
-  if (op.condition !== undefined && !op.condition.apply(self, args)) return original.apply(self, args);
+  if (skipped(op, self, args)) return original.apply(self, args);
   const key = keyOf(engine, op, self, args);
   const result = await callOriginal(engine, op, original, self, args);
   if (key !== undefined && !op.policy.unless?.(result)) await engine.set(key, result, policyOf(engine, op, self, args));
@@ -81,7 +86,7 @@ export async function runCacheEvict(
   self: unknown,
   args: unknown[],
 ): Promise<unknown> {
-  if (op.condition !== undefined && !op.condition.apply(self, args)) return original.apply(self, args);
+  if (skipped(op, self, args)) return original.apply(self, args);
   if (op.beforeInvocation) await evict(engine, op, self, args);
   const result = await callOriginal(engine, op, original, self, args);
   if (!op.beforeInvocation) await evict(engine, op, self, args);

@@ -458,7 +458,7 @@ export class CacheEngine {
       await this.l2.script(PUT, [rk, leaseKey(rk)], [raw, Math.max(1, Math.ceil(ttl))]);
       return;
     }
-    const message = JSON.stringify({ i: this.instanceId, o: 'fill', k: [key] } satisfies BusMessage);
+    const message = this.bus!.encode('fill', [key]);
     const stored = await this.#lease!.fill(rk, token, raw, ttl, this.bus!.channel, message);
     if (stored === undefined) this.#releaseLease(key, rk, token);
     if (stored === false) {
@@ -475,10 +475,7 @@ export class CacheEngine {
   async del(keys: string | readonly string[]): Promise<void> {
     const list = typeof keys === 'string' ? [keys] : keys;
     for (const k of list) assertKey(k, 'del()');
-    for (const k of list) {
-      this.#supersede(k);
-      this.l1?.delete(k);
-    }
+    for (const k of list) this.#evictLocal(k);
     this.stats.deletes += list.length;
     if (!this.#deletes) return;
     await this.#deletes.keys(list, list.map((k) => this.redisKey(k)));
@@ -496,7 +493,7 @@ export class CacheEngine {
 
   /** Drops every entry under this cache's prefix, in both tiers, on every instance. */
   async clear(): Promise<void> {
-    this.#dropLocal(() => true);
+    this.#dropLocal();
     if (!this.l2) return;
     await this.#deletes!.prefix(`${this.options.keyPrefix}{`);
     if (this.options.bus) this.bus?.publish('clear');
@@ -515,13 +512,13 @@ export class CacheEngine {
     if (this.options.bus) this.bus?.publish('tags', tags, at);
   }
 
-  #dropLocal(match: (key: string) => boolean): void {
+  /** Drops the keys that `match` accepts (every key without `match`) from this instance. */
+  #dropLocal(match?: (key: string) => boolean): void {
     this.#epoch++;
-    for (const [k, f] of this.#flights) if (match(k)) this.#drop(k, f);
-    for (const [k, r] of this.#refreshes) if (match(k)) r.superseded = true;
-    if (this.l1 === undefined) return;
-    if (match('')) this.l1.clear();
-    else this.l1.deleteWhere(match);
+    for (const [k, f] of this.#flights) if (!match || match(k)) this.#drop(k, f);
+    for (const [k, r] of this.#refreshes) if (!match || match(k)) r.superseded = true;
+    if (match) this.l1?.deleteWhere(match);
+    else this.l1?.clear();
   }
 
   /** An entry from Redis: fresh, or (with `allowStale`) in its grace period; else undefined. */
@@ -582,6 +579,12 @@ export class CacheEngine {
     if (r !== undefined) r.superseded = true;
   }
 
+  /** Drops a key from this instance: its L1 copy, and the loads of it in flight will not store. */
+  #evictLocal(key: string): void {
+    this.#supersede(key);
+    this.l1?.delete(key);
+  }
+
   #drop(key: string, f: Flight): void {
     f.superseded = true;
     this.#flights.delete(key);
@@ -592,10 +595,7 @@ export class CacheEngine {
     switch (m.o) {
       case 'set':
       case 'del':
-        for (const k of keys) {
-          this.#supersede(k);
-          this.l1?.delete(k);
-        }
+        for (const k of keys) this.#evictLocal(k);
         break;
       case 'fill':
         for (const k of keys) this.l1?.delete(k);
@@ -604,7 +604,7 @@ export class CacheEngine {
         if (keys[0] !== undefined) this.#dropLocal((k) => k.startsWith(keys[0]!));
         break;
       case 'clear':
-        this.#dropLocal(() => true);
+        this.#dropLocal();
         break;
       case 'tags':
         this.#epoch++;
