@@ -46,14 +46,4 @@ export async function request<T = unknown>(
   return { status: res.status, xCache: res.headers.get('x-cache'), body: body as T, text };
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns true or `timeoutMs` passes; returns whether it became true. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(10);
-  }
-  return check();
-}
+export { eventually, sleep } from '../support/app.js';
