@@ -1,0 +1,115 @@
+/**
+ * The shared tier (L2) as the engine sees it: Redis in production, an in-memory implementation
+ * for unit and interleaving tests, none at all with `redis: false`. Every key here is a storage
+ * key (`${keyPrefix}{${key}}`, see `toRedisKey`); an entry's lease (`…:lease`) and write version
+ * (`…:ver`) are derived from it by the implementation and share its Redis Cluster hash slot.
+ *
+ * Rules every implementation keeps:
+ * - No method throws or rejects: a command that was not sent, failed or timed out resolves to
+ *   {@link FAILED}. Each command is bounded in time by the implementation (`l2Timeout`).
+ * - `critical` commands (invalidations: `del`, `delPrefix`, `release`, `publish`) are sent even
+ *   while a circuit breaker holds reads and writes back.
+ * - Every key written has a time to live.
+ */
+export interface SharedTier {
+  /** Whether a command sent now can reach the tier (connected; a breaker may still hold it back). */
+  readonly connected: boolean;
+
+  /** Connects, waiting for the first connection at most `waitMs` milliseconds. Never throws. */
+  connect(waitMs: number): Promise<void>;
+  /** Closes what the library opened (a client passed in by the user stays open). */
+  close(): Promise<void>;
+  /**
+   * `trouble`: the connection dropped or the breaker opened (lease waiters stop waiting);
+   * `recovered`: it answers again (unconfirmed writes are retried). Returns the unsubscribe.
+   */
+  on(event: 'trouble' | 'recovered', listener: () => void): () => void;
+
+  /** The stored bytes of an entry, or null when absent. */
+  get(key: string): Promise<Outcome<Raw | null>>;
+  /**
+   * The stored bytes and the key's write version (`''` when it has none). A load without a lease
+   * passes the version to {@link SharedTier.putIfVersion}, so a write or delete that happened
+   * meanwhile (which bumps the version) makes its store a no-op.
+   */
+  getVersioned(key: string): Promise<Outcome<{ raw: Raw | null; version: string }>>;
+  /**
+   * An unconditional write (`set`, `@CachePut`): stores `raw` for `ttl` ms, deletes the key's
+   * lease and bumps its version, so no load in flight (with or without a lease) stores over it.
+   */
+  put(key: string, raw: Raw, ttl: number): Promise<Outcome<true>>;
+  /** A load's write without a lease: stores only if the version is still `version`; false if not. */
+  putIfVersion(key: string, raw: Raw, ttl: number, version: string): Promise<Outcome<boolean>>;
+  /**
+   * Deletes entries (value and lease) and bumps their versions, so loads in flight store nothing.
+   * Critical.
+   */
+  del(keys: readonly string[]): Promise<Outcome<true>>;
+  /** Deletes every key starting with `prefix` (in batches; never KEYS or FLUSHDB). Critical. */
+  delPrefix(prefix: string): Promise<Outcome<true>>;
+
+  /**
+   * Takes the key's lease for `ttl` ms with `token` when it is free: `'acquired'`. When taken:
+   * the holder's remaining lease in ms. With `checkValue`, `'exists'` when the value is present
+   * (a holder stored it between the caller's read and this call).
+   */
+  acquire(key: string, token: string, ttl: number, checkValue: boolean): Promise<Outcome<'acquired' | 'exists' | number>>;
+  /** Extends the lease by `ttl` ms if `token` still holds it. */
+  extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>>;
+  /**
+   * If `token` still holds the lease: stores `raw` for `ttl` ms, deletes the lease and publishes
+   * `message` on `channel` (atomically). False when the lease was lost (evicted meanwhile).
+   */
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<Outcome<boolean>>;
+  /** Deletes the lease if `token` still holds it. Critical. */
+  release(key: string, token: string): Promise<Outcome<boolean>>;
+
+  /** Plain string markers (tag invalidation times): null where absent. */
+  getMarkers(keys: readonly string[]): Promise<Outcome<(string | null)[]>>;
+  /** Sets a marker for `ttl` ms. */
+  setMarker(key: string, value: string, ttl: number): Promise<Outcome<true>>;
+
+  /** Publishes on the invalidation bus. Critical. */
+  publish(channel: string, message: string): Promise<Outcome<true>>;
+  /**
+   * Subscribes to `channel` on a connection of its own. `onGap` runs when the subscription comes
+   * back after an interruption (messages may have been lost meanwhile).
+   */
+  subscribe(channel: string, onMessage: (message: string) => void, onGap: () => void): Subscription;
+
+  /** Round-trip time in milliseconds; rejects when the tier does not answer. */
+  ping(): Promise<number>;
+}
+
+/** A subscription to the invalidation bus. */
+export interface Subscription {
+  /** Whether messages are being received now. */
+  readonly connected: boolean;
+  /** Starts receiving, waiting at most `waitMs` for the subscription to be confirmed. Never throws. */
+  start(waitMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What the tier stores: a string (JSON) or bytes (binary serializers). */
+export type Raw = string | Buffer;
+
+/** Returned by a command that did not complete (not connected, failed or timed out). */
+export const FAILED: unique symbol = Symbol('shared-tier-failed');
+export type Outcome<T> = T | typeof FAILED;
+
+/** The lease key of an entry: same hash slot as the value. */
+export function leaseKey(key: string): string {
+  return `${key}:lease`;
+}
+
+/** The write-version key of an entry: same hash slot as the value. */
+export function versionKey(key: string): string {
+  return `${key}:ver`;
+}
+
+/**
+ * How long a key's write version lives after a write or delete, in milliseconds. A load without
+ * a lease (`lock: false`) that started before a write or delete and runs longer than this may
+ * store its result; any shorter load stores nothing.
+ */
+export const VERSION_TTL = 60_000;
