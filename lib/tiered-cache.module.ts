@@ -4,6 +4,8 @@ import { createCodec } from './codec/serializers.js';
 import { CacheEngine } from './engine/cache-engine.js';
 import type { TieredCacheModuleOptions } from './interfaces/tiered-cache-options.interface.js';
 import { createRedisClient } from './l2/redis-connection.js';
+import { RedisTier } from './l2/redis-tier.js';
+import { CacheStats } from './stats/cache-stats.js';
 import { resolveOptions } from './options/resolve-options.js';
 import { ConfigurableModuleClass, TIERED_CACHE_OPTIONS } from './tiered-cache.module-definition.js';
 import { TieredCacheExplorer } from './tiered-cache.explorer.js';
@@ -41,7 +43,9 @@ export class TieredCacheModule extends ConfigurableModuleClass {}
 async function createTieredCache(options: TieredCacheModuleOptions): Promise<TieredCacheService> {
   const resolved = resolveOptions(options);
   const codec = await createCodec(resolved.serializer);
-  const engine = new CacheEngine(resolved, codec, resolved.redis ? createRedisClient(resolved.redis) : undefined);
+  const stats = new CacheStats();
+  const shared = resolved.redis ? new RedisTier(createRedisClient(resolved.redis), codec.binary, resolved.l2Timeout, stats, resolved.breaker) : undefined;
+  const engine = new CacheEngine(resolved, codec, shared, stats);
   await engine.connect();
   return new TieredCacheService(engine);
 }

@@ -3,6 +3,7 @@ import type { CacheEngine } from './engine/cache-engine.js';
 import type { CacheStatsSnapshot } from './interfaces/cache-stats.interface.js';
 import type { CacheEntryInfo, GetOrSetOptions, SetOptions } from './interfaces/cache-operation-options.interface.js';
 import { assertKey } from './keys/cache-key.util.js';
+import { callPolicy } from './options/entry-policy.js';
 import { ENGINE } from './tiered-cache.constants.js';
 
 /**
@@ -51,7 +52,7 @@ export class TieredCacheService implements OnApplicationShutdown {
   /** Stores many entries (auto-pipelined); resolves when Redis has them, or after `l2Timeout`. */
   async setMany(entries: readonly { key: string; value: unknown; options?: SetOptions }[]): Promise<void> {
     const engine = this[ENGINE];
-    await Promise.all(entries.map((e) => engine.set(engine.scope(e.key), e.value, e.options)));
+    await Promise.all(entries.map((e) => engine.set(engine.scope(e.key), e.value, callPolicy(engine.options.entry, e.options, 'setMany()'))));
   }
 
   /** Evicts many keys: the same as `del(keys)`. */
@@ -61,11 +62,13 @@ export class TieredCacheService implements OnApplicationShutdown {
 
   /**
    * Stores a value in both tiers and tells the other instances to drop their L1 copy. Resolves
-   * when Redis has it, or after `l2Timeout`.
+   * when Redis has it, or after `l2Timeout` (a write Redis did not confirm is retried until it
+   * does, then announced). A value the options do not store (`null` with `nullTtl: 0`) evicts
+   * the key instead. Invalid options throw `TieredCacheConfigError` naming the option.
    */
   set<T>(key: string, value: T, options?: SetOptions): Promise<void> {
     const engine = this[ENGINE];
-    return engine.set(engine.scope(key), value, options);
+    return engine.set(engine.scope(key), value, callPolicy(engine.options.entry, options, 'set()'));
   }
 
   /**
@@ -86,7 +89,7 @@ export class TieredCacheService implements OnApplicationShutdown {
     assertKey(key, 'getOrSet()');
     if (typeof loader !== 'function') throw new TypeError('nestjs-tiered-cache: getOrSet() needs a loader function');
     const engine = this[ENGINE];
-    return engine.getOrSet(engine.scope(key), loader, options);
+    return engine.getOrSet(engine.scope(key), loader, callPolicy(engine.options.entry, options, 'getOrSet()'));
   }
 
   /**
@@ -109,9 +112,7 @@ export class TieredCacheService implements OnApplicationShutdown {
 
   /** Redis round-trip time in milliseconds; rejects when Redis is not configured or not answering. */
   async ping(): Promise<number> {
-    const l2 = this[ENGINE].l2;
-    if (!l2) throw new Error('Redis is not configured (redis: false)');
-    return l2.ping();
+    return this[ENGINE].shared.ping();
   }
 
   /** @internal Closes the connections the library opened; clients passed in stay open. */

@@ -1,62 +1,45 @@
 import { Logger } from '@nestjs/common';
-import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from '../l2/redis-connection.js';
-import { FAILED, type RedisTier } from '../l2/redis-tier.js';
+import { FAILED, type SharedTier, type Subscription } from '../shared/shared-tier.interface.js';
 import type { CacheStats } from '../stats/cache-stats.js';
 import { type BusMessage, busChannel, parseBusMessage } from './bus-message.js';
 
+/** Most messages kept for a retry while the shared tier cannot take them; past it the oldest go. */
+const MAX_UNSENT = 10_000;
+
 /**
- * Redis pub/sub between the instances that share a `keyPrefix`. Publishing goes through the
- * command connection and never delays a caller; receiving uses a dedicated subscriber
- * connection, which the library creates and closes. When the subscriber comes back after a gap
- * (messages may have been missed), `onGap` runs so the instance can drop what it can no longer
- * trust.
+ * Pub/sub between the instances that share a `keyPrefix`, through the shared tier. Publishing
+ * never delays a caller; receiving uses a subscription of its own. When the subscription comes
+ * back after a gap (messages may have been missed), `onGap` runs so the instance can drop what it
+ * can no longer trust.
  */
 export class InvalidationBus {
   readonly channel: string;
-  readonly #sub: RedisClient;
+  readonly #sub: Subscription;
   readonly #logger = new Logger('TieredCache');
-  #subscribed = false;
   readonly #unsent: string[] = [];
-  #gap = false;
   #closed = false;
 
   constructor(
-    private readonly tier: RedisTier,
+    private readonly shared: SharedTier,
     keyPrefix: string,
     readonly instanceId: string,
     private readonly stats: CacheStats,
     private readonly onMessage: (m: BusMessage) => void,
     private readonly onGap: () => void,
+    /** Whether invalidations are announced (`bus` option); lease wake-ups always are. */
+    private readonly announce = true,
   ) {
     this.channel = busChannel(keyPrefix);
-    // A subscriber connection cannot send other commands; it queues SUBSCRIBE until connected
-    // and re-subscribes by itself after a reconnect.
-    const options = { lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true };
-    const client = tier.client;
-    this.#sub = (client as Cluster).isCluster
-      ? (client as Cluster).duplicate(undefined, { lazyConnect: true, enableOfflineQueue: true, redisOptions: options })
-      : (client as Redis).duplicate(options);
-    this.#sub.on('message', this.#onRaw);
-    this.#sub.on('error', () => undefined);
-    this.#sub.on('close', this.#onClose);
-    this.#sub.on('ready', this.#onReady);
+    this.#sub = shared.subscribe(this.channel, this.#onRaw, this.#onGap);
   }
 
   get connected(): boolean {
-    return this.#subscribed && this.#sub.status === 'ready';
+    return this.#sub.connected;
   }
 
-  /** Connects and subscribes, waiting at most `waitMs`; never throws. */
-  async start(waitMs: number): Promise<void> {
-    this.#sub.connect().catch(() => undefined);
-    const subscribed = this.#sub.subscribe(this.channel).then(
-      () => {
-        this.#subscribed = true;
-      },
-      () => undefined,
-    );
-    await Promise.race([subscribed, new Promise((r) => setTimeout(r, waitMs).unref())]);
+  /** Subscribes, waiting at most `waitMs`; never throws. */
+  start(waitMs: number): Promise<void> {
+    return this.#sub.start(waitMs);
   }
 
   /**
@@ -65,7 +48,7 @@ export class InvalidationBus {
    * oldest are dropped past 10 000; the receivers' L1 TTL then bounds what they miss).
    */
   publish(o: BusMessage['o'], k?: readonly string[], t?: number): void {
-    if (this.#closed) return;
+    if (this.#closed || (!this.announce && o !== 'release')) return;
     this.#send(this.encode(o, k, t));
   }
 
@@ -77,7 +60,7 @@ export class InvalidationBus {
     return JSON.stringify(m);
   }
 
-  /** Sends again what could not be sent (after Redis recovers). */
+  /** Sends again what could not be sent (after the shared tier recovers). */
   retry(): void {
     for (const raw of this.#unsent.splice(0)) this.#send(raw);
   }
@@ -88,39 +71,28 @@ export class InvalidationBus {
 
   #send(raw: string): void {
     this.stats.busPublished++;
-    void this.tier.exec((c) => c.publish(this.channel, raw), true).then((r) => {
+    void this.shared.publish(this.channel, raw).then((r) => {
       if (r !== FAILED || this.#closed) return;
       this.stats.busPublishFailures++;
-      if (this.#unsent.length >= 10_000) this.#unsent.shift();
+      if (this.#unsent.length >= MAX_UNSENT) this.#unsent.shift();
       this.#unsent.push(raw);
     });
   }
 
-
   async close(): Promise<void> {
     this.#closed = true;
-    this.#sub.off('close', this.#onClose);
-    this.#sub.off('ready', this.#onReady);
-    this.#sub.disconnect(false);
+    await this.#sub.close();
   }
 
-  readonly #onRaw = (channel: string, raw: string): void => {
-    if (channel !== this.channel) return;
+  readonly #onRaw = (raw: string): void => {
     const m = parseBusMessage(raw);
     if (m === undefined || m.i === this.instanceId) return;
     this.stats.busReceived++;
     this.onMessage(m);
   };
 
-  readonly #onClose = (): void => {
-    if (this.#closed || !this.#subscribed) return;
-    if (!this.#gap) this.#logger.warn('Invalidation bus disconnected: L1 entries may be stale until it reconnects.');
-    this.#gap = true;
-  };
-
-  readonly #onReady = (): void => {
-    if (!this.#gap) return;
-    this.#gap = false;
+  readonly #onGap = (): void => {
+    if (this.#closed) return;
     // Invalidations sent while the subscriber was away are lost: drop everything they might cover.
     this.onGap();
     this.#logger.log('Invalidation bus reconnected: dropped L1 entries that may have missed invalidations.');

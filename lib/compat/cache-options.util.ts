@@ -1,5 +1,6 @@
 import type { TieredCacheModuleOptions } from '../interfaces/tiered-cache-options.interface.js';
-import { DEFAULTS, duration, fail } from '../options/resolve-options.js';
+import { DEFAULTS } from '../options/resolve-options.js';
+import { duration, fail } from '../options/option-checks.js';
 import type { CacheModuleOptions } from './cache-module-options.interface.js';
 
 /** What "never expires" lasts by default: every Redis key needs a TTL. */

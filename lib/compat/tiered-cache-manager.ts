@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { GetOrSetOptions, SetOptions } from '../interfaces/cache-operation-options.interface.js';
+import { callPolicy, type EntryPolicy } from '../options/entry-policy.js';
+import { ENGINE } from '../tiered-cache.constants.js';
 import type { TieredCacheService } from '../tiered-cache.service.js';
 import type { Cache, CacheEntry, CacheEvents, WrapOptions, WrapOptionsRaw } from './cache-manager.interface.js';
 import type { CompatSettings } from './cache-options.util.js';
@@ -128,35 +130,33 @@ export class TieredCacheManager implements Cache {
    * @internal
    */
   [LOAD_ONCE]<T>(key: string, run: () => Promise<T>, ttl: () => Promise<number | undefined>): Promise<T> {
-    // Read by the engine when it stores the result, after the loader resolves.
-    const policy: GetOrSetOptions = { nullTtl: 0 };
-    return this.#service.getOrSet(
+    let t = 0;
+    return this.#loadThenStore(
       key,
       async () => {
-        policy.ttl = this.#engineTtl(await ttl());
+        t = this.#engineTtl(await ttl());
         return run();
       },
-      policy,
+      () => ({ ttl: t, nullTtl: 0 }),
     );
   }
 
   /** `wrap()`'s load: single-flight through `getOrSet`, with cache-manager's TTL rules. */
   #load<T>(key: string, fnc: () => T | Promise<T>, ttl: TtlArg<T>): Promise<T> {
-    const policy: GetOrSetOptions = {};
-    return this.#service.getOrSet(
-      key,
-      async () => {
-        const value = await fnc();
-        const t = this.#engineTtl(typeof ttl === 'function' ? ttl(value) : ttl);
-        // Read by the engine when it stores the result, after this loader resolves: the TTL may
-        // be a function of the value, a `null` lives as long as any value, and an `undefined`
-        // result is not stored (cache-manager treats it as a miss).
-        policy.ttl = t;
-        policy.nullTtl = value === undefined ? 0 : t;
-        return value;
-      },
-      policy,
-    );
+    // The TTL may be a function of the value, a `null` lives as long as any value, and an
+    // `undefined` result is not stored (cache-manager treats it as a miss).
+    return this.#loadThenStore(key, fnc, (value) => {
+      const t = this.#engineTtl(typeof ttl === 'function' ? ttl(value) : ttl);
+      return { ttl: t, nullTtl: value === undefined ? 0 : t };
+    });
+  }
+
+  /** Single flight through the engine's read path, storing the result under options that depend on it. */
+  #loadThenStore<T>(key: string, loader: () => T | Promise<T>, storeAs: (value: T) => GetOrSetOptions): Promise<T> {
+    const engine = this.#service[ENGINE];
+    const base = engine.options.entry;
+    const policy: EntryPolicy = { ...base, resultPolicy: (value: T) => callPolicy(base, storeAs(value), 'wrap()') };
+    return engine.getOrSet(engine.scope(key), loader, policy);
   }
 
   /**

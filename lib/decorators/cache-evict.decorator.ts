@@ -35,7 +35,7 @@ export function CacheEvict<A extends any[] = any[]>(options: CacheEvictOptions<A
       key: options.key,
       tags: options.tags,
       condition: options.condition,
-      policy: {},
+      options,
       allEntries: options.allEntries ?? false,
       beforeInvocation: options.beforeInvocation ?? false,
     }), runCacheEvict) as TypedPropertyDescriptor<T>;

@@ -1,6 +1,7 @@
 import { TieredCacheConfigError } from '../errors.js';
-import type { CacheEngine, WritePolicy } from '../engine/cache-engine.js';
+import type { CacheEngine } from '../engine/cache-engine.js';
 import { canonicalArgs } from '../keys/default-key.util.js';
+import { type EntryPolicy, mergePolicy, withUnless } from '../options/entry-policy.js';
 
 type AnyFn = (...args: any[]) => any;
 
@@ -15,12 +16,17 @@ export interface CacheOperation {
   /** Tags from the arguments: stored with the entry (cacheable, put) or invalidated (evict). */
   tags?: AnyFn;
   condition?: AnyFn;
-  policy: WritePolicy;
+  /** Vetoes storing a result. */
+  unless?: (result: any) => boolean;
+  /** The decorator's own options (entry options among them were validated at decoration). */
+  options: object;
   allEntries: boolean;
   beforeInvocation: boolean;
+  /** The entry policy merged for the engine it was last used with (most processes run one app). */
+  merged?: { engine: CacheEngine; policy: EntryPolicy };
 }
 
-/** Runs a `@Cacheable` method through the cache. The L1 hit path allocates nothing but the promise. */
+/** Runs a `@Cacheable` method through the cache. An L1 hit allocates nothing but the promise. */
 export function runCacheable(
   engine: CacheEngine,
   op: CacheOperation,
@@ -31,13 +37,12 @@ export function runCacheable(
   if (skipped(op, self, args)) return original.apply(self, args);
   const key = keyOf(engine, op, self, args);
   if (key === undefined) return original.apply(self, args);
-  // With tracing on, getOrSet wraps the whole read (L1 included) in its spans.
-  const traced = engine.observer !== undefined;
-  const hit = traced ? undefined : engine.peekL1(key);
-  if (hit !== undefined) return Promise.resolve(hit.value);
   const load = () => callOriginal(engine, op, original, self, args);
-  const policy = policyOf(engine, op, self, args);
-  return traced ? engine.getOrSet(key, load, policy) : engine.loadThrough(key, load, policy);
+  // With tracing on, getOrSet wraps the whole read (L1 included) in its spans.
+  if (engine.observer !== undefined) return engine.getOrSet(key, load, policyOf(engine, op, self, args));
+  const hit = engine.read.freshInL1(key);
+  if (hit !== undefined) return Promise.resolve(hit.value);
+  return engine.read.miss(key, load, policyOf(engine, op, self, args));
 }
 
 /** Whether `condition` keeps this call away from the cache (the method then just runs). */
@@ -45,11 +50,19 @@ function skipped(op: CacheOperation, self: unknown, args: unknown[]): boolean {
   return op.condition !== undefined && !op.condition.apply(self, args);
 }
 
-/** The write policy of one call: the decorator's, plus the call's tags when it has a tags function. */
-function policyOf(engine: CacheEngine, op: CacheOperation, self: unknown, args: unknown[]): WritePolicy {
-  if (op.tags === undefined) return op.policy;
+/**
+ * The entry policy of one call: the decorator's options over the module's (merged once per
+ * engine), plus the call's tags when it has a tags function.
+ */
+function policyOf(engine: CacheEngine, op: CacheOperation, self: unknown, args: unknown[]): EntryPolicy {
+  let merged = op.merged;
+  if (merged?.engine !== engine) {
+    merged = { engine, policy: withUnless(mergePolicy(engine.options.entry, op.options, op.label), op.unless) };
+    op.merged = merged;
+  }
+  if (op.tags === undefined) return merged.policy;
   const tags = tagsOf(engine, op, self, args);
-  return tags === undefined ? op.policy : { ...op.policy, tags };
+  return tags === undefined ? merged.policy : { ...merged.policy, tags };
 }
 
 function tagsOf(engine: CacheEngine, op: CacheOperation, self: unknown, args: unknown[]): string[] | undefined {
@@ -74,7 +87,7 @@ export async function runCachePut(
   if (skipped(op, self, args)) return original.apply(self, args);
   const key = keyOf(engine, op, self, args);
   const result = await callOriginal(engine, op, original, self, args);
-  if (key !== undefined && !op.policy.unless?.(result)) await engine.set(key, result, policyOf(engine, op, self, args));
+  if (key !== undefined && !op.unless?.(result)) await engine.set(key, result, policyOf(engine, op, self, args));
   return result;
 }
 

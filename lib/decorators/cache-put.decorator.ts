@@ -34,7 +34,8 @@ export function CachePut<A extends any[] = any[], R = any>(options: CachePutOpti
       key: options.key,
       tags: options.tags,
       condition: options.condition,
-      policy: { ttl: options.ttl, l1Ttl: options.l1Ttl, nullTtl: options.nullTtl, unless: options.unless },
+      unless: options.unless,
+      options,
       allEntries: false,
       beforeInvocation: false,
     }), runCachePut) as TypedPropertyDescriptor<T>;

@@ -28,7 +28,8 @@ export function Cacheable<A extends any[] = any[], R = any>(options: CacheableOp
       key: options.key,
       tags: options.tags,
       condition: options.condition,
-      policy: { ttl: options.ttl, l1Ttl: options.l1Ttl, nullTtl: options.nullTtl, lock: options.lock, unless: options.unless },
+      unless: options.unless,
+      options,
       allEntries: false,
       beforeInvocation: false,
     }), runCacheable) as TypedPropertyDescriptor<T>;

@@ -3,6 +3,8 @@ import { TieredCacheConfigError } from '../errors.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
 import { CACHE_OPERATION_METADATA, CACHE_SLOT, ENGINE } from '../tiered-cache.constants.js';
 import { TieredCacheService } from '../tiered-cache.service.js';
+import { checkEntryOptions } from '../options/entry-policy.js';
+import { fail } from '../options/option-checks.js';
 import { assertReturnsPromise, type CacheOperation } from './cache-operation.js';
 
 type AnyFn = (...args: any[]) => any;
@@ -34,6 +36,7 @@ export function installStub(
   }
   assertReturnsPromise(target, propertyKey, decorator);
   const op = build(target.constructor.name, String(propertyKey), label);
+  checkOperation(op, `${decorator} on ${label}`);
 
   const stub = function (this: any, ...args: unknown[]) {
     // No engine (not injected yet, or a test stand-in for TieredCacheService): run uncached.
@@ -56,4 +59,14 @@ export function installStub(
   }
   descriptor.value = stub;
   return descriptor;
+}
+
+/** Decoration-time checks of a decorator's options: entry options like module options, functions as functions. */
+function checkOperation(op: CacheOperation, where: string): void {
+  checkEntryOptions(op.options, where);
+  for (const name of ['key', 'tags', 'condition', 'unless'] as const) {
+    const v = (op.options as Record<string, unknown>)[name];
+    if (v !== undefined && typeof v !== 'function') fail(name, `give a function of the method's arguments${name === 'unless' ? ' (unless: of its result)' : ''}; got ${typeof v}`, where);
+  }
+  if (op.namespace === '' || typeof op.namespace !== 'string') fail('namespace', 'give a non-empty string', where);
 }

@@ -5,7 +5,8 @@ import type { CacheEngine } from './cache-engine.js';
 /** Reads an engine's counters and state into the public snapshot shape. */
 export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
   const s = engine.stats;
-  const { l1, l2, bus } = engine;
+  const { l1, bus, shared } = engine;
+  const breaker = 'breaker' in shared ? (shared as { breaker: { state: 'closed' | 'open' | 'half-open'; opens: number } }).breaker : undefined;
   return {
     l1: {
       enabled: l1 !== undefined,
@@ -15,16 +16,16 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
       bytes: l1?.bytes ?? 0,
     },
     l2: {
-      enabled: l2 !== undefined,
-      connected: l2?.connected ?? false,
+      enabled: !engine.isL1Only,
+      connected: shared.connected,
       hits: s.l2Hits,
       misses: s.l2Misses,
       errors: s.l2Errors,
       timeouts: s.l2Timeouts,
       skipped: s.l2Skipped,
       corrupt: s.corrupt,
-      breaker: l2?.breaker.state ?? 'closed',
-      breakerOpens: l2?.breaker.opens ?? 0,
+      breaker: breaker?.state ?? 'closed',
+      breakerOpens: breaker?.opens ?? 0,
     },
     loads: {
       calls: s.loads,
@@ -35,7 +36,7 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
       durationHistogram: { boundsMs: LOAD_BUCKETS_MS, counts: [...s.loadBuckets] },
     },
     lease: {
-      enabled: l2 !== undefined && engine.options.lock,
+      enabled: engine.lease !== undefined && engine.options.entry.lock,
       acquired: s.leaseAcquired,
       waits: s.leaseWaits,
       timeouts: s.leaseTimeouts,
@@ -61,6 +62,6 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
     serializationErrors: s.serializationErrors,
     sets: s.sets,
     deletes: s.deletes,
-    degraded: l2 !== undefined && !l2.connected,
+    degraded: !engine.isL1Only && !shared.connected,
   };
 }

@@ -1,16 +1,12 @@
-/** Options of `TieredCacheService.set()`. Durations in milliseconds. */
-export interface SetOptions {
-  /** Time to live in Redis (and in L1 when there is no Redis). Default: the module's `ttl`. */
-  ttl?: number;
-  /** Time to live in L1. Default: the module's `l1.ttl`, never longer than `ttl`. */
-  l1Ttl?: number;
+import type { EntryOptions } from '../options/entry-policy.js';
+
+/**
+ * Options of `TieredCacheService.set()`: the entry options that shape a stored entry. Durations in
+ * milliseconds; each defaults to the module's option.
+ */
+export interface SetOptions extends Pick<EntryOptions, 'ttl' | 'l1Ttl' | 'nullTtl' | 'grace' | 'earlyRefresh' | 'jitter'> {
   /** Tags of the entry: `invalidateTags([tag])` invalidates every entry carrying it, on every instance. */
   tags?: readonly string[];
-  /**
-   * Time to live of a `null`/`undefined` value. Default: the module's `nullTtl`. `0` does not
-   * cache such values.
-   */
-  nullTtl?: number;
 }
 
 /** An entry with its times (epoch milliseconds), as `TieredCacheService.peek()` returns it. */
@@ -24,24 +20,14 @@ export interface CacheEntryInfo<T = unknown> {
   staleUntil: number;
 }
 
-/** Options of `TieredCacheService.getOrSet()`. Durations in milliseconds. */
-export interface GetOrSetOptions extends SetOptions {
-  /** Take the fleet-wide lease on a miss. Default: the module's `lock`. */
-  lock?: boolean;
-  /** Grace period after `ttl` (stale-while-revalidate and fail-safe). Default: the module's `grace`. */
-  grace?: number;
-  /** Wait before retrying a failed refresh in the grace period. Default: the module's `graceBackoff`. */
-  graceBackoff?: number;
-  /** Wait for a refresh before serving the stale value. Default: the module's `softTimeout`. */
-  softTimeout?: number;
-  /** Wait for a load without a stale value before failing. Default: the module's `hardTimeout`. */
-  hardTimeout?: number;
-  /** XFetch beta, or false. Default: the module's `earlyRefresh`. */
-  earlyRefresh?: number | false;
+/** Options of `TieredCacheService.getOrSet()`: every entry option, plus tags. Durations in milliseconds. */
+export interface GetOrSetOptions extends EntryOptions {
+  /** Tags of the entry: `invalidateTags([tag])` invalidates every entry carrying it, on every instance. */
+  tags?: readonly string[];
 }
 
 /** Options of `@Cacheable()`. `A` are the decorated method's parameters, `R` its resolved result. */
-export interface CacheableOptions<A extends unknown[] = any[], R = any> extends Omit<GetOrSetOptions, 'tags'> {
+export interface CacheableOptions<A extends unknown[] = any[], R = any> extends EntryOptions {
   /** Tags of the entry, from the method's arguments. */
   tags?: (...args: A) => readonly string[];
   /**
@@ -87,7 +73,7 @@ export interface CacheEvictOptions<A extends unknown[] = any[]> {
 }
 
 /** Options of `@CachePut()`: the method always runs and its result is stored. */
-export interface CachePutOptions<A extends unknown[] = any[], R = any> extends Omit<GetOrSetOptions, 'tags' | 'lock'> {
+export interface CachePutOptions<A extends unknown[] = any[], R = any> extends Omit<SetOptions, 'tags'> {
   /** Tags of the entry, from the method's arguments. */
   tags?: (...args: A) => readonly string[];
   /** The key to store under (required): the key the matching `@Cacheable` or service call reads. */

@@ -1,5 +1,15 @@
 import { Logger } from '@nestjs/common';
-import type { Codec, Envelope } from '../codec/envelope.js';
+import { escapeGlob } from '../keys/cache-key.util.js';
+import {
+  FAILED,
+  leaseKey,
+  type Outcome,
+  type Raw,
+  type SharedTier,
+  type Subscription,
+  VERSION_TTL,
+  versionKey,
+} from '../shared/shared-tier.interface.js';
 import type { CacheStats } from '../stats/cache-stats.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -7,22 +17,20 @@ import { type Deadline, DeadlineQueue } from './deadline-queue.js';
 import type { LuaScript } from './lua-script.js';
 import { groupBySlot } from './key-slot.js';
 import { clusterPrimaries, isCluster, type OwnedClient, type RedisClient } from './redis-connection.js';
-
-/** Returned by a command that did not complete (not connected, failed or timed out). */
-export const FAILED: unique symbol = Symbol('l2-failed');
-export type Outcome<T> = T | typeof FAILED;
+import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, PUT, PUT_IF_VERSION, RELEASE } from './redis-scripts.js';
+import { RedisSubscription } from './redis-subscription.js';
 
 /** Most commands allowed to wait for a reply at once; beyond it Redis is treated as away. */
 const MAX_PENDING = 10_000;
 const SCAN_BATCH = 500;
 
 /**
- * The shared tier. Every command is bounded by `timeoutMs`; a failure or a timeout is counted and
+ * The shared tier on Redis. Every command is bounded by `timeoutMs`; a failure or a timeout is counted and
  * reported to the caller as FAILED, never thrown. While the connection is not ready, commands are
  * not sent at all, except during start-up, when they wait for the first connection within the
  * timeout (so a fresh instance reads Redis from its first call).
  */
-export class RedisTier {
+export class RedisTier implements SharedTier {
   readonly client: RedisClient;
   readonly owned: boolean;
   #pending = 0;
@@ -40,7 +48,8 @@ export class RedisTier {
 
   constructor(
     { client, owned }: OwnedClient,
-    private readonly codec: Codec,
+    /** Whether values are bytes (binary serializers): they are then read as Buffers. */
+    private readonly binary: boolean,
     private readonly timeoutMs: number,
     private readonly stats: CacheStats,
     breaker: ResolvedOptions['breaker'] = false,
@@ -79,8 +88,13 @@ export class RedisTier {
    * `trouble`: the connection dropped or the breaker opened (waiters should stop waiting on
    * Redis). `recovered`: the connection is ready again or the breaker closed (retry what failed).
    */
-  on(event: 'trouble' | 'recovered', listener: () => void): void {
-    (event === 'trouble' ? this.#onTrouble : this.#onRecovered).push(listener);
+  on(event: 'trouble' | 'recovered', listener: () => void): () => void {
+    const list = event === 'trouble' ? this.#onTrouble : this.#onRecovered;
+    list.push(listener);
+    return () => {
+      const i = list.indexOf(listener);
+      if (i !== -1) list.splice(i, 1);
+    };
   }
 
   #emit(listeners: readonly (() => void)[]): void {
@@ -116,44 +130,75 @@ export class RedisTier {
     }
   }
 
-  /**
-   * GET and decode, then `then` with the envelope (undefined when absent, FAILED when Redis did
-   * not answer) in the same promise step as the reply: the engine's L2 hit path costs one
-   * promise past ioredis's own.
-   */
-  read<R>(key: string, then: (e: Outcome<Envelope | undefined>) => R): Promise<R> {
+  get(key: string): Promise<Outcome<Raw | null>> {
+    return this.#run<Raw | null>(() => (this.binary ? this.client.getBuffer(key) : this.client.get(key)));
+  }
+
+  getVersioned(key: string): Promise<Outcome<{ raw: Raw | null; version: string }>> {
     return this.#call(
-      () => (this.codec.binary ? this.client.getBuffer(key) : this.client.get(key)),
-      (raw: string | Buffer | null) => then(raw === null ? undefined : this.#decode(key, raw)),
-      () => then(FAILED),
+      () => (this.binary ? this.client.mgetBuffer(key, versionKey(key)) : this.client.mget(key, versionKey(key))),
+      ([raw, version]: (Raw | null)[]): Outcome<{ raw: Raw | null; version: string }> => ({ raw: raw ?? null, version: version?.toString() ?? '' }),
+      failed,
     );
   }
 
-
-  #decode(key: string, raw: string | Buffer): Envelope | undefined {
-    try {
-      return this.codec.decode(raw);
-    } catch (err) {
-      this.stats.corrupt++;
-      this.#logger.warn(`Deleted an entry that does not decode (${(err as Error).message}): ${key}`);
-      void this.del([key]);
-      return undefined;
-    }
+  put(key: string, raw: Raw, ttl: number): Promise<Outcome<true>> {
+    // A write replaces what other instances may serve: it goes through an open breaker, like a delete.
+    return this.#script(PUT, [key, leaseKey(key), versionKey(key)], [raw, ttlArg(ttl), VERSION_TTL], true).then(okOrFailed);
   }
 
+  putIfVersion(key: string, raw: Raw, ttl: number, version: string): Promise<Outcome<boolean>> {
+    return this.#script(PUT_IF_VERSION, [key, versionKey(key)], [raw, ttlArg(ttl), version]).then(boolOrFailed);
+  }
 
   /**
-   * UNLINK. Deletes are invalidations: they are sent even while the circuit breaker is open
-   * (still bounded by the timeout), so a breaker never keeps a stale value in Redis.
+   * Deletes are invalidations: they are sent even while the circuit breaker is open (still
+   * bounded by the timeout), so a breaker never keeps a stale value in Redis. On a Cluster, one
+   * script per hash slot (a command may not span slots), sent together, with one outcome.
    */
-  del(keys: readonly string[]): Promise<Outcome<unknown>> {
-    if (keys.length === 0) return Promise.resolve(0);
-    const client = this.client;
-    if (!isCluster(client)) return this.#run(() => client.unlink(...keys), true);
-    // A Cluster refuses a command whose keys span hash slots (CROSSSLOT): one UNLINK per slot,
-    // sent together (auto-pipelined per node), with one outcome for all of them.
-    const groups = groupBySlot(keys);
-    return this.#run(() => Promise.all(groups.map((g) => client.unlink(...g))).then((ns) => ns.reduce((a, b) => a + b, 0)), true);
+  del(keys: readonly string[]): Promise<Outcome<true>> {
+    if (keys.length === 0) return Promise.resolve(true);
+    const groups = isCluster(this.client) ? groupBySlot(keys) : [keys];
+    const send = (g: readonly string[]) => this.#evalsha(DELETE, g.flatMap((k) => [k, leaseKey(k), versionKey(k)]), [VERSION_TTL]);
+    return this.#run(() => Promise.all(groups.map(send)), true).then(okOrFailed);
+  }
+
+  /** Deletes every key under `prefix` (SCAN + UNLINK in batches, never KEYS). */
+  async delPrefix(prefix: string): Promise<Outcome<true>> {
+    return okOrFailed(await this.#deleteMatching(`${escapeGlob(prefix)}*`));
+  }
+
+  acquire(key: string, token: string, ttl: number, checkValue: boolean): Promise<Outcome<'acquired' | 'exists' | number>> {
+    return this.#script(ACQUIRE, [leaseKey(key), key], [token, ttlArg(ttl), checkValue ? '1' : '0']) as Promise<Outcome<'acquired' | 'exists' | number>>;
+  }
+
+  extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>> {
+    return this.#script(EXTEND, [leaseKey(key)], [token, ttlArg(ttl)]).then(boolOrFailed);
+  }
+
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<Outcome<boolean>> {
+    return this.#script(FILL, [key, leaseKey(key)], [token, raw, ttlArg(ttl), channel, message]).then(boolOrFailed);
+  }
+
+  release(key: string, token: string): Promise<Outcome<boolean>> {
+    return this.#script(RELEASE, [leaseKey(key)], [token], true).then(boolOrFailed);
+  }
+
+  getMarkers(keys: readonly string[]): Promise<Outcome<(string | null)[]>> {
+    // One GET each: markers of different tags live in different Cluster slots.
+    return this.#run(() => Promise.all(keys.map((k) => this.client.get(k))));
+  }
+
+  setMarker(key: string, value: string, ttl: number): Promise<Outcome<true>> {
+    return this.#run(() => this.client.set(key, value, 'PX', ttlArg(ttl)), true).then(okOrFailed);
+  }
+
+  publish(channel: string, message: string): Promise<Outcome<true>> {
+    return this.#run(() => this.client.publish(channel, message), true).then(okOrFailed);
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void, onGap: () => void): Subscription {
+    return new RedisSubscription(this.client, channel, onMessage, onGap);
   }
 
   /**
@@ -161,7 +206,7 @@ export class RedisTier {
    * primary is scanned, in parallel; if the known primaries do not cover every hash slot (a
    * failover is under way) the delete is reported FAILED rather than silently partial.
    */
-  async deleteMatching(pattern: string): Promise<Outcome<number>> {
+  async #deleteMatching(pattern: string): Promise<Outcome<number>> {
     if (!this.connected) {
       this.stats.l2Skipped++;
       return FAILED;
@@ -185,12 +230,20 @@ export class RedisTier {
       if (page === FAILED) return FAILED;
       cursor = page[0];
       if (page[1].length > 0) {
-        const n = await this.del(page[1]);
+        const n = await this.#unlink(page[1]);
         if (n === FAILED) return FAILED;
-        deleted += Number(n);
+        deleted += n;
       }
     } while (cursor !== '0');
     return deleted;
+  }
+
+  /** UNLINK of keys as they are (split per slot on a Cluster). */
+  #unlink(keys: readonly string[]): Promise<Outcome<number>> {
+    const client = this.client;
+    if (!isCluster(client)) return this.#run(() => client.unlink(...keys), true);
+    const groups = groupBySlot(keys);
+    return this.#run(() => Promise.all(groups.map((g) => client.unlink(...g))).then((ns) => ns.reduce((a, b) => a + b, 0)), true);
   }
 
   /** Round-trip time of a PING in milliseconds; rejects when Redis does not answer in time. */
@@ -223,34 +276,21 @@ export class RedisTier {
     this.client.off('error', this.#onError);
   }
 
-  /**
-   * Runs any command on the client with the same timeout, readiness and failure rules;
-   * `critical` ones (invalidations) go through even while the circuit breaker is open.
-   */
-  exec<T>(command: (client: RedisClient) => Promise<T>, critical = false): Promise<Outcome<T>> {
-    return this.#run(() => command(this.client), critical);
+  /** SCRIPT LOAD of every script (after a connect or a Redis restart, which forgets them). */
+  async loadScripts(): Promise<void> {
+    await Promise.all(LEASE_SCRIPTS.map((s) => this.#run(() => this.client.script('LOAD', s.body))));
   }
 
-  /** SCRIPT LOAD for each script (after a connect or a Redis restart, which forgets them). */
-  async loadScripts(scripts: readonly LuaScript[]): Promise<void> {
-    await Promise.all(scripts.map((s) => this.exec((c) => c.script('LOAD', s.body))));
+  /** Runs a Lua script by SHA (sending its body once if Redis does not know it yet). */
+  #script(s: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[], critical = false): Promise<Outcome<unknown>> {
+    return this.#run(() => this.#evalsha(s, keys, args), critical);
   }
 
-  /** Runs a Lua script by SHA, sending its body once if Redis does not know it yet. */
-  script(
-    s: LuaScript,
-    keys: readonly string[],
-    args: readonly (string | number | Buffer)[],
-    critical = false,
-  ): Promise<Outcome<unknown>> {
-    return this.#run(
-      () =>
-        this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
-          if (!err.message.startsWith('NOSCRIPT')) throw err;
-          return this.client.eval(s.body, keys.length, ...keys, ...args);
-        }),
-      critical,
-    );
+  #evalsha(s: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    return this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
+      if (!err.message.startsWith('NOSCRIPT')) throw err;
+      return this.client.eval(s.body, keys.length, ...keys, ...args);
+    });
   }
 
   #run<T>(command: () => Promise<T>, critical = false): Promise<Outcome<T>> {
@@ -351,6 +391,8 @@ export class RedisTier {
 
   readonly #onReady = (): void => {
     this.#everReady = true;
+    // After a connect or a Redis restart (which forgets scripts): the first miss pays no NOSCRIPT.
+    void this.loadScripts();
     this.#emit(this.#onRecovered);
     if (this.#down) this.#logger.log('Redis connection ready: using the shared tier.');
     this.#down = false;
@@ -375,6 +417,19 @@ function identity<T>(v: T): T {
 
 function failed(): typeof FAILED {
   return FAILED;
+}
+
+function okOrFailed(r: unknown): Outcome<true> {
+  return r === FAILED ? FAILED : true;
+}
+
+function boolOrFailed(r: unknown): Outcome<boolean> {
+  return r === FAILED ? FAILED : r === 1;
+}
+
+/** A TTL as Redis takes it: whole milliseconds, at least 1. */
+function ttlArg(ms: number): number {
+  return Math.max(1, Math.ceil(ms));
 }
 
 function settled<R>(f: () => R): Promise<R> {

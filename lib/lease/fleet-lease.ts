@@ -1,17 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Envelope } from '../codec/envelope.js';
 import { LockTimeoutError } from '../errors.js';
-import { FAILED, type RedisTier } from '../l2/redis-tier.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
+import { FAILED, type Raw, type SharedTier } from '../shared/shared-tier.interface.js';
 import type { CacheStats } from '../stats/cache-stats.js';
-import { ACQUIRE, EXTEND, FILL, RELEASE } from './lease-scripts.js';
 
 /** The outcome of asking for a key's lease: hold it, read what the holder stored, or go without. */
 export type LeaseOutcome = { token: string } | { envelope: Envelope } | undefined;
-
-export function leaseKey(redisKey: string): string {
-  return `${redisKey}:lease`;
-}
 
 /**
  * One loader per key across every instance sharing the Redis: the first to miss takes a lease
@@ -27,9 +22,11 @@ export class FleetLease {
    * waiter that sees one newer than its ACQUIRE re-reads at once instead of sleeping.
    */
   readonly #announced = new Map<string, number>();
+  /** Shutting down: nobody waits any more, and no new wait starts. */
+  #closed = false;
 
   constructor(
-    private readonly tier: RedisTier,
+    private readonly tier: SharedTier,
     private readonly stats: CacheStats,
     private readonly options: Pick<ResolvedOptions, 'leaseTtl' | 'lockWaitTimeout' | 'onLockTimeout'>,
     private readonly readL2: (key: string, redisKey: string) => Promise<Envelope | undefined>,
@@ -37,13 +34,14 @@ export class FleetLease {
 
   async acquireOrWait(key: string, redisKey: string): Promise<LeaseOutcome> {
     const token = randomBytes(12).toString('base64url');
-    const lk = leaseKey(redisKey);
     const deadline = Date.now() + this.options.lockWaitTimeout;
     let waiting = false;
     let checkValue = true;
     for (;;) {
+      // Shutting down: the caller runs its loader rather than wait for a holder it cannot hear.
+      if (this.#closed) return undefined;
       const sentAt = performance.now();
-      const r = await this.tier.script(ACQUIRE, [lk, redisKey], [token, this.options.leaseTtl, checkValue ? '1' : '0']);
+      const r = await this.tier.acquire(redisKey, token, this.options.leaseTtl, checkValue);
       // Redis unreachable or slow: never block on a lease that cannot be taken. If the ACQUIRE
       // still reaches Redis late, the RELEASE right behind it on the connection frees it.
       if (r === FAILED) {
@@ -74,6 +72,7 @@ export class FleetLease {
       }
       const holderLeft = typeof r === 'number' && r > 0 ? r : 0;
       if ((this.#announced.get(key) ?? -1) < sentAt) await this.#sleepUntilWoken(key, Math.min(left, holderLeft + 2));
+      if (this.#closed) return undefined;
       const envelope = await this.readL2(key, redisKey);
       if (envelope !== undefined) return { envelope };
     }
@@ -85,7 +84,7 @@ export class FleetLease {
    */
   async tryAcquire(redisKey: string): Promise<string | null | undefined> {
     const token = randomBytes(12).toString('base64url');
-    const r = await this.tier.script(ACQUIRE, [leaseKey(redisKey), redisKey], [token, this.options.leaseTtl, '0']);
+    const r = await this.tier.acquire(redisKey, token, this.options.leaseTtl, false);
     if (r === FAILED) {
       void this.release(redisKey, token);
       return undefined;
@@ -95,25 +94,37 @@ export class FleetLease {
     return token;
   }
 
-  /** Keeps the lease alive while `work` runs, so loads longer than `leaseTtl` keep it. */
-  hold<T>(redisKey: string, token: string, work: Promise<T>): Promise<T> {
+  /**
+   * Keeps the lease alive while `work` runs, so loads longer than `leaseTtl` keep it — for at
+   * most `maxHold` ms: a hung loader then stops holding the other instances back.
+   */
+  hold<T>(redisKey: string, token: string, work: Promise<T>, maxHold: number): Promise<T> {
     const ttl = this.options.leaseTtl;
+    const until = Date.now() + maxHold;
     const timer = setInterval(() => {
-      void this.tier.script(EXTEND, [leaseKey(redisKey)], [token, ttl]);
+      const left = until - Date.now();
+      if (left <= 0) return clearInterval(timer);
+      void this.tier.extend(redisKey, token, Math.min(ttl, left));
     }, Math.max(10, Math.floor(ttl / 3)));
     timer.unref();
     return work.finally(() => clearInterval(timer));
   }
 
-  /** Stores the loaded value if the lease is still ours; resolves false if it was taken away. */
-  async fill(redisKey: string, token: string, raw: string | Buffer, ttl: number, channel: string, message: string): Promise<boolean | undefined> {
-    const r = await this.tier.script(FILL, [redisKey, leaseKey(redisKey)], [token, raw, Math.max(1, Math.ceil(ttl)), channel, message]);
-    return r === FAILED ? undefined : r === 1;
+  /** Stores the loaded value if the lease is still ours; false if it was taken away, undefined if not known. */
+  async fill(redisKey: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<boolean | undefined> {
+    const r = await this.tier.fill(redisKey, token, raw, ttl, channel, message);
+    return r === FAILED ? undefined : r;
   }
 
   /** Frees the lease if it is still ours; sent even while the circuit breaker is open. */
   release(redisKey: string, token: string): Promise<unknown> {
-    return this.tier.script(RELEASE, [leaseKey(redisKey)], [token], true);
+    return this.tier.release(redisKey, token);
+  }
+
+  /** Shutdown: every waiter stops waiting (and runs its loader), and none starts waiting. */
+  close(): void {
+    this.#closed = true;
+    this.wakeAll();
   }
 
   /** Wakes every waiter (Redis in trouble: the holder's result may never be announced). */

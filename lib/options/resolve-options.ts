@@ -1,34 +1,28 @@
-import { TieredCacheConfigError } from '../errors.js';
 import { isRedisInstance } from '../l2/redis-connection.js';
 import type {
   L1Options,
   SerializerOption,
   TieredCacheModuleOptions,
 } from '../interfaces/tiered-cache-options.interface.js';
+import { defaultPolicy, ENTRY_OPTION_NAMES, type EntryOptionName, type EntryPolicy } from './entry-policy.js';
+import { beta, duration, fail, flag, fraction } from './option-checks.js';
 
-/** Module options with every default filled in. */
+/** Module options with every default filled in. Entry options are in `entry` (see entry-policy.ts). */
 export interface ResolvedOptions {
   redis: Exclude<TieredCacheModuleOptions['redis'], undefined>;
   keyPrefix: string;
-  ttl: number;
-  nullTtl: number;
-  l1: Required<Pick<L1Options, 'max' | 'ttl'>> & Pick<L1Options, 'maxSize' | 'sizeCalculation'> | false;
+  /** The entry defaults: what a call or decorator without options gets. */
+  entry: EntryPolicy;
+  l1: (Required<Pick<L1Options, 'max' | 'ttl'>> & Pick<L1Options, 'maxSize' | 'sizeCalculation'>) | false;
   serializer: SerializerOption;
   l2Timeout: number;
   connectTimeout: number;
   maxKeyLength: number;
-  lock: boolean;
   leaseTtl: number;
   lockWaitTimeout: number;
   onLockTimeout: 'load' | 'error';
   bus: boolean;
   tagTtl: number;
-  grace: number;
-  graceBackoff: number;
-  softTimeout: number;
-  hardTimeout: number;
-  earlyRefresh: number | false;
-  jitter: number;
   breaker: { threshold: number; openFor: number } | false;
   keyContext: (() => string | undefined) | undefined;
 }
@@ -50,12 +44,18 @@ export const DEFAULTS = {
   breakerOpenFor: 1_000,
 } as const;
 
-const KNOWN = new Set([
-  'redis', 'keyPrefix', 'ttl', 'nullTtl', 'l1', 'serializer', 'l2Timeout', 'connectTimeout',
-  'maxKeyLength', 'lock', 'leaseTtl', 'lockWaitTimeout', 'onLockTimeout', 'bus', 'tagTtl', 'grace', 'graceBackoff', 'softTimeout', 'hardTimeout', 'earlyRefresh', 'jitter', 'breaker',
-  'keyContext', 'isGlobal',
-]);
+/** Module-only option names; the entry options (but `l1Ttl`, which is `l1.ttl` here) come from entry-policy.ts. */
+const MODULE_OPTION_NAMES = [
+  'redis', 'keyPrefix', 'l1', 'serializer', 'l2Timeout', 'connectTimeout', 'maxKeyLength', 'leaseTtl',
+  'lockWaitTimeout', 'onLockTimeout', 'bus', 'tagTtl', 'breaker', 'keyContext', 'isGlobal',
+] as const;
+const KNOWN = new Set<string>([...MODULE_OPTION_NAMES, ...ENTRY_OPTION_NAMES.filter((n) => n !== 'l1Ttl')]);
 const KNOWN_L1 = new Set(['max', 'ttl', 'maxSize', 'sizeCalculation']);
+
+// Every module option has a name in the lists above, and every listed name is a module option.
+type ModuleOptionName = (typeof MODULE_OPTION_NAMES)[number] | Exclude<EntryOptionName, 'l1Ttl'>;
+const _everyOptionListed: Record<Exclude<keyof TieredCacheModuleOptions, ModuleOptionName> | Exclude<ModuleOptionName, keyof TieredCacheModuleOptions | 'isGlobal'>, never> = {};
+void _everyOptionListed;
 
 /** Validates module options and fills defaults; throws `TieredCacheConfigError` naming the fix. */
 export function resolveOptions(options: TieredCacheModuleOptions | undefined): ResolvedOptions {
@@ -67,33 +67,34 @@ export function resolveOptions(options: TieredCacheModuleOptions | undefined): R
   const redis = resolveRedis(o.redis);
   const keyPrefix = o.keyPrefix ?? DEFAULTS.keyPrefix;
   if (typeof keyPrefix !== 'string') fail('keyPrefix', "give a string such as 'shop:'");
+  const l1 = resolveL1(o.l1, redis === false);
   const ttl = duration(o, 'ttl', DEFAULTS.ttl, false);
-  const nullTtl = Math.min(duration(o, 'nullTtl', DEFAULTS.nullTtl, true), ttl);
-  const l2Timeout = duration(o, 'l2Timeout', DEFAULTS.l2Timeout, false);
-  const connectTimeout = duration(o, 'connectTimeout', DEFAULTS.connectTimeout, true);
-  const maxKeyLength = duration(o, 'maxKeyLength', DEFAULTS.maxKeyLength, false);
   return {
     redis: redis as ResolvedOptions['redis'],
     keyPrefix,
-    ttl,
-    nullTtl,
-    l1: resolveL1(o.l1, redis === false),
+    entry: defaultPolicy({
+      ttl,
+      // Without Redis, L1 is the only tier and keeps entries for their whole life.
+      l1Ttl: redis === false ? Infinity : l1 ? l1.ttl : DEFAULTS.l1Ttl,
+      nullTtl: Math.min(duration(o, 'nullTtl', DEFAULTS.nullTtl, true), ttl),
+      lock: flag(o, 'lock', true),
+      grace: duration(o, 'grace', 0, true),
+      graceBackoff: duration(o, 'graceBackoff', DEFAULTS.graceBackoff, true),
+      softTimeout: duration(o, 'softTimeout', 0, true),
+      hardTimeout: duration(o, 'hardTimeout', 0, true),
+      earlyRefresh: beta(o, 'earlyRefresh', 1),
+      jitter: fraction(o, 'jitter', 0),
+    }),
+    l1,
     serializer: resolveSerializer(o.serializer),
-    l2Timeout,
-    connectTimeout,
-    maxKeyLength,
-    lock: flag(o, 'lock'),
+    l2Timeout: duration(o, 'l2Timeout', DEFAULTS.l2Timeout, false),
+    connectTimeout: duration(o, 'connectTimeout', DEFAULTS.connectTimeout, true),
+    maxKeyLength: duration(o, 'maxKeyLength', DEFAULTS.maxKeyLength, false),
     leaseTtl: duration(o, 'leaseTtl', DEFAULTS.leaseTtl, false),
     lockWaitTimeout: duration(o, 'lockWaitTimeout', DEFAULTS.lockWaitTimeout, true),
     onLockTimeout: oneOf(o, 'onLockTimeout', ['load', 'error'] as const),
-    bus: flag(o, 'bus'),
+    bus: flag(o, 'bus', true),
     tagTtl: duration(o, 'tagTtl', DEFAULTS.tagTtl, false),
-    grace: duration(o, 'grace', 0, true),
-    graceBackoff: duration(o, 'graceBackoff', DEFAULTS.graceBackoff, true),
-    softTimeout: duration(o, 'softTimeout', 0, true),
-    hardTimeout: duration(o, 'hardTimeout', 0, true),
-    earlyRefresh: resolveBeta(o.earlyRefresh),
-    jitter: resolveJitter(o.jitter),
     breaker: resolveBreaker(o.breaker),
     keyContext: resolveKeyContext(o.keyContext),
   };
@@ -105,18 +106,7 @@ function resolveKeyContext(v: unknown): ResolvedOptions['keyContext'] {
   return v as () => string | undefined;
 }
 
-function resolveBeta(v: unknown): number | false {
-  if (v === undefined) return 1;
-  if (v === false) return false;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail('earlyRefresh', 'give a beta > 0 (1 is the usual), or false');
-  return v;
-}
 
-function resolveJitter(v: unknown): number {
-  if (v === undefined) return 0;
-  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail('jitter', 'give a fraction from 0 to 1, e.g. 0.1 for up to 10% shorter TTLs');
-  return v;
-}
 
 function resolveBreaker(v: unknown): ResolvedOptions['breaker'] {
   if (v === false) return false;
@@ -125,7 +115,7 @@ function resolveBreaker(v: unknown): ResolvedOptions['breaker'] {
   for (const k of Object.keys(o)) if (k !== 'threshold' && k !== 'openFor') fail(`breaker.${k}`, 'unknown option; use threshold and openFor');
   const threshold = o.threshold ?? DEFAULTS.breakerThreshold;
   if (!Number.isInteger(threshold) || (threshold as number) < 1) fail('breaker.threshold', 'give a whole number of failures >= 1');
-  return { threshold: threshold as number, openFor: duration(o, 'openFor', DEFAULTS.breakerOpenFor, false, 'breaker.') };
+  return { threshold: threshold as number, openFor: duration(o, 'openFor', DEFAULTS.breakerOpenFor, false, '', 'breaker.') };
 }
 
 /**
@@ -182,11 +172,6 @@ function clusterNode(n: unknown, path: string): void {
   fail(path, "give { host, port }, a port number or 'host:port'");
 }
 
-function flag(o: Record<string, unknown>, name: string): boolean {
-  const v = o[name] ?? true;
-  if (typeof v !== 'boolean') fail(name, `give true or false; got ${String(v)}`);
-  return v;
-}
 
 function oneOf<const T extends readonly string[]>(o: Record<string, unknown>, name: string, values: T): T[number] {
   const v = o[name] ?? values[0];
@@ -208,12 +193,16 @@ function resolveL1(l1: unknown, noRedis: boolean): ResolvedOptions['l1'] {
   }
   const max = o.max ?? DEFAULTS.l1Max;
   if (!Number.isInteger(max) || (max as number) < 1) fail('l1.max', 'give a whole number of entries >= 1');
-  const ttl = duration(o, 'ttl', DEFAULTS.l1Ttl, false, 'l1.');
+  const ttl = duration(o, 'ttl', DEFAULTS.l1Ttl, false, '', 'l1.');
   if (o.maxSize !== undefined && (!Number.isInteger(o.maxSize) || (o.maxSize as number) < 1)) {
     fail('l1.maxSize', 'give a whole number of bytes >= 1, or leave it out');
   }
   if (o.sizeCalculation !== undefined && typeof o.sizeCalculation !== 'function') {
     fail('l1.sizeCalculation', 'give a function (value, key) => bytes');
+  }
+  // Without Redis nothing is serialized (L1 holds any value, BigInt included), so no size is measured.
+  if (noRedis && o.maxSize !== undefined && o.sizeCalculation === undefined) {
+    fail('l1.sizeCalculation', 'with redis: false values are not serialized, so l1.maxSize needs a sizeCalculation: (value, key) => bytes');
   }
   return {
     max: max as number,
@@ -230,27 +219,4 @@ function resolveSerializer(s: unknown): SerializerOption {
     if (typeof c.serialize === 'function' && typeof c.deserialize === 'function') return s as SerializerOption;
   }
   return fail('serializer', "use 'json', 'msgpack' or an object { serialize(value), deserialize(buffer) }");
-}
-
-/** Reads a duration in milliseconds: a finite number >= 1 (or >= 0 when zero is allowed). */
-export function duration(
-  o: Record<string, unknown>,
-  name: string,
-  fallback: number,
-  allowZero: boolean,
-  path = '',
-): number {
-  const v = o[name];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < (allowZero ? 0 : 1)) {
-    fail(
-      path + name,
-      `give a duration in milliseconds (a number ${allowZero ? '>= 0' : '>= 1'}), e.g. ${fallback}; got ${String(v)}`,
-    );
-  }
-  return v;
-}
-
-export function fail(option: string, fix: string): never {
-  throw new TieredCacheConfigError(`nestjs-tiered-cache: invalid option "${option}": ${fix}.`);
 }

@@ -1,27 +1,28 @@
 import type { L1Entry } from '../l1/memory-tier.js';
-import { FAILED, type RedisTier } from '../l2/redis-tier.js';
+import { FAILED, type SharedTier } from '../shared/shared-tier.interface.js';
 import { TagRegistry } from './tag-registry.js';
 
 /**
- * Tag invalidation: one timestamp per tag, in Redis (`${keyPrefix}__tag:{tag}`, expiring after
- * `tagTtl`) and known locally (from this instance's invalidations, the bus, or read from Redis on
- * first need). An entry created at or before one of its tags' timestamps is stale.
+ * Tag invalidation: one timestamp per tag, in the shared tier (`${keyPrefix}__tag:{tag}`, expiring
+ * after `tagTtl`, written through `DurableWrites`) and known locally (from this instance's
+ * invalidations, the bus, or read from the shared tier on first need). An entry created at or
+ * before one of its tags' timestamps is stale. What is known locally is re-read after `knownFor`
+ * ms, so an instance that missed a bus message trusts an old timestamp for no longer than that.
  */
 export class TagIndex {
-  readonly #registry = new TagRegistry();
+  readonly #registry: TagRegistry;
 
   constructor(
-    private readonly l2: RedisTier | undefined,
+    private readonly shared: SharedTier,
     private readonly keyPrefix: string,
-    private readonly tagTtl: number,
-  ) {}
+    knownFor: number,
+  ) {
+    this.#registry = new TagRegistry(knownFor);
+  }
 
-  /** Invalidates `tags` as of `at`: here at once, in Redis (one write per tag). */
-  async invalidate(tags: readonly string[], at: number): Promise<void> {
-    this.received(tags, at);
-    const l2 = this.l2;
-    if (!l2) return;
-    await Promise.all(tags.map((t) => l2.exec((c) => c.set(this.#key(t), at, 'PX', this.tagTtl))));
+  /** The shared tier's key of a tag's invalidation marker. */
+  markerKey(tag: string): string {
+    return `${this.keyPrefix}__tag:{${tag}}`;
   }
 
   /** An invalidation another instance announced. */
@@ -51,15 +52,11 @@ export class TagIndex {
   async staleInL2(tags: readonly string[], createdAt: number): Promise<boolean> {
     const unknown = this.#registry.unknown(tags);
     if (unknown !== undefined) {
-      const ats = await Promise.all(unknown.map((t) => this.l2!.exec((c) => c.get(this.#key(t)))));
+      const ats = await this.shared.getMarkers(unknown.map((t) => this.markerKey(t)));
       // A tag that cannot be checked makes the entry a miss: never serve what may be invalidated.
-      if (ats.includes(FAILED)) return true;
+      if (ats === FAILED) return true;
       unknown.forEach((t, i) => this.#registry.set(t, Number(ats[i] ?? 0)));
     }
     return this.#registry.isStale(tags, createdAt) !== false;
-  }
-
-  #key(tag: string): string {
-    return `${this.keyPrefix}__tag:{${tag}}`;
   }
 }

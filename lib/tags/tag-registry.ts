@@ -15,10 +15,17 @@ export class TagRegistry {
    */
   watermark = 0;
 
-  constructor(max = 100_000) {
+  /**
+   * @param knownFor how long a timestamp is trusted before it is read again, in milliseconds. An
+   *   L1 entry checked against it lives no longer than that either (it is `l1.ttl`), so only
+   *   timestamps forgotten for room, not for age, make older entries untrusted.
+   */
+  constructor(knownFor: number, max = 100_000) {
     this.#known = new LRUCache<string, number>({
       max,
-      dispose: (at) => {
+      ttl: knownFor,
+      dispose: (at, _tag, reason) => {
+        if (reason !== 'evict') return;
         if (at > this.#forgottenUpTo) this.#forgottenUpTo = at;
         if (at > this.watermark) this.watermark = at;
       },

@@ -16,9 +16,10 @@ describe('L2 circuit breaker and early refresh', () => {
     for (let i = 0; i < 20; i++) expect(await cache.getOrSet(`k${i}`, async () => i)).toBe(i);
     const { l2 } = cache.stats();
     expect(l2).toMatchObject({ breaker: 'open', breakerOpens: 1 });
-    // The commands in flight when it opened timed out; every later one was never sent.
+    // The commands in flight when it opened timed out; every later one was never sent (a load
+    // whose read was not answered keeps its result in L1 only: no write is even attempted).
     expect(l2.timeouts).toBeLessThan(10);
-    expect(l2.skipped).toBeGreaterThanOrEqual(30);
+    expect(l2.skipped).toBeGreaterThanOrEqual(20 - l2.timeouts);
     await sleep(700);
     // 20 reads, but only the ones sent before it opened ever reached Redis.
     expect((await commandCalls(suite.raw, 'get')) - getsBefore).toBeLessThanOrEqual(3);
@@ -40,7 +41,7 @@ describe('L2 circuit breaker and early refresh', () => {
     // while every other command was never sent.
     expect(l2.breakerOpens).toBe(1);
     expect(l2.timeouts).toBeLessThan(calls / 2);
-    expect(l2.skipped).toBeGreaterThan(calls);
+    expect(l2.skipped).toBeGreaterThanOrEqual(calls - l2.timeouts);
     await sleep(Math.max(0, 1_600 - elapsed));
   });
 

@@ -74,3 +74,11 @@ async function scanAll(node: Redis, pattern: string): Promise<string[]> {
   } while (cursor !== '0');
   return found;
 }
+
+/**
+ * The keys that hold entries (values, leases, tag markers): a write or an eviction also leaves the
+ * key's write version (`…:ver`, expiring after a minute), which holds no value.
+ */
+export function withoutVersions(keys: readonly string[]): string[] {
+  return keys.filter((k) => !k.endsWith(':ver'));
+}

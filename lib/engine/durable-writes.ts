@@ -1,0 +1,136 @@
+import type { InvalidationBus } from '../bus/invalidation-bus.js';
+import type { Envelope } from '../codec/envelope.js';
+import { FAILED, type Raw, type SharedTier } from '../shared/shared-tier.interface.js';
+
+/** Most unconfirmed keys kept; past it the oldest are forgotten (their entries expire by TTL). */
+const MAX_KEYS = 100_000;
+const RETRY_EVERY_MS = 1_000;
+
+/** A write of one key that the shared tier has not confirmed yet. */
+type Intent =
+  | { kind: 'del'; at: number; key: string }
+  | { kind: 'put'; at: number; key: string; raw: Raw; envelope: Envelope };
+
+/**
+ * Writes and invalidations that must not be lost: deletes, `set()`/`@CachePut` writes, prefix
+ * deletes (`clear()`, namespaces) and tag markers. Each is sent at once; until the shared tier
+ * confirms it, it is remembered, retried every second and when the tier recovers (a dropped
+ * connection or an open breaker never loses it), and announced on the bus once it lands (another
+ * instance may have read the old value back meanwhile). Until then this instance ignores what the
+ * tier holds from before the write, serving the written value instead.
+ */
+export class DurableWrites {
+  readonly #keys = new Map<string, Intent>();
+  readonly #prefixes = new Map<string, { at: number; announce: () => void }>();
+  readonly #tags = new Map<string, { key: string; at: number; ttl: number }>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly shared: SharedTier,
+    private readonly bus: InvalidationBus | undefined,
+  ) {}
+
+  /** Deletes entries (value, lease; bumping their versions), given by user key and storage key. */
+  async del(keys: readonly string[], storageKeys: readonly string[]): Promise<void> {
+    const at = Date.now();
+    storageKeys.forEach((sk, i) => this.#remember(sk, { kind: 'del', at, key: keys[i]! }));
+    if ((await this.shared.del(storageKeys)) === FAILED) return this.#schedule();
+    for (const sk of storageKeys) this.#confirmed(sk, at);
+  }
+
+  /** An unconditional write of one entry (`set`, `@CachePut`). */
+  async put(key: string, storageKey: string, raw: Raw, envelope: Envelope): Promise<void> {
+    const at = envelope.createdAt;
+    this.#remember(storageKey, { kind: 'put', at, key, raw, envelope });
+    const ttl = envelope.staleUntil - Date.now();
+    if (ttl > 0 && (await this.shared.put(storageKey, raw, Math.ceil(ttl))) === FAILED) return this.#schedule();
+    this.#confirmed(storageKey, at);
+  }
+
+  /** Deletes every key under a storage prefix; `announce` tells the other instances once it landed. */
+  async delPrefix(prefix: string, announce: () => void): Promise<void> {
+    const at = Date.now();
+    this.#prefixes.set(prefix, { at, announce });
+    if ((await this.shared.delPrefix(prefix)) === FAILED) return this.#schedule();
+    if (this.#prefixes.get(prefix)?.at === at) this.#prefixes.delete(prefix);
+  }
+
+  /** Writes a tag's invalidation marker (its time, `at`) for `ttl` ms. */
+  async tag(tag: string, markerKey: string, at: number, ttl: number): Promise<void> {
+    this.#tags.set(tag, { key: markerKey, at, ttl });
+    if ((await this.shared.setMarker(markerKey, String(at), ttl)) === FAILED) return this.#schedule();
+    if (this.#tags.get(tag)?.at === at) this.#tags.delete(tag);
+  }
+
+  /**
+   * What to make of an entry the shared tier returned for `storageKey`, written at `createdAt`:
+   * `undefined` to serve it; `null` when an unconfirmed delete hides it; the written envelope when
+   * an unconfirmed write replaces it.
+   */
+  override(storageKey: string, createdAt: number): Envelope | null | undefined {
+    if (this.#keys.size === 0 && this.#prefixes.size === 0) return undefined;
+    const intent = this.#keys.get(storageKey);
+    if (intent !== undefined && createdAt <= intent.at) return intent.kind === 'put' ? intent.envelope : null;
+    for (const [prefix, p] of this.#prefixes) if (createdAt <= p.at && storageKey.startsWith(prefix)) return null;
+    return undefined;
+  }
+
+  /** Whether anything is still unconfirmed. */
+  get pending(): number {
+    return this.#keys.size + this.#prefixes.size + this.#tags.size;
+  }
+
+  /** Sends again what the shared tier has not confirmed, and announces what lands. */
+  async retry(): Promise<void> {
+    this.bus?.retry();
+    const deleted: string[] = [];
+    const written: string[] = [];
+    for (const [sk, intent] of [...this.#keys]) {
+      const ttl = intent.kind === 'put' ? intent.envelope.staleUntil - Date.now() : 0;
+      const r = intent.kind === 'put' && ttl > 0 ? await this.shared.put(sk, intent.raw, Math.ceil(ttl)) : await this.shared.del([sk]);
+      if (r === FAILED) continue;
+      this.#confirmed(sk, intent.at);
+      (intent.kind === 'put' && ttl > 0 ? written : deleted).push(intent.key);
+    }
+    if (deleted.length > 0) this.bus?.publish('del', deleted);
+    if (written.length > 0) this.bus?.publish('set', written);
+    for (const [prefix, p] of [...this.#prefixes]) {
+      if ((await this.shared.delPrefix(prefix)) === FAILED) continue;
+      if (this.#prefixes.get(prefix)?.at === p.at) this.#prefixes.delete(prefix);
+      p.announce();
+    }
+    for (const [tag, t] of [...this.#tags]) {
+      if ((await this.shared.setMarker(t.key, String(t.at), t.ttl)) === FAILED) continue;
+      if (this.#tags.get(tag)?.at === t.at) this.#tags.delete(tag);
+      this.bus?.publish('tags', [tag], t.at);
+    }
+    if (this.pending > 0 || (this.bus?.pending ?? 0) > 0) this.#schedule();
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+  }
+
+  #remember(storageKey: string, intent: Intent): void {
+    if (this.#keys.size >= MAX_KEYS && !this.#keys.has(storageKey)) this.#keys.delete(this.#keys.keys().next().value!);
+    this.#keys.delete(storageKey);
+    this.#keys.set(storageKey, intent);
+  }
+
+  #confirmed(storageKey: string, at: number): void {
+    if (this.#keys.get(storageKey)?.at === at) this.#keys.delete(storageKey);
+  }
+
+  /** Retries every second until everything landed (besides on recovery). */
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.shared.connected) void this.retry();
+      else this.#schedule();
+    }, RETRY_EVERY_MS);
+    this.#timer.unref();
+  }
+}

@@ -1,0 +1,71 @@
+import { Logger } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+import type { Subscription } from '../shared/shared-tier.interface.js';
+import type { RedisClient } from './redis-connection.js';
+
+/**
+ * A subscription on a connection of its own (a subscribed connection cannot send other
+ * commands), which the library creates and closes. It queues SUBSCRIBE until connected and
+ * re-subscribes by itself after a reconnect; `onGap` runs when it comes back after being away.
+ */
+export class RedisSubscription implements Subscription {
+  readonly #sub: RedisClient;
+  #subscribed = false;
+  #away = false;
+  #closed = false;
+
+  constructor(
+    client: RedisClient,
+    private readonly channel: string,
+    private readonly onMessage: (message: string) => void,
+    private readonly onGap: () => void,
+  ) {
+    const options = { lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true };
+    this.#sub = (client as Cluster).isCluster
+      ? (client as Cluster).duplicate(undefined, { lazyConnect: true, enableOfflineQueue: true, redisOptions: options })
+      : (client as Redis).duplicate(options);
+    this.#sub.on('message', this.#onRaw);
+    this.#sub.on('error', () => undefined);
+    this.#sub.on('close', this.#onClose);
+    this.#sub.on('ready', this.#onReady);
+  }
+
+  get connected(): boolean {
+    return this.#subscribed && this.#sub.status === 'ready';
+  }
+
+  async start(waitMs: number): Promise<void> {
+    this.#sub.connect().catch(() => undefined);
+    const subscribed = this.#sub.subscribe(this.channel).then(
+      () => {
+        this.#subscribed = true;
+      },
+      () => undefined,
+    );
+    await Promise.race([subscribed, new Promise((r) => setTimeout(r, waitMs).unref())]);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#sub.off('close', this.#onClose);
+    this.#sub.off('ready', this.#onReady);
+    this.#sub.disconnect(false);
+  }
+
+  readonly #onRaw = (channel: string, message: string): void => {
+    if (channel === this.channel) this.onMessage(message);
+  };
+
+  readonly #onClose = (): void => {
+    if (this.#closed || !this.#subscribed || this.#away) return;
+    this.#away = true;
+    new Logger('TieredCache').warn('Invalidation bus disconnected: L1 entries may be stale until it reconnects.');
+  };
+
+  readonly #onReady = (): void => {
+    if (!this.#away) return;
+    this.#away = false;
+    // Messages sent while the subscriber was away are lost.
+    this.onGap();
+  };
+}
