@@ -3,7 +3,7 @@ import { createApp, uniquePrefix } from '../support/app.js';
 import { GatedLoader, settlement } from '../support/gated-loader.js';
 import { redisSuite } from '../support/redis-suite.js';
 
-describe('defect 15: an app whose callers wait on another instance’s lease closes promptly', () => {
+describe('defect 15: closing an app settles its callers that wait on another instance’s lease', () => {
   const suite = redisSuite();
 
   it('close() resolves and the waiting caller settles (its own load, or a shutdown error) without waiting for lockWaitTimeout', async () => {
