@@ -7,6 +7,7 @@ import type { CacheEntryInfo, GetOrSetOptions } from '../interfaces/cache-operat
 import type { CacheObserver, ReadOutcome } from '../interfaces/cache-observer.interface.js';
 import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
 import { assertKey, toRedisKey } from '../keys/cache-key.util.js';
+import { createKeyScope } from '../keys/key-scope.util.js';
 import { type L1Entry, l1Entry, MemoryTier } from '../l1/memory-tier.js';
 import type { OwnedClient } from '../l2/redis-connection.js';
 import { FAILED, type Outcome, RedisTier } from '../l2/redis-tier.js';
@@ -104,18 +105,8 @@ export class CacheEngine {
     await this.l2?.close();
   }
 
-  /**
-   * The key as stored: with `keyContext`, prefixed by the context's value (URI-encoded, then `/`),
-   * so one tenant's entries can never be read under another tenant's context.
-   */
-  readonly scope: (key: string) => string = this.options.keyContext
-    ? (key) => {
-        assertKey(key, 'a cache call');
-        const ctx = this.options.keyContext!();
-        if (ctx !== undefined && typeof ctx !== 'string') throw new TypeError('nestjs-tiered-cache: keyContext() must return a string or undefined');
-        return `${encodeURIComponent(ctx ?? '')}/${key}`;
-      }
-    : (key) => key;
+  /** The key as stored: with `keyContext`, under the context's own form (see `createKeyScope`). */
+  readonly scope: (key: string) => string = createKeyScope(this.options.keyContext);
 
   redisKey(key: string): string {
     return toRedisKey(this.options.keyPrefix, key, this.options.maxKeyLength);
