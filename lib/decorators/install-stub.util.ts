@@ -1,6 +1,7 @@
 import { Inject, Optional } from '@nestjs/common';
 import { TieredCacheConfigError } from '../errors.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
+import { defaultNamespace } from '../keys/default-namespace.util.js';
 import { CACHE_OPERATION_METADATA, CACHE_SLOT, ENGINE } from '../tiered-cache.constants.js';
 import { TieredCacheService } from '../tiered-cache.service.js';
 import { checkEntryOptions } from '../options/entry-policy.js';
@@ -35,7 +36,7 @@ export function installStub(
     throw new TieredCacheConfigError(`nestjs-tiered-cache: ${decorator} on static ${label}: decorate an instance method of a provider or controller.`);
   }
   assertReturnsPromise(target, propertyKey, decorator);
-  const op = build(target.constructor.name, String(propertyKey), label);
+  const op = build(defaultNamespace(target.constructor), String(propertyKey), label);
   checkOperation(op, `${decorator} on ${label}`);
 
   const stub = function (this: any, ...args: unknown[]) {

@@ -6,6 +6,7 @@ import type { CacheEntryInfo } from '../interfaces/cache-operation-options.inter
 import type { CacheObserver } from '../interfaces/cache-observer.interface.js';
 import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
 import { assertKey, toRedisKey } from '../keys/cache-key.util.js';
+import { createKeyScope } from '../keys/key-scope.util.js';
 import { type L1Entry, l1Entry, MemoryTier } from '../l1/memory-tier.js';
 import { FleetLease } from '../lease/fleet-lease.js';
 import type { EntryPolicy } from '../options/entry-policy.js';
@@ -92,18 +93,8 @@ export class CacheEngine {
     await this.shared.close();
   }
 
-  /**
-   * The key as stored: with `keyContext`, prefixed by the context's value (URI-encoded, then `/`),
-   * so one tenant's entries can never be read under another tenant's context.
-   */
-  readonly scope: (key: string) => string = this.options.keyContext
-    ? (key) => {
-        assertKey(key, 'a cache call');
-        const ctx = this.options.keyContext!();
-        if (ctx !== undefined && typeof ctx !== 'string') throw new TypeError('nestjs-tiered-cache: keyContext() must return a string or undefined');
-        return `${encodeURIComponent(ctx ?? '')}/${key}`;
-      }
-    : (key) => key;
+  /** The key as stored: with `keyContext`, under the context's own form (see `createKeyScope`). */
+  readonly scope: (key: string) => string = createKeyScope(this.options.keyContext);
 
   /** The shared tier's key of an entry. */
   storageKey(key: string): string {

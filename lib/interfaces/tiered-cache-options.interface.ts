@@ -218,7 +218,14 @@ export interface TieredCacheModuleOptions {
    */
   keyContext?: () => string | undefined;
   /**
-   * Keys longer than this (in characters) are stored in Redis under a SHA-256 hash of the key.
+   * Keys (with their `keyContext`) longer than this many characters are stored in Redis as their
+   * head + `#` + the SHA-256 of the whole key (43 characters, base64url). The head runs up to and
+   * including the last `:` among the first `maxKeyLength` characters, so a namespace prefix such
+   * as `ReportsService:` (what `@CacheEvict({ allEntries: true })` deletes by) is kept whole
+   * whenever it fits in `maxKeyLength`, and evictions by namespace find hashed entries too. A key
+   * with no `:` there keeps its first `maxKeyLength - 44` characters. A stored name is at most
+   * `maxKeyLength + 44` characters (plus `keyPrefix` and the hash-tag braces). In characters,
+   * at least 1.
    * @default 256
    */
   maxKeyLength?: number;
