@@ -40,7 +40,7 @@ export class TieredCacheModule extends ConfigurableModuleClass {}
  */
 async function createTieredCache(options: TieredCacheModuleOptions): Promise<TieredCacheService> {
   const resolved = resolveOptions(options);
-  const codec = await createCodec(resolved.serializer);
+  const codec = await createCodec(resolved.serializer, resolved.maxValueBytes);
   const engine = new CacheEngine(resolved, codec, resolved.redis ? createRedisClient(resolved.redis) : undefined);
   await engine.connect();
   return new TieredCacheService(engine);

@@ -31,6 +31,7 @@ export interface ResolvedOptions {
   jitter: number;
   breaker: { threshold: number; openFor: number } | false;
   keyContext: (() => string | undefined) | undefined;
+  maxValueBytes: number;
 }
 
 export const DEFAULTS = {
@@ -48,12 +49,13 @@ export const DEFAULTS = {
   graceBackoff: 5_000,
   breakerThreshold: 5,
   breakerOpenFor: 1_000,
+  maxValueBytes: 8 * 1024 * 1024,
 } as const;
 
 const KNOWN = new Set([
   'redis', 'keyPrefix', 'ttl', 'nullTtl', 'l1', 'serializer', 'l2Timeout', 'connectTimeout',
   'maxKeyLength', 'lock', 'leaseTtl', 'lockWaitTimeout', 'onLockTimeout', 'bus', 'tagTtl', 'grace', 'graceBackoff', 'softTimeout', 'hardTimeout', 'earlyRefresh', 'jitter', 'breaker',
-  'keyContext', 'isGlobal',
+  'keyContext', 'maxValueBytes', 'isGlobal',
 ]);
 const KNOWN_L1 = new Set(['max', 'ttl', 'maxSize', 'sizeCalculation']);
 
@@ -96,6 +98,7 @@ export function resolveOptions(options: TieredCacheModuleOptions | undefined): R
     jitter: resolveJitter(o.jitter),
     breaker: resolveBreaker(o.breaker),
     keyContext: resolveKeyContext(o.keyContext),
+    maxValueBytes: resolveMaxValueBytes(o.maxValueBytes),
   };
 }
 
@@ -103,6 +106,12 @@ function resolveKeyContext(v: unknown): ResolvedOptions['keyContext'] {
   if (v === undefined) return undefined;
   if (typeof v !== 'function') fail('keyContext', 'give a function returning the current tenant (a string) or undefined');
   return v as () => string | undefined;
+}
+
+function resolveMaxValueBytes(v: unknown): number {
+  if (v === undefined) return DEFAULTS.maxValueBytes;
+  if (!Number.isSafeInteger(v) || (v as number) < 1) fail('maxValueBytes', `give a whole number of bytes >= 1, e.g. ${DEFAULTS.maxValueBytes} (8 MiB); got ${String(v)}`);
+  return v as number;
 }
 
 function resolveBeta(v: unknown): number | false {
