@@ -4,7 +4,7 @@
  * (cache-manager 7's API), `CacheInterceptor`, `@CacheKey`, `@CacheTTL`. Configure the tiers
  * with our options (`redis`, `l1`, `keyPrefix`, `serializer`...) where `stores` was.
  *
- * What remains different, and why (the long form, with what improves: lib/compat/MIGRATION.md,
+ * What remains different, and why (the long form, with what improves: docs/migration-from-cache-manager.md,
  * "Coming from `@nestjs/cache-manager`" in the README):
  * - No Keyv `stores`: the tiers are an in-process LRU (`l1`) and Redis (`redis`). A `stores` option
  *   fails at bootstrap; `cache.stores` is `[]`. Without `redis`, the cache is the LRU alone,
@@ -34,6 +34,10 @@
  *   its result (and its error); `X-Cache: MISS` marks only the request whose handler ran. A
  *   `@CacheTTL` function's error fails the request instead of skipping the cache. Server-sent
  *   events are never cached. WebSocket and microservice handlers keep read-then-write.
+ * - `CacheInterceptor` never shares a response across users by accident: a request with an
+ *   `Authorization` header is not cached unless the route opts in (`@CacheKey`, `@CachePublic`,
+ *   a `trackBy` override), and a response marked `Cache-Control: private`/`no-store` is never
+ *   stored. `@CacheKey` factories and `trackBy` may be async, as upstream.
  *
  * @packageDocumentation
  */
@@ -57,5 +61,6 @@ export type {
 } from './compat/cache-module-options.interface.js';
 export { CacheInterceptor } from './compat/cache.interceptor.js';
 export { CacheKey, type CacheKeyFactory } from './compat/cache-key.decorator.js';
+export { CachePublic } from './compat/cache-public.decorator.js';
 export { CacheTTL, type CacheTTLFactory } from './compat/cache-ttl.decorator.js';
-export { CACHE_KEY_METADATA, CACHE_MANAGER, CACHE_TTL_METADATA } from './compat/compat.constants.js';
+export { CACHE_KEY_METADATA, CACHE_MANAGER, CACHE_PUBLIC_METADATA, CACHE_TTL_METADATA } from './compat/compat.constants.js';

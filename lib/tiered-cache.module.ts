@@ -42,7 +42,7 @@ export class TieredCacheModule extends ConfigurableModuleClass {}
  */
 async function createTieredCache(options: TieredCacheModuleOptions): Promise<TieredCacheService> {
   const resolved = resolveOptions(options);
-  const codec = await createCodec(resolved.serializer);
+  const codec = await createCodec(resolved.serializer, resolved.maxValueBytes);
   const stats = new CacheStats();
   const shared = resolved.redis ? new RedisTier(createRedisClient(resolved.redis), codec.binary, resolved.l2Timeout, stats, resolved.breaker) : undefined;
   const engine = new CacheEngine(resolved, codec, shared, stats);

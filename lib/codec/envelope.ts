@@ -62,10 +62,12 @@ export function fromWire(w: unknown): Envelope {
     !Array.isArray(w) ||
     w.length !== 8 ||
     w[0] !== ENVELOPE_VERSION ||
-    typeof w[2] !== 'number' ||
-    typeof w[3] !== 'number' ||
-    typeof w[4] !== 'number' ||
-    typeof w[5] !== 'number' ||
+    // Finite: a planted NaN or Infinity (msgpack can carry them) would make expiry checks and
+    // L1 lifetimes meaningless.
+    !Number.isFinite(w[2]) ||
+    !Number.isFinite(w[3]) ||
+    !Number.isFinite(w[4]) ||
+    !Number.isFinite(w[5]) ||
     (w[6] !== 0 && !(Array.isArray(w[6]) && w[6].every((t) => typeof t === 'string')))
   ) {
     throw new CorruptEntryError('not a cache envelope of this version');

@@ -12,6 +12,7 @@ import {
   VALUE_INDEX,
   VALUE_KIND,
 } from './envelope.js';
+import { limitSize } from './size-limit.js';
 
 /** JSON: the envelope array in one `JSON.stringify`, read with one `JSON.parse`. */
 export const jsonCodec: Codec = {
@@ -24,9 +25,10 @@ export const jsonCodec: Codec = {
     }
   },
   decode(raw) {
+    const text = typeof raw === 'string' ? raw : raw.toString('utf8');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+      parsed = mayNameProto(text) ? JSON.parse(text, dropProtoKeys) : JSON.parse(text);
     } catch (err) {
       throw new CorruptEntryError((err as Error).message);
     }
@@ -34,7 +36,25 @@ export const jsonCodec: Codec = {
   },
 };
 
-/** msgpackr with structured cloning: keeps Date, Map, Set, BigInt, binary and cycles. */
+/**
+ * Whether `text` may hold a `"__proto__"` key, spelled out or with `\u` escapes. `JSON.parse`
+ * makes such a key an own property, harmless by itself, but `Object.assign` or a deep merge of
+ * the value would then replace the target's prototype. Such keys come from planted bytes (or a
+ * value that was itself parsed from untrusted JSON), so the common parse stays plain and fast.
+ */
+function mayNameProto(text: string): boolean {
+  return text.includes('__proto__') || text.includes('\\u');
+}
+
+function dropProtoKeys(key: string, value: unknown): unknown {
+  return key === '__proto__' ? undefined : value;
+}
+
+/**
+ * msgpackr with structured cloning: keeps Date, Map, Set, BigInt, binary and cycles. Decoding
+ * builds data only: msgpackr renames a `__proto__` key to `__proto_`, registers no class of ours,
+ * and makes only the built-in error types.
+ */
 async function msgpackCodec(): Promise<Codec> {
   let mod: typeof import('msgpackr');
   try {
@@ -104,8 +124,8 @@ function customCodec(s: Serializer): Codec {
   };
 }
 
-export async function createCodec(option: SerializerOption): Promise<Codec> {
-  if (option === 'json') return jsonCodec;
-  if (option === 'msgpack') return msgpackCodec();
-  return customCodec(option);
+/** The codec of `option`, refusing entries over `maxValueBytes` both ways (see `limitSize`). */
+export async function createCodec(option: SerializerOption, maxValueBytes: number): Promise<Codec> {
+  const codec = option === 'json' ? jsonCodec : option === 'msgpack' ? await msgpackCodec() : customCodec(option);
+  return limitSize(codec, maxValueBytes);
 }

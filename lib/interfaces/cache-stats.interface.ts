@@ -23,7 +23,7 @@ export interface CacheStatsSnapshot {
     timeouts: number;
     /** Commands skipped because the connection was not ready. */
     skipped: number;
-    /** Entries that did not decode: deleted and treated as misses. */
+    /** Entries that did not decode, or were over `maxValueBytes`: deleted and treated as misses. */
     corrupt: number;
     /** The circuit breaker: `open` while no commands are sent to Redis. */
     breaker: 'closed' | 'open' | 'half-open';

@@ -229,4 +229,15 @@ export interface TieredCacheModuleOptions {
    * @default 256
    */
   maxKeyLength?: number;
+  /**
+   * Largest entry, in bytes of its serialized form (the value plus a header of a few dozen bytes),
+   * that is written or read. A larger result is not cached (logged once per key, counted in
+   * `serializationErrors`; the caller still gets it). Larger bytes found in Redis — which
+   * anyone able to write to Redis can plant — are not decoded: counted in `l2.corrupt`, deleted,
+   * and read as a miss. The default leaves room for large lists and documents while keeping a
+   * planted value from stalling the event loop in a parse and allocating several times its size
+   * (Redis itself allows 512 MB). Give every instance sharing a Redis the same value.
+   * @default 8_388_608 (8 MiB)
+   */
+  maxValueBytes?: number;
 }

@@ -25,6 +25,7 @@ export interface ResolvedOptions {
   tagTtl: number;
   breaker: { threshold: number; openFor: number } | false;
   keyContext: (() => string | undefined) | undefined;
+  maxValueBytes: number;
 }
 
 export const DEFAULTS = {
@@ -42,12 +43,13 @@ export const DEFAULTS = {
   graceBackoff: 5_000,
   breakerThreshold: 5,
   breakerOpenFor: 1_000,
+  maxValueBytes: 8 * 1024 * 1024,
 } as const;
 
 /** Module-only option names; the entry options (but `l1Ttl`, which is `l1.ttl` here) come from entry-policy.ts. */
 const MODULE_OPTION_NAMES = [
   'redis', 'keyPrefix', 'l1', 'serializer', 'l2Timeout', 'connectTimeout', 'maxKeyLength', 'leaseTtl',
-  'lockWaitTimeout', 'onLockTimeout', 'bus', 'tagTtl', 'breaker', 'keyContext', 'isGlobal',
+  'lockWaitTimeout', 'onLockTimeout', 'bus', 'tagTtl', 'breaker', 'keyContext', 'maxValueBytes', 'isGlobal',
 ] as const;
 const KNOWN = new Set<string>([...MODULE_OPTION_NAMES, ...ENTRY_OPTION_NAMES.filter((n) => n !== 'l1Ttl')]);
 const KNOWN_L1 = new Set(['max', 'ttl', 'maxSize', 'sizeCalculation']);
@@ -97,6 +99,7 @@ export function resolveOptions(options: TieredCacheModuleOptions | undefined): R
     tagTtl: duration(o, 'tagTtl', DEFAULTS.tagTtl, false),
     breaker: resolveBreaker(o.breaker),
     keyContext: resolveKeyContext(o.keyContext),
+    maxValueBytes: resolveMaxValueBytes(o.maxValueBytes),
   };
 }
 
@@ -106,6 +109,11 @@ function resolveKeyContext(v: unknown): ResolvedOptions['keyContext'] {
   return v as () => string | undefined;
 }
 
+function resolveMaxValueBytes(v: unknown): number {
+  if (v === undefined) return DEFAULTS.maxValueBytes;
+  if (!Number.isSafeInteger(v) || (v as number) < 1) fail('maxValueBytes', `give a whole number of bytes >= 1, e.g. ${DEFAULTS.maxValueBytes} (8 MiB); got ${String(v)}`);
+  return v as number;
+}
 
 
 function resolveBreaker(v: unknown): ResolvedOptions['breaker'] {

@@ -4,6 +4,7 @@ import {
   Controller,
   type ExecutionContext,
   Get,
+  Headers,
   Injectable,
   type MessageEvent,
   type NestInterceptor,
@@ -101,6 +102,21 @@ class ItemsController {
     return { id, run: this.counters.ran(`keyed-by:${id}`) };
   }
 
+  @Get('keyed-async/:id')
+  @CacheKey(async (ctx: ExecutionContext) => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return `items:async:${ctx.switchToHttp().getRequest().params.id}`;
+  })
+  keyedAsync(@Param('id') id: string): { id: string; run: number } {
+    return { id, run: this.counters.ran(`keyed-async:${id}`) };
+  }
+
+  @Get('keyed-async-none')
+  @CacheKey(async () => undefined)
+  keyedAsyncNone(): { run: number } {
+    return { run: this.counters.ran('keyed-async-none') };
+  }
+
   @Get('ttl-number')
   @CacheTTL(12_345)
   ttlNumber(): { run: number } {
@@ -138,6 +154,27 @@ class ItemsController {
   }
 }
 
+/** A subclass whose key needs an await (e.g. a session lookup), as `@nestjs/cache-manager` allows. */
+@Injectable()
+class AsyncTrackByInterceptor extends CacheInterceptor {
+  protected override async trackBy(context: ExecutionContext): Promise<string | undefined> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const request = context.switchToHttp().getRequest();
+    return `region:${request.headers['x-region']}:${this.httpAdapterHost.httpAdapter.getRequestUrl(request)}`;
+  }
+}
+
+@Controller('regional')
+@UseInterceptors(AsyncTrackByInterceptor)
+class RegionalController {
+  constructor(private readonly counters: Counters) {}
+
+  @Get()
+  list(@Headers('x-region') region: string): { region: string; run: number } {
+    return { region, run: this.counters.ran(`regional:${region}`) };
+  }
+}
+
 @Controller('ttl')
 @CacheTTL(30_000)
 @UseInterceptors(CacheInterceptor)
@@ -170,7 +207,7 @@ describe.each<AdapterName>(ADAPTERS)('CacheInterceptor on %s', (adapter) => {
   async function start(keyPrefix = compatPrefix(adapter)) {
     const r = await listen(adapter, {
       imports: [CacheModule.register({ ttl: MODULE_TTL, redis: suite.redis.url, keyPrefix })],
-      controllers: [StampedeController, ItemsController, TtlController],
+      controllers: [StampedeController, ItemsController, TtlController, RegionalController],
       providers: [Counters, CountArrivals],
     });
     suite.closeAfter(r.app);
@@ -259,6 +296,42 @@ describe.each<AdapterName>(ADAPTERS)('CacheInterceptor on %s', (adapter) => {
     await request(`${url}/items/keyed-by/4`);
 
     expect(await cache.get('items:by:4')).toEqual({ id: '4', run: 1 });
+  });
+
+  it('awaits a @CacheKey() function that returns a promise, and stores under the key it resolves to', async () => {
+    const { url, cache, counters } = await start();
+
+    const first = await request(`${url}/items/keyed-async/4`);
+    const second = await request(`${url}/items/keyed-async/4`);
+
+    expect(first).toMatchObject({ status: 200, xCache: 'MISS', body: { id: '4', run: 1 } });
+    expect(second).toMatchObject({ status: 200, xCache: 'HIT', body: { id: '4', run: 1 } });
+    expect(await cache.get('items:async:4')).toEqual({ id: '4', run: 1 });
+    expect(counters.count('keyed-async:4')).toBe(1);
+  });
+
+  it('does not cache a request whose @CacheKey() promise resolves to undefined', async () => {
+    const { url, counters } = await start();
+
+    const first = await request(`${url}/items/keyed-async-none`);
+    const second = await request(`${url}/items/keyed-async-none`);
+
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second).toMatchObject({ xCache: null, body: { run: 2 } });
+    expect(counters.count('keyed-async-none')).toBe(2);
+  });
+
+  it('awaits an async trackBy() of a subclass: one entry per key it resolves to', async () => {
+    const { url, cache, counters } = await start();
+    const as = (region: string) => request(`${url}/regional`, { headers: { 'x-region': region } });
+
+    const [eu1, us1, eu2, us2] = [await as('eu'), await as('us'), await as('eu'), await as('us')];
+
+    expect([eu1.xCache, us1.xCache, eu2.xCache, us2.xCache]).toEqual(['MISS', 'MISS', 'HIT', 'HIT']);
+    expect(eu2.body).toEqual({ region: 'eu', run: 1 });
+    expect(us2.body).toEqual({ region: 'us', run: 1 });
+    expect(await cache.get('region:eu:/regional')).toEqual({ region: 'eu', run: 1 });
+    expect([counters.count('regional:eu'), counters.count('regional:us')]).toEqual([1, 1]);
   });
 
   it('keeps a response for the @CacheTTL() milliseconds', async () => {
