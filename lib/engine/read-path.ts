@@ -1,4 +1,5 @@
 import type { Envelope } from '../codec/envelope.js';
+import { approximateSize } from '../l1/approximate-size.js';
 import type { L1Entry } from '../l1/memory-tier.js';
 import type { EntryPolicy } from '../options/entry-policy.js';
 import { earlyRefreshWindowStart, shouldRefreshEarly } from '../resilience/early-refresh.js';
@@ -223,7 +224,8 @@ export class ReadPath {
   backfill(key: string, found: Envelope, p: EntryPolicy): void {
     const l1 = this.e.l1;
     if (l1 === undefined) return;
-    const entry = this.e.l1Entry(found, 0);
+    // Sized only when `l1.maxSize` asks for it (the bytes read are gone by now: an estimate).
+    const entry = this.e.l1Entry(found, l1.sized ? approximateSize(found.value) : 0);
     const ttl = this.l1Ttl(entry, Date.now(), p);
     if (ttl > 0) l1.set(key, entry, ttl);
   }

@@ -1,4 +1,5 @@
 import { type Envelope, UnserializableValueError } from '../codec/envelope.js';
+import { approximateSize } from '../l1/approximate-size.js';
 import type { L1Entry } from '../l1/memory-tier.js';
 import { type EntryPolicy, entryTimes } from '../options/entry-policy.js';
 import type { Raw } from '../shared/shared-tier.interface.js';
@@ -126,7 +127,7 @@ export class WritePath {
     }
     let entry: L1Entry | undefined;
     if (e.l1 !== undefined) {
-      entry = e.l1Entry(envelope, raw?.length ?? 0);
+      entry = e.l1Entry(envelope, raw !== undefined ? raw.length : e.l1.sized ? approximateSize(value) : 0);
       const ttl = e.read.l1Ttl(entry, now, p);
       if (ttl > 0) e.l1.set(key, entry, ttl);
     }

@@ -35,7 +35,10 @@ export interface L1Options {
    * `sizeCalculation`). Unset: L1 is bounded by `max` only.
    */
   maxSize?: number;
-  /** Size of one entry in bytes, for `maxSize`. Default: the length of its serialized form. */
+  /**
+   * Size of one entry in bytes, for `maxSize`. Default: the length of its serialized form; with
+   * `redis: false` (nothing is serialized) a rough estimate of its size in memory.
+   */
   sizeCalculation?: (value: unknown, key: string) => number;
 }
 

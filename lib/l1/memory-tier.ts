@@ -39,17 +39,18 @@ export function l1Entry(
 /** The in-process tier: lru-cache bounded by entries (and bytes when `maxSize` is set). */
 export class MemoryTier {
   readonly #lru: LRUCache<string, L1Entry>;
-  readonly #sized: boolean;
+  /** Whether entries need a size (`maxSize` is set). */
+  readonly sized: boolean;
 
   constructor(options: Exclude<ResolvedOptions['l1'], false>) {
-    this.#sized = options.maxSize !== undefined;
+    this.sized = options.maxSize !== undefined;
     const userSize = options.sizeCalculation;
     this.#lru = new LRUCache<string, L1Entry>({
       max: options.max,
       ttl: options.ttl,
       // Expiry is checked on read (no timers): an idle cache costs nothing.
       ttlAutopurge: false,
-      ...(this.#sized
+      ...(this.sized
         ? {
             maxSize: options.maxSize,
             sizeCalculation: userSize
@@ -88,6 +89,6 @@ export class MemoryTier {
   }
 
   get bytes(): number {
-    return this.#sized ? this.#lru.calculatedSize : 0;
+    return this.sized ? this.#lru.calculatedSize : 0;
   }
 }

@@ -208,10 +208,6 @@ function resolveL1(l1: unknown, noRedis: boolean): ResolvedOptions['l1'] {
   if (o.sizeCalculation !== undefined && typeof o.sizeCalculation !== 'function') {
     fail('l1.sizeCalculation', 'give a function (value, key) => bytes');
   }
-  // Without Redis nothing is serialized (L1 holds any value, BigInt included), so no size is measured.
-  if (noRedis && o.maxSize !== undefined && o.sizeCalculation === undefined) {
-    fail('l1.sizeCalculation', 'with redis: false values are not serialized, so l1.maxSize needs a sizeCalculation: (value, key) => bytes');
-  }
   return {
     max: max as number,
     ttl,
