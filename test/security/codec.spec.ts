@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Envelope, toWire } from '../../lib/codec/envelope.js';
 import { eventually, uniquePrefix } from '../support/app.js';
 import { redisSuite } from '../support/redis-suite.js';
+import { withoutVersions } from '../support/topology.js';
 
 const MiB = 1024 * 1024;
 const packr = new Packr({ structuredClone: true });
@@ -36,7 +37,7 @@ describe('untrusted bytes from Redis', () => {
     const keyPrefix = uniquePrefix('planted');
     const cache = await suite.cacheWith({ keyPrefix, serializer, l1: false, ...options });
     await cache.set(key, 'genuine');
-    const [, found] = await suite.raw.scan('0', 'MATCH', `${keyPrefix}*`, 'COUNT', 1_000);
+    const found = withoutVersions((await suite.raw.scan('0', 'MATCH', `${keyPrefix}*`, 'COUNT', 1_000))[1]);
     expect(found).toHaveLength(1);
     const redisKey = found[0]!;
     return {
@@ -165,7 +166,7 @@ describe('untrusted bytes from Redis', () => {
       await cache.set('big', big);
 
       expect(await cache.get('big')).toBeUndefined();
-      expect((await suite.raw.scan('0', 'MATCH', `${keyPrefix}*`, 'COUNT', 1_000))[1]).toEqual([]);
+      expect(withoutVersions((await suite.raw.scan('0', 'MATCH', `${keyPrefix}*`, 'COUNT', 1_000))[1])).toEqual([]);
       expect(cache.stats().serializationErrors).toBe(3);
       const logged = warn.mock.calls.map(([m]) => String(m)).filter((m) => m.includes('maxValueBytes'));
       expect(logged).toHaveLength(1);
