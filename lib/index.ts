@@ -5,6 +5,8 @@ export { CacheEvict } from './decorators/cache-evict.decorator.js';
 export { CachePut } from './decorators/cache-put.decorator.js';
 export { LockTimeoutError, TieredCacheConfigError, TieredCacheError } from './errors.js';
 export { LoaderTimeoutError } from './resilience/timeouts.js';
+export { CACHE_TRACE_CHANNELS, type CacheTraceMessage } from './telemetry/trace-channels.js';
+export type { ReadOutcome } from './interfaces/read-outcome.interface.js';
 export type {
   L1Options,
   RedisClusterConfig,

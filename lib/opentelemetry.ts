@@ -1,2 +1,2 @@
 export { instrumentTieredCache, type TieredCacheInstrumentationOptions } from './telemetry/otel-instrumentation.js';
-export type { CacheObserver, ObservedScope, ReadOutcome } from './interfaces/cache-observer.interface.js';
+export type { ReadOutcome } from './interfaces/read-outcome.interface.js';

@@ -2,6 +2,7 @@ import { TieredCacheConfigError } from '../errors.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
 import { canonicalArgs } from '../keys/default-key.util.js';
 import { type EntryPolicy, mergePolicy, withUnless } from '../options/entry-policy.js';
+import { readStart } from '../telemetry/trace-channels.js';
 
 type AnyFn = (...args: any[]) => any;
 
@@ -38,8 +39,8 @@ export function runCacheable(
   const key = keyOf(engine, op, self, args);
   if (key === undefined) return original.apply(self, args);
   const load = () => callOriginal(engine, op, original, self, args);
-  // With tracing on, getOrSet wraps the whole read (L1 included) in its spans.
-  if (engine.observer !== undefined) return engine.getOrSet(key, load, policyOf(engine, op, self, args));
+  // Traced, getOrSet publishes the whole read (L1 included).
+  if (readStart.hasSubscribers) return engine.getOrSet(key, load, policyOf(engine, op, self, args));
   const hit = engine.read.freshInL1(key);
   if (hit !== undefined) return Promise.resolve(hit.value);
   return engine.read.miss(key, load, policyOf(engine, op, self, args));

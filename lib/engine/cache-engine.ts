@@ -3,7 +3,6 @@ import { Logger } from '@nestjs/common';
 import { InvalidationBus } from '../bus/invalidation-bus.js';
 import type { Codec, Envelope } from '../codec/envelope.js';
 import type { CacheEntryInfo } from '../interfaces/cache-operation-options.interface.js';
-import type { CacheObserver } from '../interfaces/cache-observer.interface.js';
 import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
 import { assertKey, toRedisKey } from '../keys/cache-key.util.js';
 import { createKeyScope } from '../keys/key-scope.util.js';
@@ -15,6 +14,7 @@ import { NullSharedTier } from '../shared/null-shared-tier.js';
 import type { Raw, SharedTier } from '../shared/shared-tier.interface.js';
 import { CacheStats } from '../stats/cache-stats.js';
 import { TagIndex } from '../tags/tag-index.js';
+import { loadEnd, loadStart, readEnd, readStart, traceMessage } from '../telemetry/trace-channels.js';
 import { DurableWrites } from './durable-writes.js';
 import { KeyStates } from './key-state.js';
 import { LocalInvalidation } from './local-invalidation.js';
@@ -44,8 +44,6 @@ export class CacheEngine {
   readonly writes = new WritePath(this);
   readonly refresher = new Refresher(this);
   readonly local = new LocalInvalidation(this);
-  /** Tracing hook (`nestjs-tiered-cache/opentelemetry`); undefined costs one check per read. */
-  observer: CacheObserver | undefined;
   readonly #logger = new Logger('TieredCache');
   readonly #warned = new Set<string>();
   readonly #unsubscribe: (() => void)[] = [];
@@ -104,7 +102,7 @@ export class CacheEngine {
   // ---- Reads -------------------------------------------------------------------------------
 
   getOrSet<T>(key: string, loader: () => T | Promise<T>, p: EntryPolicy): Promise<T> {
-    if (this.observer !== undefined) return this.#observed(key, loader, p, this.observer) as Promise<T>;
+    if (readStart.hasSubscribers) return this.#traced(key, loader, p) as Promise<T>;
     return this.read.cached(key, loader, p) as Promise<T>;
   }
 
@@ -215,31 +213,42 @@ export class CacheEngine {
     return this.read.accept(sk, await this.shared.get(sk), false);
   }
 
-  /** `getOrSet` with a scope around the read and one around the loader, if it runs. */
-  #observed(key: string, loader: () => unknown, p: EntryPolicy, observer: CacheObserver): Promise<unknown> {
-    const scope = observer.read(key);
+  /** `getOrSet` published on the trace channels: the read, and the loader run if there is one. */
+  #traced(key: string, loader: () => unknown, p: EntryPolicy): Promise<unknown> {
+    const read = traceMessage(this.instanceId, key);
+    readStart.publish(read);
     const hit = this.read.freshInL1(key);
     if (hit !== undefined) {
-      scope.end(undefined, 'l1');
+      read.outcome = 'l1';
+      readEnd.publish(read);
       return Promise.resolve(hit.value);
     }
     const joined = this.keys.flight(key) !== undefined;
     const traced = () => {
-      const load = observer.load(key);
+      const load = traceMessage(this.instanceId, key);
+      loadStart.publish(load);
       return load.run(() => Promise.resolve().then(loader)).then(
-        (v) => (load.end(), v),
+        (v) => (loadEnd.publish(load), v),
         (err) => {
-          load.end(err);
+          load.error = err;
+          loadEnd.publish(load);
           throw err;
         },
       );
     };
-    const result = scope.run(() => this.read.miss(key, traced, p));
+    const result = read.run(() => this.read.miss(key, traced, p));
     const f = this.keys.flight(key);
+    const outcome = () => (joined ? 'coalesced' : (f?.outcome ?? 'l2'));
     return result.then(
-      (v) => (scope.end(undefined, joined ? 'coalesced' : (f?.outcome ?? 'l2')), v),
+      (v) => {
+        read.outcome = outcome();
+        readEnd.publish(read);
+        return v;
+      },
       (err) => {
-        scope.end(err, joined ? 'coalesced' : f?.outcome);
+        read.outcome = joined ? 'coalesced' : f?.outcome;
+        read.error = err;
+        readEnd.publish(read);
         throw err;
       },
     );

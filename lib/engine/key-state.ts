@@ -1,4 +1,4 @@
-import type { ReadOutcome } from '../interfaces/cache-observer.interface.js';
+import type { ReadOutcome } from '../interfaces/read-outcome.interface.js';
 
 /**
  * A load of one key in this process (a foreground load or a background refresh). Every caller of

@@ -9,9 +9,10 @@ import {
   trace,
   type Tracer,
 } from '@opentelemetry/api';
-import type { CacheObserver, ObservedScope, ReadOutcome } from '../interfaces/cache-observer.interface.js';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
 import { ENGINE } from '../tiered-cache.constants.js';
+import { CACHE_TRACE_CHANNELS, type CacheTraceMessage } from './trace-channels.js';
 import type { TieredCacheService } from '../tiered-cache.service.js';
 
 /** Options of `instrumentTieredCache()`. */
@@ -39,7 +40,8 @@ export interface TieredCacheInstrumentationOptions {
  * observable instruments (`tiered_cache.*`), read at collection time. Returns a function that
  * removes the instrumentation.
  *
- * Without this call the cache pays one property check per read.
+ * It subscribes to the cache's `node:diagnostics_channel` channels (`CACHE_TRACE_CHANNELS`):
+ * without it nothing is published, and a read pays one `hasSubscribers` check.
  *
  * @example
  * ```ts
@@ -61,31 +63,40 @@ export function instrumentTieredCache(
     const i = key.indexOf(':');
     return { 'cache.key_namespace': i < 0 ? key : key.slice(0, i) };
   };
-  const scope = (span: Span, parent = context.active()): ObservedScope => {
-    const ctx = trace.setSpan(parent, span);
-    return {
-      run: (fn) => context.with(ctx, fn),
-      end: (error?: unknown, outcome?: ReadOutcome) => {
-        if (outcome !== undefined) {
-          span.setAttribute('cache.outcome', outcome);
-          span.setAttribute('cache.hit', outcome !== 'load');
-        }
-        if (error !== undefined) {
-          span.recordException(error instanceof Error ? error : String(error));
-          span.setStatus({ code: SpanStatusCode.ERROR });
-        }
-        span.end();
-      },
-    };
+  const spans = new WeakMap<CacheTraceMessage, Span>();
+  const start = (name: string, attributes: Attributes) => (m: unknown) => {
+    const message = m as CacheTraceMessage;
+    if (message.cache !== engine.instanceId) return;
+    const span = tracer.startSpan(name, { attributes: { ...attributes, ...keyAttributes(message.key) } });
+    spans.set(message, span);
+    const ctx = trace.setSpan(context.active(), span);
+    message.run = (fn) => context.with(ctx, fn);
   };
-  const observer: CacheObserver = {
-    read: (key) => scope(tracer.startSpan('cache.read', { attributes: { 'cache.system': 'nestjs-tiered-cache', ...keyAttributes(key) } })),
-    load: (key) => scope(tracer.startSpan('cache.load', { attributes: keyAttributes(key) })),
+  const end = (m: unknown) => {
+    const message = m as CacheTraceMessage;
+    const span = spans.get(message);
+    if (span === undefined) return;
+    spans.delete(message);
+    if (message.outcome !== undefined) {
+      span.setAttribute('cache.outcome', message.outcome);
+      span.setAttribute('cache.hit', message.outcome !== 'load');
+    }
+    if (message.error !== undefined) {
+      span.recordException(message.error instanceof Error ? message.error : String(message.error));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
   };
-  engine.observer = observer;
+  const subscriptions: [string, (m: unknown) => void][] = [
+    [CACHE_TRACE_CHANNELS.readStart, start('cache.read', { 'cache.system': 'nestjs-tiered-cache' })],
+    [CACHE_TRACE_CHANNELS.readEnd, end],
+    [CACHE_TRACE_CHANNELS.loadStart, start('cache.load', {})],
+    [CACHE_TRACE_CHANNELS.loadEnd, end],
+  ];
+  for (const [name, fn] of subscriptions) subscribe(name, fn);
   const stopMetrics = options.metrics === false ? () => undefined : mirrorMetrics(options.meter ?? metrics.getMeter('nestjs-tiered-cache'), () => cache.stats());
   return () => {
-    if (engine.observer === observer) engine.observer = undefined;
+    for (const [name, fn] of subscriptions) unsubscribe(name, fn);
     stopMetrics();
   };
 }

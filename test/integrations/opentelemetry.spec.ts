@@ -5,7 +5,8 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Cacheable } from 'nestjs-tiered-cache';
+import { CACHE_TRACE_CHANNELS, Cacheable, type CacheTraceMessage } from 'nestjs-tiered-cache';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { instrumentTieredCache } from 'nestjs-tiered-cache/opentelemetry';
 import { createApp, sleep } from '../support/app.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -113,5 +114,30 @@ describe('OpenTelemetry instrumentation', () => {
     expect(point('tiered_cache.loader.calls')).toBe(1);
     expect(point('tiered_cache.l1.entries')).toBe(1);
     await meterProvider.shutdown();
+  });
+
+  it('publishes every read on node:diagnostics_channel for any subscriber, per cache, without OpenTelemetry', async () => {
+    const { products, cache } = await boot('otel-dc:');
+    const { cache: other } = await boot('otel-dc-other:');
+    const seen: CacheTraceMessage[] = [];
+    const listener = (m: unknown) => seen.push(m as CacheTraceMessage);
+    subscribe(CACHE_TRACE_CHANNELS.readEnd, listener);
+    try {
+      await products.findOne(1);
+      await products.findOne(1);
+      await other.getOrSet('elsewhere', async () => 1);
+      await expect(cache.getOrSet('boom', async () => Promise.reject(new Error('db down')))).rejects.toThrow('db down');
+    } finally {
+      unsubscribe(CACHE_TRACE_CHANNELS.readEnd, listener);
+    }
+    const mine = seen.filter((m) => m.cache === seen[0]!.cache);
+    expect(mine.map((m) => [m.key, m.outcome])).toEqual([
+      ['product:1', 'load'],
+      ['product:1', 'l1'],
+      ['boom', 'load'],
+    ]);
+    expect((mine[2]!.error as Error).message).toBe('db down');
+    // The other app's read went out on the same channel under its own cache id.
+    expect(seen.filter((m) => m.cache !== mine[0]!.cache).map((m) => m.key)).toEqual(['elsewhere']);
   });
 });
