@@ -28,6 +28,7 @@ import type { Observable } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { redisSuite } from '../support/redis-suite.js';
 import { ADAPTERS, type AdapterName, compatPrefix, listen, request } from './compat-app.js';
+import { handlerRuns } from './handler-runs.js';
 
 /** Bearer tokens and the users they authenticate, as an auth guard would resolve them. */
 const USERS: Record<string, string> = { 'token-alice': 'alice', 'token-bob': 'bob' };
@@ -37,42 +38,8 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 const CONCURRENT = 20;
 
-@Injectable()
-class Runs {
-  readonly counts = new Map<string, number>();
-  arrivals = 0;
-  readonly everyoneArrived: Promise<void>;
-  #open!: () => void;
-
-  constructor() {
-    this.everyoneArrived = new Promise<void>((resolve) => (this.#open = resolve));
-  }
-
-  ran(name: string): number {
-    const n = (this.counts.get(name) ?? 0) + 1;
-    this.counts.set(name, n);
-    return n;
-  }
-
-  count(name: string): number {
-    return this.counts.get(name) ?? 0;
-  }
-
-  arrive(): void {
-    if (++this.arrivals === CONCURRENT) this.#open();
-  }
-}
-
-/** Bound before `CacheInterceptor`: counts requests that reached the route, cached or not. */
-@Injectable()
-class CountArrivals implements NestInterceptor {
-  constructor(private readonly runs: Runs) {}
-
-  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    this.runs.arrive();
-    return next.handle();
-  }
-}
+const { HandlerRuns: Runs, CountArrivals } = handlerRuns(CONCURRENT);
+type Runs = InstanceType<typeof Runs>;
 
 /** Per-user data under one URL: what a bearer-token `/me` route looks like. */
 @Controller()

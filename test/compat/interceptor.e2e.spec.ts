@@ -25,47 +25,14 @@ import { from, type Observable } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redisSuite } from '../support/redis-suite.js';
 import { ADAPTERS, type AdapterName, compatPrefix, eventually, listen, request } from './compat-app.js';
+import { handlerRuns } from './handler-runs.js';
 
 const STAMPEDE = 200;
 const MODULE_TTL = 60_000;
 
 /** What the controllers did, per app: handler runs by name, and requests that reached a route. */
-@Injectable()
-class Counters {
-  readonly runs = new Map<string, number>();
-  arrivals = 0;
-  readonly everyoneArrived: Promise<void>;
-  #open!: () => void;
-
-  constructor() {
-    this.everyoneArrived = new Promise<void>((resolve) => (this.#open = resolve));
-  }
-
-  ran(name: string): number {
-    const n = this.count(name) + 1;
-    this.runs.set(name, n);
-    return n;
-  }
-
-  count(name: string): number {
-    return this.runs.get(name) ?? 0;
-  }
-
-  arrive(): void {
-    if (++this.arrivals === STAMPEDE) this.#open();
-  }
-}
-
-/** Bound before `CacheInterceptor`: counts every request that reached the route, served from cache or not. */
-@Injectable()
-class CountArrivals implements NestInterceptor {
-  constructor(private readonly counters: Counters) {}
-
-  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    this.counters.arrive();
-    return next.handle();
-  }
-}
+const { HandlerRuns: Counters, CountArrivals } = handlerRuns(STAMPEDE);
+type Counters = InstanceType<typeof Counters>;
 
 @Controller('stampede')
 @UseInterceptors(CountArrivals, CacheInterceptor)
