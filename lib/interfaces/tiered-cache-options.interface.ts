@@ -1,3 +1,4 @@
+import type { EntryOptions } from '../options/entry-policy.js';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
 /**
@@ -66,8 +67,12 @@ export interface RedisClusterConfig {
   options?: ClusterOptions;
 }
 
-/** Options of `TieredCacheModule.forRoot()`. Every duration is in milliseconds. */
-export interface TieredCacheModuleOptions {
+/**
+ * Options of `TieredCacheModule.forRoot()`. Every duration is in milliseconds. The entry options
+ * (`ttl`, `nullTtl`, `lock`, `grace`, … see {@link EntryOptions}) are module-wide defaults that
+ * service calls and decorators override.
+ */
+export interface TieredCacheModuleOptions extends Omit<EntryOptions, 'l1Ttl'> {
   /**
    * The shared tier, one of:
    * - a Redis URL: `'redis://127.0.0.1:6379'` (`rediss://` for TLS);
@@ -99,17 +104,6 @@ export interface TieredCacheModuleOptions {
    * @default 'tiered-cache:'
    */
   keyPrefix?: string;
-  /**
-   * Default time to live of an entry, in milliseconds.
-   * @default 60_000
-   */
-  ttl?: number;
-  /**
-   * Time to live of a cached `null`/`undefined` result (negative caching), in milliseconds,
-   * never longer than the entry's `ttl`. `0` stores no null results.
-   * @default 5_000
-   */
-  nullTtl?: number;
   /** The in-process tier, or `false` to read Redis on every call. */
   l1?: L1Options | false;
   /** @default 'json' */
@@ -127,13 +121,6 @@ export interface TieredCacheModuleOptions {
    * @default 2_000
    */
   connectTimeout?: number;
-  /**
-   * Take a Redis lease per key on a miss, so one instance in the fleet runs the loader while the
-   * others wait for its result (`lock: false` per call or decorator for cheap loaders). Without
-   * Redis, or while it is away, only the in-process single flight applies.
-   * @default true
-   */
-  lock?: boolean;
   /**
    * Lifetime of a lease in milliseconds. The holder extends it while its loader runs, so it can
    * stay short: it is how long the others wait if the holder dies.
@@ -163,46 +150,6 @@ export interface TieredCacheModuleOptions {
    * @default 86_400_000 (24 hours)
    */
   tagTtl?: number;
-  /**
-   * Default grace period after `ttl`, in milliseconds: a read in it gets the stale value at once
-   * while one background refresh runs; if the loader fails, the stale value keeps being served
-   * (fail-safe) until the grace period ends. `0`: no grace.
-   * @default 0
-   */
-  grace?: number;
-  /**
-   * After a failed refresh in the grace period, the loader is not retried for this long, in
-   * milliseconds (the stale value is served meanwhile).
-   * @default 5_000
-   */
-  graceBackoff?: number;
-  /**
-   * With a stale value in its grace period: how long a caller waits for the refresh before it
-   * gets the stale value (the load goes on in the background), in milliseconds. `0`: at once.
-   * @default 0
-   */
-  softTimeout?: number;
-  /**
-   * Without a stale value: how long a caller waits for the loader before it gets a
-   * `LoaderTimeoutError`, in milliseconds. The load goes on, and its result is cached if it
-   * succeeds. `0`: no limit.
-   * @default 0
-   */
-  hardTimeout?: number;
-  /**
-   * Probabilistic early refresh (XFetch, Vattani et al., VLDB 2015): a read near expiry starts
-   * a background refresh with a probability that grows as expiry nears and with how long the
-   * last load took, so a hot key is refreshed before it expires and no reader waits. The number
-   * is beta (> 1 refreshes earlier); `false` turns it off.
-   * @default 1
-   */
-  earlyRefresh?: number | false;
-  /**
-   * Spreads the expiry of entries written together: each TTL is shortened by a random fraction
-   * of up to this much (0 to 1).
-   * @default 0
-   */
-  jitter?: number;
   /**
    * After `threshold` consecutive Redis failures or timeouts, stop sending reads and writes to
    * Redis for `openFor` milliseconds (calls go on from L1 and loaders), then let one probe

@@ -21,27 +21,74 @@ export const ENTRY_OPTION_NAMES = [
 
 export type EntryOptionName = (typeof ENTRY_OPTION_NAMES)[number];
 
-/** Options of one entry. Durations in milliseconds; each defaults to the module's option. */
+/**
+ * Options of one entry: module-wide defaults in `TieredCacheModule.forRoot()`, overridden per
+ * service call and per decorator. Durations in milliseconds; the defaults below are the module's.
+ */
 export interface EntryOptions {
-  /** Time to live in Redis (and in L1 when there is no Redis). Default: the module's `ttl`. */
+  /**
+   * Time to live of an entry, in milliseconds.
+   * @default 60_000
+   */
   ttl?: number;
-  /** Longest time in L1 (never past the entry's own expiry). Default: the module's `l1.ttl`. */
+  /**
+   * Longest time an entry stays in L1, in milliseconds (never past the entry's own expiry). Per
+   * call and decorator only; module-wide it is `l1.ttl`.
+   * @default the module's `l1.ttl` (10_000)
+   */
   l1Ttl?: number;
-  /** Time to live of a `null`/`undefined` value; `0` does not cache such values. Default: the module's `nullTtl`. */
+  /**
+   * Time to live of a cached `null`/`undefined` result (negative caching), in milliseconds,
+   * never longer than the entry's `ttl`. `0` stores no null results.
+   * @default 5_000
+   */
   nullTtl?: number;
-  /** Take the fleet-wide lease on a miss. Default: the module's `lock`. */
+  /**
+   * Take a Redis lease per key on a miss, so one instance in the fleet runs the loader while the
+   * others wait for its result (`lock: false` per call or decorator for cheap loaders). Without
+   * Redis, or while it is away, only the in-process single flight applies.
+   * @default true
+   */
   lock?: boolean;
-  /** Grace period after `ttl` (stale-while-revalidate and fail-safe). Default: the module's `grace`. */
+  /**
+   * Grace period after `ttl`, in milliseconds: a read in it gets the stale value at once
+   * while one background refresh runs; if the loader fails, the stale value keeps being served
+   * (fail-safe) until the grace period ends. `0`: no grace.
+   * @default 0
+   */
   grace?: number;
-  /** Wait before retrying a failed refresh in the grace period. Default: the module's `graceBackoff`. */
+  /**
+   * After a failed refresh in the grace period, the loader is not retried for this long, in
+   * milliseconds (the stale value is served meanwhile).
+   * @default 5_000
+   */
   graceBackoff?: number;
-  /** With a stale value: wait this long for the refresh before serving it. Default: the module's `softTimeout`. */
+  /**
+   * With a stale value in its grace period: how long a caller waits for the refresh before it
+   * gets the stale value (the load goes on in the background), in milliseconds. `0`: at once.
+   * @default 0
+   */
   softTimeout?: number;
-  /** Without a stale value: longest wait for the value before `LoaderTimeoutError`. Default: the module's `hardTimeout`. */
+  /**
+   * Without a stale value: how long a caller waits for the loader before it gets a
+   * `LoaderTimeoutError`, in milliseconds. The load goes on, and its result is cached if it
+   * succeeds. `0`: no limit.
+   * @default 0
+   */
   hardTimeout?: number;
-  /** XFetch beta, or `false`. Default: the module's `earlyRefresh`. */
+  /**
+   * Probabilistic early refresh (XFetch, Vattani et al., VLDB 2015): a read near expiry starts
+   * a background refresh with a probability that grows as expiry nears and with how long the
+   * last load took, so a hot key is refreshed before it expires and no reader waits. The number
+   * is beta (> 1 refreshes earlier); `false` turns it off.
+   * @default 1
+   */
   earlyRefresh?: number | false;
-  /** Shorten each TTL by a random fraction up to this (0 to 1). Default: the module's `jitter`. */
+  /**
+   * Spreads the expiry of entries written together: each TTL is shortened by a random fraction
+   * of up to this much (0 to 1).
+   * @default 0
+   */
   jitter?: number;
 }
 
