@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { busChannel } from './bus/bus-message.js';
 import { createCodec } from './codec/serializers.js';
 import { CacheEngine } from './engine/cache-engine.js';
 import type { TieredCacheModuleOptions } from './interfaces/tiered-cache-options.interface.js';
@@ -42,6 +43,7 @@ async function createTieredCache(options: TieredCacheModuleOptions): Promise<Tie
   const resolved = resolveOptions(options);
   const codec = await createCodec(resolved.serializer);
   const engine = new CacheEngine(resolved, codec, resolved.redis ? createRedisClient(resolved.redis) : undefined);
+  engine.l2?.checkPermissionsOnReady(resolved.keyPrefix, busChannel(resolved.keyPrefix));
   await engine.connect();
   return new TieredCacheService(engine);
 }

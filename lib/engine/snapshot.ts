@@ -25,6 +25,9 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
       corrupt: s.corrupt,
       breaker: l2?.breaker.state ?? 'closed',
       breakerOpens: l2?.breaker.opens ?? 0,
+      problem: l2?.problem,
+      problemMessage: l2?.problemMessage,
+      missingPermissions: l2?.missingPermissions.map((m) => m.rule) ?? [],
     },
     loads: {
       calls: s.loads,
@@ -61,6 +64,6 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
     serializationErrors: s.serializationErrors,
     sets: s.sets,
     deletes: s.deletes,
-    degraded: l2 !== undefined && !l2.connected,
+    degraded: l2 !== undefined && (!l2.connected || l2.problem !== undefined),
   };
 }

@@ -106,3 +106,28 @@ export function createRedisClient(option: Exclude<ResolvedOptions['redis'], fals
   }
   return { client: new Redis({ ...DEFAULTS, ...(option as RedisOptions) }), owned: true };
 }
+
+/** Connection options of the client, or of a Cluster's node connections. */
+function connectionOptions(client: RedisClient): RedisOptions {
+  return isCluster(client) ? (client.options.redisOptions ?? {}) : client.options;
+}
+
+/** Whether the client (a Cluster: its node connections) connects with TLS. */
+export function usesTls(client: RedisClient): boolean {
+  return Boolean(connectionOptions(client).tls);
+}
+
+/**
+ * The secrets the client was configured with (passwords, a TLS private key and passphrase), to
+ * remove from any error text that is logged or reported.
+ */
+export function secretsOf(client: RedisClient): string[] {
+  const o = connectionOptions(client);
+  const tls = typeof o.tls === 'object' && o.tls !== null ? o.tls : {};
+  const out: string[] = [];
+  for (const v of [o.password, o.sentinelPassword, tls.passphrase, tls.key, (o.sentinelTLS as { key?: unknown } | undefined)?.key]) {
+    if (typeof v === 'string' && v.length > 0) out.push(v);
+    else if (Buffer.isBuffer(v)) out.push(v.toString('utf8'));
+  }
+  return out;
+}
