@@ -96,6 +96,15 @@ export function diagnose(err: Error & { code?: unknown }, tls: boolean, fresh: b
 }
 
 /**
+ * Whether a command failed because the ACL user may not run it (or touch its keys or channel),
+ * directly or inside a script. Such a reply is an answer: Redis is up.
+ */
+export function isPermissionRefusal(err: unknown): boolean {
+  const text = err instanceof Error ? err.message : '';
+  return text.startsWith('NOPERM') || text.startsWith("ERR The user executing the script can't") || text.includes('has no permissions to');
+}
+
+/**
  * The text without `secrets`, a URL's userinfo (`//user:password@`) or a PEM block: for any
  * error text repeated in a log line, a health payload or an exception.
  */

@@ -7,7 +7,7 @@ import { type Deadline, DeadlineQueue } from './deadline-queue.js';
 import type { LuaScript } from './lua-script.js';
 import { groupBySlot } from './key-slot.js';
 import { clusterPrimaries, isCluster, type OwnedClient, type RedisClient, secretsOf, usesTls } from './redis-connection.js';
-import { type Diagnosis, diagnose, type L2Problem } from './redis-diagnosis.js';
+import { type Diagnosis, diagnose, isPermissionRefusal, type L2Problem } from './redis-diagnosis.js';
 import { describeMissing, findMissingPermissions, type MissingPermission } from './redis-permissions.js';
 
 /** Returned by a command that did not complete (not connected, failed or timed out). */
@@ -404,13 +404,16 @@ export class RedisTier {
             reject(err);
           }
         },
-        () => {
+        (err: unknown) => {
           this.#settled();
           if (d.settled) return;
           d.settled = true;
           this.#deadlines.remove(d);
           this.stats.l2Errors++;
-          this.breaker.failure();
+          // An ACL refusal is an answer: opening the breaker would also stop the commands the
+          // user may run. The permission check names what is missing.
+          if (isPermissionRefusal(err)) this.breaker.success();
+          else this.breaker.failure();
           finish(onFail);
         },
       );

@@ -2,7 +2,10 @@ import type { LoggerService } from '@nestjs/common';
 
 export interface LogLine {
   level: 'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal';
+  /** The message. */
   text: string;
+  /** Everything else the logger was given (context, stack, objects), as text. */
+  extra: string[];
 }
 
 /**
@@ -38,13 +41,17 @@ export class LogCapture implements LoggerService {
 
   /** Everything logged, one line each, as `LEVEL text`: for scanning and for failure messages. */
   get text(): string {
-    return this.lines.map((l) => `${l.level.toUpperCase()} ${l.text}`).join('\n');
+    return this.lines.map((l) => [l.level.toUpperCase(), l.text, ...l.extra].join(' ')).join('\n');
   }
 
   #keep(level: LogLine['level'], message: unknown, rest: unknown[]): void {
     // Everything a logger receives counts (error objects with their stacks, extra parameters):
     // a secret in any of them would reach a real log.
-    const parts = [message, ...rest].map((p) => (p instanceof Error ? `${p.message}\n${p.stack}` : typeof p === 'string' ? p : JSON.stringify(p)));
-    this.lines.push({ level, text: parts.join(' ') });
+    this.lines.push({ level, text: asText(message), extra: rest.map(asText) });
   }
+}
+
+function asText(p: unknown): string {
+  if (p instanceof Error) return `${p.message}\n${p.stack}`;
+  return typeof p === 'string' ? p : JSON.stringify(p);
 }
