@@ -50,13 +50,26 @@ export class InvalidationBus {
   /** Connects and subscribes, waiting at most `waitMs`; never throws. */
   async start(waitMs: number): Promise<void> {
     this.#sub.connect().catch(() => undefined);
-    const subscribed = this.#sub.subscribe(this.channel).then(
+    await Promise.race([this.#subscribe(), new Promise((r) => setTimeout(r, waitMs).unref())]);
+  }
+
+  #subscribing: Promise<void> | undefined;
+
+  /**
+   * SUBSCRIBE, once at a time. A refused connection (wrong password, TLS) rejects the queued
+   * SUBSCRIBE and ioredis only re-subscribes channels that were subscribed: the next `ready`
+   * subscribes again.
+   */
+  #subscribe(): Promise<void> {
+    this.#subscribing ??= this.#sub.subscribe(this.channel).then(
       () => {
         this.#subscribed = true;
       },
-      () => undefined,
+      () => {
+        this.#subscribing = undefined;
+      },
     );
-    await Promise.race([subscribed, new Promise((r) => setTimeout(r, waitMs).unref())]);
+    return this.#subscribing;
   }
 
   /**
@@ -119,6 +132,7 @@ export class InvalidationBus {
   };
 
   readonly #onReady = (): void => {
+    if (!this.#subscribed) void this.#subscribe();
     if (!this.#gap) return;
     this.#gap = false;
     // Invalidations sent while the subscriber was away are lost: drop everything they might cover.

@@ -100,6 +100,19 @@ describe('authentication failures are named as such', () => {
     expect(logs.matching(/connection lost/)).toHaveLength(1);
   });
 
+  it('subscribes the invalidation bus once fixed credentials let it connect', async () => {
+    const user = 'deaf-bus-user';
+    await admin.call('ACL', 'SETUSER', user, 'on', 'resetpass', '>old-password', '~*', '&*', '+@all');
+    await admin.call('ACL', 'LOG', 'RESET');
+    const { cache } = await boot({ redis: { host: redis.host, port: redis.port, username: user, password: 'new-password' } });
+    // Both connections (commands and bus) have been refused more than once.
+    expect(await eventually(async () => (await authFailures(admin, user)) >= 4, 10_000)).toBe(true);
+
+    await admin.call('ACL', 'SETUSER', user, 'resetpass', '>new-password');
+
+    expect(await eventually(() => cache.stats().l2.connected && cache.stats().bus.connected, 10_000)).toBe(true);
+  });
+
   it('calls a Redis that does not answer unreachable: a warning, /health degraded (not down)', async () => {
     const { cache, health, logs } = await boot({ redis: `redis://127.0.0.1:${await freePort()}` });
 
