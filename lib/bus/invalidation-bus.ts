@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from '../l2/redis-connection.js';
+import { guardSockets, type RedisClient } from '../l2/redis-connection.js';
 import { FAILED, type RedisTier } from '../l2/redis-tier.js';
 import type { CacheStats } from '../stats/cache-stats.js';
 import { type BusMessage, busChannel, parseBusMessage } from './bus-message.js';
@@ -34,9 +34,11 @@ export class InvalidationBus {
     // and re-subscribes by itself after a reconnect.
     const options = { lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true };
     const client = tier.client;
-    this.#sub = (client as Cluster).isCluster
-      ? (client as Cluster).duplicate(undefined, { lazyConnect: true, enableOfflineQueue: true, redisOptions: options })
-      : (client as Redis).duplicate(options);
+    this.#sub = guardSockets(
+      (client as Cluster).isCluster
+        ? (client as Cluster).duplicate(undefined, { lazyConnect: true, enableOfflineQueue: true, redisOptions: options })
+        : (client as Redis).duplicate(options),
+    );
     this.#sub.on('message', this.#onRaw);
     this.#sub.on('error', () => undefined);
     this.#sub.on('close', this.#onClose);

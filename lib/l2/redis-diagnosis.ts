@@ -77,16 +77,15 @@ export function diagnose(err: Error & { code?: unknown }, tls: boolean, fresh: b
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
     return { problem: 'tls', message: `TLS: the handshake with Redis failed (${code}). Check the redis option's tls settings. ${SERVING}` };
   }
+  // A server that is down refuses the connection; one that resets it before its first answer
+  // refused the handshake: TLS on one side only, or a client certificate it does not accept.
   if (code === 'ECONNRESET' && fresh) {
-    return tls
-      ? {
-          problem: 'tls',
-          message: `TLS: the Redis server closed the connection during the handshake (ECONNRESET): it likely requires a client certificate (tls.cert, tls.key) or refuses the one given. ${SERVING}`,
-        }
-      : {
-          problem: 'unreachable',
-          message: `Redis closed the connection before answering (ECONNRESET): if it requires TLS, use rediss:// or the tls option. ${SERVING}`,
-        };
+    return {
+      problem: 'tls',
+      message: tls
+        ? `TLS: the Redis server closed the connection during the handshake (ECONNRESET): it likely requires a client certificate (tls.cert, tls.key) or refuses the one given. ${SERVING}`
+        : `TLS: the Redis server closed the connection before answering (ECONNRESET): it likely requires TLS; use rediss:// or the tls option. ${SERVING}`,
+    };
   }
   if (code === 'ETIMEDOUT' && tls && fresh) {
     return { problem: 'unreachable', message: `Redis is not reachable (ETIMEDOUT): no TLS handshake answered; check host and port, and that the port speaks TLS. ${SERVING}` };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { escapeGlob } from '../keys/cache-key.util.js';
-import { isCluster, type RedisClient } from './redis-connection.js';
+import { guardSockets, isCluster, type RedisClient } from './redis-connection.js';
 
 /** A permission the Redis user lacks, and what stops working without it. */
 export interface MissingPermission {
@@ -132,14 +132,14 @@ async function within(ms: number, send: () => Promise<unknown>): Promise<Error |
 async function subscribeOnce(client: RedisClient, channel: string, timeoutMs: number): Promise<void> {
   const base: Redis | undefined = isCluster(client) ? client.nodes('master')[0] : client;
   if (base === undefined) return;
-  const sub = base.duplicate({
+  const sub = guardSockets(base.duplicate({
     lazyConnect: true,
     enableOfflineQueue: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     autoResubscribe: false,
     connectTimeout: Math.max(timeoutMs, 1_000),
-  });
+  }));
   sub.on('error', () => undefined);
   try {
     await sub.connect();

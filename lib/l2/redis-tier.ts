@@ -177,7 +177,8 @@ export class RedisTier {
     this.#down = true;
     const failure = this.#failure;
     if (failure === undefined) {
-      this.#logger.warn(`Redis is not reachable (no answer within ${waitMs} ms): serving from L1 and loaders until it connects.`);
+      const hint = this.#tls ? ': check the host and port, and that the port speaks TLS' : '';
+      this.#logger.warn(`Redis is not reachable (no answer within ${waitMs} ms${hint}): serving from L1 and loaders until it connects.`);
     } else if (failure.problem === 'unreachable') {
       this.#logger.warn(failure.message);
     } else {
