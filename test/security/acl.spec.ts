@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CONSEQUENCES } from '../../lib/l2/redis-permissions.js';
-import { aclDenials, createCacheUser } from '../support/acl.js';
+import { keySlot } from '../../lib/l2/key-slot.js';
+import { aclDenials, cacheUserRules, createCacheUser } from '../support/acl.js';
+import { nodeCall, RedisCluster } from '../support/redis-cluster.js';
 import { eventually, sleep, uniquePrefix } from '../support/app.js';
 import { rawClient, RedisServer } from '../support/redis-server.js';
 import { observedApp, type ObservedApp } from '../support/security-app.js';
@@ -40,46 +43,46 @@ describe('a least-privilege Redis ACL user', () => {
     await admin.call('ACL', 'LOG', 'RESET');
     const a = await appAs('cache', prefix);
     const b = await appAs('cache', prefix);
-    let loads = 0;
-    const load = (value: string, ms = 0) => async () => {
-      loads++;
-      await sleep(ms);
-      return value;
-    };
 
-    // A cached read: loaded once, then read from L1 here and from Redis by the other app.
-    expect(await a.cache.getOrSet('product:1', load('v1'))).toBe('v1');
-    expect(await a.cache.getOrSet('product:1', load('other'))).toBe('v1');
-    expect(await b.cache.getOrSet('product:1', load('other'))).toBe('v1');
-    expect(loads).toBe(1);
-
-    // An eviction on one app reaches the other's L1 through the bus.
-    await a.cache.del('product:1');
-    expect(await eventually(async () => (await b.cache.get('product:1')) === undefined)).toBe(true);
-
-    // A stampede across both apps runs one loader (the fleet-wide lease).
-    loads = 0;
-    const callers = Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).cache.getOrSet('report', load('report', 300)));
-    expect(new Set(await Promise.all(callers))).toEqual(new Set(['report']));
-    expect(loads).toBe(1);
-
-    // Tag invalidation reaches both apps.
-    expect(await a.cache.getOrSet('tagged', load('t1'), { tags: ['catalog'] })).toBe('t1');
-    expect(await b.cache.getOrSet('tagged', load('other'), { tags: ['catalog'] })).toBe('t1');
-    await a.cache.invalidateTags('catalog');
-    expect(await eventually(async () => (await b.cache.getOrSet('tagged', load('t2'), { tags: ['catalog'] })) === 't2')).toBe(true);
-
-    // clear() scans and unlinks the prefix.
-    await a.cache.set('x', 1);
-    await a.cache.clear();
-    expect(await eventually(async () => (await b.cache.get('x')) === undefined)).toBe(true);
-    expect(await redis.command('EXISTS', `${prefix}{x}`)).toBe(':0\r\n');
+    await runCoreScenario(a, b, async (key) => (await admin.exists(`${prefix}{${key}}`)) === 1);
 
     expect(await aclDenials(admin)).toEqual([]);
-    for (const app of [a, b]) {
-      expect(app.cache.stats().l2).toMatchObject({ connected: true, problem: undefined, missingPermissions: [] });
-      expect(app.logs.matching(/permission|NOPERM/i)).toEqual([]);
-      expect(await app.health.isHealthy()).toMatchObject({ cache: { status: 'up', redis: { status: 'up' } } });
+    for (const app of [a, b]) await expectNothingMissing(app);
+  });
+
+  it('is the ACL the README gives, for a single Redis and for a Cluster', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+
+    expect(readme).toContain(`ACL SETUSER cache on >long-random-password ${cacheUserRules('shop:').join(' ')} \``);
+    expect(readme).toContain(`On a Cluster add \`${CLUSTER_ADDITIONS.join(' ')}\``);
+  });
+
+  it('does the same on a Redis Cluster with the Cluster additions', async () => {
+    const cluster = await RedisCluster.start({ primaries: 3, replicas: 0 });
+    try {
+      const prefix = uniquePrefix('acl');
+      const rules = [...cacheUserRules(prefix), ...CLUSTER_ADDITIONS];
+      for (const port of cluster.ports) {
+        await nodeCall(port, ['ACL', 'SETUSER', 'cache', 'on', '>cache-password', ...rules]);
+        await nodeCall(port, ['ACL', 'LOG', 'RESET']);
+      }
+      const options = { cluster: cluster.startupNodes, options: { redisOptions: { username: 'cache', password: 'cache-password' } } };
+      const a = await observedApp({ keyPrefix: prefix, redis: options, l1: { max: 1_000, ttl: 60_000 } });
+      apps.push(a);
+      const b = await observedApp({ keyPrefix: prefix, redis: options, l1: { max: 1_000, ttl: 60_000 } });
+      apps.push(b);
+
+      const stored = async (key: string) => {
+        const port = await cluster.primaryPortFor(keySlot(`${prefix}{${key}}`));
+        return (await nodeCall(port, ['EXISTS', `${prefix}{${key}}`])) === 1;
+      };
+      await runCoreScenario(a, b, stored);
+
+      for (const port of cluster.ports) expect(await nodeCall(port, ['ACL', 'LOG'])).toEqual([]);
+      for (const app of [a, b]) await expectNothingMissing(app);
+    } finally {
+      while (apps.length) await apps.pop()!.app.close();
+      await cluster.stop();
     }
   });
 
@@ -156,3 +159,51 @@ describe('a least-privilege Redis ACL user', () => {
     expect(await eventually(async () => (await health.isHealthy()).cache.status === 'up', 10_000)).toBe(true);
   });
 });
+
+/** The README's Cluster additions to the ACL. */
+const CLUSTER_ADDITIONS = ['+cluster|slots', '+cluster|info', '+readwrite', '+asking', '+client|setname'];
+
+/**
+ * The core of what a cache does, across two apps sharing a prefix: a cached read (one load,
+ * then L1 here and Redis there), an eviction reaching the other app's L1 through the bus, a
+ * stampede running one loader fleet-wide, a tag invalidation, and clear(). `storedInRedis` says
+ * whether a key is in Redis now.
+ */
+async function runCoreScenario(a: ObservedApp, b: ObservedApp, storedInRedis: (key: string) => Promise<boolean>): Promise<void> {
+  let loads = 0;
+  const load = (value: string, ms = 0) => async () => {
+    loads++;
+    await sleep(ms);
+    return value;
+  };
+
+  expect(await a.cache.getOrSet('product:1', load('v1'))).toBe('v1');
+  expect(await a.cache.getOrSet('product:1', load('other'))).toBe('v1');
+  expect(await b.cache.getOrSet('product:1', load('other'))).toBe('v1');
+  expect(loads).toBe(1);
+  expect(await storedInRedis('product:1')).toBe(true);
+
+  await a.cache.del('product:1');
+  expect(await eventually(async () => (await b.cache.get('product:1')) === undefined)).toBe(true);
+
+  loads = 0;
+  const callers = Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).cache.getOrSet('report', load('report', 300)));
+  expect(new Set(await Promise.all(callers))).toEqual(new Set(['report']));
+  expect(loads).toBe(1);
+
+  expect(await a.cache.getOrSet('tagged', load('t1'), { tags: ['catalog'] })).toBe('t1');
+  expect(await b.cache.getOrSet('tagged', load('other'), { tags: ['catalog'] })).toBe('t1');
+  await a.cache.invalidateTags('catalog');
+  expect(await eventually(async () => (await b.cache.getOrSet('tagged', load('t2'), { tags: ['catalog'] })) === 't2')).toBe(true);
+
+  await a.cache.set('x', 1);
+  await a.cache.clear();
+  expect(await eventually(async () => (await b.cache.get('x')) === undefined)).toBe(true);
+  expect(await storedInRedis('x')).toBe(false);
+}
+
+async function expectNothingMissing(app: ObservedApp): Promise<void> {
+  expect(app.cache.stats().l2).toMatchObject({ connected: true, problem: undefined, missingPermissions: [] });
+  expect(app.logs.matching(/permission|NOPERM/i)).toEqual([]);
+  expect(await app.health.isHealthy()).toMatchObject({ cache: { status: 'up', redis: { status: 'up' }, bus: { status: 'up' } } });
+}
