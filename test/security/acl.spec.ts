@@ -5,6 +5,7 @@ import { CONSEQUENCES } from '../../lib/l2/redis-permissions.js';
 import { keySlot } from '../../lib/l2/key-slot.js';
 import { aclDenials, cacheUserRules, createCacheUser } from '../support/acl.js';
 import { nodeCall, RedisCluster } from '../support/redis-cluster.js';
+import { RedisSentinelSet } from '../support/redis-sentinel.js';
 import { eventually, sleep, uniquePrefix } from '../support/app.js';
 import { rawClient, RedisServer } from '../support/redis-server.js';
 import { observedApp, type ObservedApp } from '../support/security-app.js';
@@ -50,11 +51,44 @@ describe('a least-privilege Redis ACL user', () => {
     for (const app of [a, b]) await expectNothingMissing(app);
   });
 
-  it('is the ACL the README gives, for a single Redis and for a Cluster', () => {
+  it("does the same through Sentinel, with the README's ACL for the sentinels", async () => {
+    const set = await RedisSentinelSet.start();
+    try {
+      const prefix = uniquePrefix('acl');
+      for (const port of set.dataPorts) {
+        await nodeCall(port, ['ACL', 'SETUSER', 'cache', 'on', '>cache-password', ...cacheUserRules(prefix)]);
+        await nodeCall(port, ['ACL', 'LOG', 'RESET']);
+      }
+      for (const { port } of set.sentinels) {
+        await nodeCall(port, ['ACL', 'SETUSER', 'sentinel-reader', 'on', '>sentinel-password', ...SENTINEL_RULES]);
+        await nodeCall(port, ['ACL', 'LOG', 'RESET']);
+      }
+      const options = {
+        sentinels: set.sentinels, name: set.name, username: 'cache', password: 'cache-password',
+        sentinelUsername: 'sentinel-reader', sentinelPassword: 'sentinel-password',
+      };
+      const a = await observedApp({ keyPrefix: prefix, redis: options, l1: { max: 1_000, ttl: 60_000 } });
+      apps.push(a);
+      const b = await observedApp({ keyPrefix: prefix, redis: options, l1: { max: 1_000, ttl: 60_000 } });
+      apps.push(b);
+      const primary = await set.primaryPort();
+
+      await runCoreScenario(a, b, async (key) => (await nodeCall(primary, ['EXISTS', `${prefix}{${key}}`])) === 1);
+
+      for (const port of [...set.dataPorts, ...set.sentinels.map((s) => s.port)]) expect(await nodeCall(port, ['ACL', 'LOG'])).toEqual([]);
+      for (const app of [a, b]) await expectNothingMissing(app);
+    } finally {
+      while (apps.length) await apps.pop()!.app.close();
+      await set.stop();
+    }
+  });
+
+  it('is the ACL the README gives, for a single Redis, a Cluster and Sentinel', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
 
     expect(readme).toContain(`ACL SETUSER cache on >long-random-password ${cacheUserRules('shop:').join(' ')} \``);
     expect(readme).toContain(`On a Cluster add \`${CLUSTER_ADDITIONS.join(' ')}\``);
+    expect(readme).toContain(`the sentinels' user needs \`${SENTINEL_RULES.filter((r) => r !== '-@all').join(' ')}\``);
   });
 
   it('does the same on a Redis Cluster with the Cluster additions', async () => {
@@ -159,6 +193,9 @@ describe('a least-privilege Redis ACL user', () => {
     expect(await eventually(async () => (await health.isHealthy()).cache.status === 'up', 10_000)).toBe(true);
   });
 });
+
+/** The README's ACL for the sentinels' user. */
+const SENTINEL_RULES = ['-@all', '+sentinel|get-master-addr-by-name', '+sentinel|sentinels'];
 
 /** The README's Cluster additions to the ACL. */
 const CLUSTER_ADDITIONS = ['+cluster|slots', '+cluster|info', '+readwrite', '+asking', '+client|setname'];
