@@ -41,6 +41,9 @@ export const CONSEQUENCES = {
   INFO: 'ioredis skips its ready check (with a warning on each connect) and cannot wait for Redis to finish loading',
 } as const satisfies Record<string, string>;
 
+/** Valid JSON (for any other reader of the channel) without a sender: every instance drops it uncounted. */
+const PROBE_MESSAGE = JSON.stringify({ probe: 'nestjs-tiered-cache permission check' });
+
 const KEYS = 'nothing is read from or written to Redis under the key prefix';
 const CHANNEL = 'the invalidation bus does not work: instances serve stale L1 copies until l1.ttl';
 
@@ -78,8 +81,7 @@ export async function findMissingPermissions(client: RedisClient, target: Permis
     probe('EVALSHA', () => client.evalsha(PROBE_SHA, 0)),
     probe('EVAL', () => client.eval('return 1', 0)),
     probe('SCRIPT|LOAD', () => client.script('LOAD', 'return 1')),
-    // Not JSON: every receiver's parser drops it.
-    probe('PUBLISH', () => client.publish(channel, 'probe')),
+    probe('PUBLISH', () => client.publish(channel, PROBE_MESSAGE)),
     probe('PING', () => client.ping()),
     probe('INFO', () => client.info('persistence')),
     probe('SUBSCRIBE', () => subscribeOnce(client, channel, timeoutMs)),
