@@ -6,6 +6,7 @@ export {
   TieredCacheHealthIndicator,
   type BusHealth,
   type RedisHealth,
+  type RedisProblem,
   type TieredCacheHealthDetails,
   type TieredCacheHealthOptions,
 } from './health/tiered-cache.health.js';

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { busChannel } from './bus/bus-message.js';
 import { createCodec } from './codec/serializers.js';
 import { CacheEngine } from './engine/cache-engine.js';
 import type { TieredCacheModuleOptions } from './interfaces/tiered-cache-options.interface.js';
@@ -46,6 +47,7 @@ async function createTieredCache(options: TieredCacheModuleOptions): Promise<Tie
   const stats = new CacheStats();
   const shared = resolved.redis ? new RedisTier(createRedisClient(resolved.redis), codec.binary, resolved.l2Timeout, stats, resolved.breaker) : undefined;
   const engine = new CacheEngine(resolved, codec, shared, stats);
+  shared?.checkPermissionsOnReady(resolved.keyPrefix, busChannel(resolved.keyPrefix));
   await engine.connect();
   return new TieredCacheService(engine);
 }

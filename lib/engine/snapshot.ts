@@ -1,4 +1,5 @@
 import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
+import { RedisTier } from '../l2/redis-tier.js';
 import { LOAD_BUCKETS_MS } from '../stats/cache-stats.js';
 import type { CacheEngine } from './cache-engine.js';
 
@@ -6,7 +7,8 @@ import type { CacheEngine } from './cache-engine.js';
 export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
   const s = engine.stats;
   const { l1, bus, shared } = engine;
-  const breaker = 'breaker' in shared ? (shared as { breaker: { state: 'closed' | 'open' | 'half-open'; opens: number } }).breaker : undefined;
+  // Redis diagnostics (breaker, named problems); other shared tiers have none.
+  const l2 = shared instanceof RedisTier ? shared : undefined;
   return {
     l1: {
       enabled: l1 !== undefined,
@@ -24,8 +26,11 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
       timeouts: s.l2Timeouts,
       skipped: s.l2Skipped,
       corrupt: s.corrupt,
-      breaker: breaker?.state ?? 'closed',
-      breakerOpens: breaker?.opens ?? 0,
+      breaker: l2?.breaker.state ?? 'closed',
+      breakerOpens: l2?.breaker.opens ?? 0,
+      problem: l2?.problem,
+      problemMessage: l2?.problemMessage,
+      missingPermissions: l2?.missingPermissions.map((m) => m.rule) ?? [],
     },
     loads: {
       calls: s.loads,
@@ -62,6 +67,6 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
     serializationErrors: s.serializationErrors,
     sets: s.sets,
     deletes: s.deletes,
-    degraded: !engine.isL1Only && !shared.connected,
+    degraded: l2 !== undefined && (!l2.connected || l2.problem !== undefined),
   };
 }

@@ -10,15 +10,31 @@ export interface TieredCacheHealthOptions {
    * the app still serves every call, from L1 and the loaders. Use `true` for an alerting probe,
    * not for a load balancer's readiness probe: when Redis drops for every instance at once, a
    * strict readiness probe takes the whole service out of rotation.
+   *
+   * Whatever this option, Redis refusing the credentials (`problem: 'auth'`) or the TLS handshake
+   * (`problem: 'tls'`) is reported `down`: those do not heal by waiting, and a deployment with a
+   * wrong password or CA must not pass its health check while silently running L1-only.
    * @default false
    */
   requireRedis?: boolean;
 }
 
-/** How the Redis tier answered this check. */
+/** What keeps Redis from working fully (see `CacheStatsSnapshot['l2']['problem']`). */
+export type RedisProblem = NonNullable<CacheStatsSnapshot['l2']['problem']>;
+
+/** How the Redis tier answered this check. Messages name the fix and never hold a secret. */
 export type RedisHealth =
-  | { status: 'up'; /** Round-trip time of one PING, in milliseconds. */ latencyMs: number }
-  | { status: 'down'; message: string }
+  | {
+      status: 'up';
+      /** Round-trip time of one PING, in milliseconds. */
+      latencyMs: number;
+      /** Set when the ACL user lacks permissions: the cache works only in part. */
+      problem?: 'permission';
+      /** ACL rules to grant (`'+publish'`, `'~<keyPrefix>*'`, ...), with `problem`. */
+      missingPermissions?: string[];
+      message?: string;
+    }
+  | { status: 'down'; problem?: RedisProblem; message: string }
   | { status: 'not configured' };
 
 /** Whether the invalidation bus (Redis pub/sub between instances) is subscribed. */
@@ -27,7 +43,10 @@ export type BusHealth = { status: 'up' | 'down' | 'not configured' };
 /** The data the indicator reports under its key, beside Terminus' own `status`. */
 export interface TieredCacheHealthDetails {
   [key: string]: unknown;
-  /** Whether the cache serves without its shared tier right now (Redis configured but unreachable). */
+  /**
+   * Whether the cache serves without its shared tier, or part of it, right now (Redis configured
+   * but not connected, or connected with ACL permissions missing).
+   */
   degraded: boolean;
   redis: RedisHealth;
   bus: BusHealth;
@@ -40,11 +59,14 @@ export interface TieredCacheHealthDetails {
  * Statuses it reports under its key:
  * - `up`: Redis answers a PING (or is not configured: `redis: false`), and the bus is connected
  *   (or not configured).
- * - `degraded`: Redis is configured but does not answer within the module's `l2Timeout`, or the
- *   bus is disconnected. The app still serves; Terminus keeps the overall HTTP status at 200 and
+ * - `degraded`: Redis is configured but does not answer within the module's `l2Timeout`, the
+ *   bus is disconnected, or the Redis user lacks ACL permissions the cache needs
+ *   (`redis.problem: 'permission'`, `redis.missingPermissions`). The app still serves; Terminus keeps the overall HTTP status at 200 and
  *   sets the overall `status` to `degraded`. (With `@nestjs/terminus` 11, which has no degraded
  *   status, the indicator reports `up` with `degraded: true`.)
- * - `down`: as `degraded`, when `requireRedis` is set. Terminus then answers 503.
+ * - `down`: as `degraded`, when `requireRedis` is set; and always when Redis refuses the
+ *   credentials (`redis.problem: 'auth'`) or the TLS handshake (`redis.problem: 'tls'`).
+ *   Terminus then answers 503. `redis.message` names the fix.
  *
  * Provide it beside `TerminusModule`; it needs `TieredCacheModule` in the app.
  *
@@ -96,17 +118,22 @@ export class TieredCacheHealthIndicator {
     };
 
     if (!details.degraded && bus.status !== 'down') return indicator.up(details);
-    if (options.requireRedis) return indicator.down(details);
+    if (options.requireRedis || snapshot.l2.problem === 'auth' || snapshot.l2.problem === 'tls') return indicator.down(details);
     // NOTE: `degraded()` exists from @nestjs/terminus 12; on 11 the details still say so.
     return typeof indicator.degraded === 'function' ? indicator.degraded(details) : indicator.up(details);
   }
 
   async #redisHealth(snapshot: CacheStatsSnapshot): Promise<RedisHealth> {
-    if (!snapshot.l2.enabled) return { status: 'not configured' };
-    if (!snapshot.l2.connected) return { status: 'down', message: 'not connected (reconnecting in the background)' };
+    const { l2 } = snapshot;
+    if (!l2.enabled) return { status: 'not configured' };
+    if (!l2.connected) {
+      const message = l2.problemMessage ?? 'not connected (reconnecting in the background)';
+      return l2.problem === undefined ? { status: 'down', message } : { status: 'down', problem: l2.problem, message };
+    }
     try {
-      const latencyMs = await this.cache.ping();
-      return { status: 'up', latencyMs: Math.round(latencyMs * 100) / 100 };
+      const latencyMs = Math.round((await this.cache.ping()) * 100) / 100;
+      if (l2.problem !== 'permission') return { status: 'up', latencyMs };
+      return { status: 'up', latencyMs, problem: 'permission', missingPermissions: l2.missingPermissions, message: l2.problemMessage! };
     } catch (err) {
       return { status: 'down', message: err instanceof Error ? err.message : String(err) };
     }

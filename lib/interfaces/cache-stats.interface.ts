@@ -29,6 +29,23 @@ export interface CacheStatsSnapshot {
     breaker: 'closed' | 'open' | 'half-open';
     /** Times the breaker opened. */
     breakerOpens: number;
+    /**
+     * What keeps Redis from working fully, if anything:
+     * - `'auth'`: Redis refused the credentials (wrong or missing password, disabled user);
+     * - `'tls'`: the TLS handshake failed (untrusted CA, host name not in the certificate,
+     *   client certificate missing or refused);
+     * - `'unreachable'`: no connection (refused, reset, timed out);
+     * - `'permission'`: connected, but the ACL user lacks permissions (`missingPermissions`).
+     * `auth` and `tls` do not heal by waiting: fix the `redis` option.
+     */
+    problem: 'auth' | 'permission' | 'tls' | 'unreachable' | undefined;
+    /** What `problem` means and how to fix it, as logged; never holds a password or key. */
+    problemMessage: string | undefined;
+    /**
+     * ACL rules the Redis user lacks, as checked on each (re)connection: `'+publish'`,
+     * `'+evalsha'`, `'~<keyPrefix>*'`, `'&<bus channel>'`, ... Empty when all is granted.
+     */
+    missingPermissions: string[];
   };
   loads: {
     /** Loader (decorated method) runs. */
@@ -92,6 +109,9 @@ export interface CacheStatsSnapshot {
   serializationErrors: number;
   sets: number;
   deletes: number;
-  /** Whether the cache runs without its shared tier right now (Redis configured but unreachable). */
+  /**
+   * Whether the cache runs without its shared tier, or part of it, right now: Redis configured but
+   * not connected, or connected with permissions missing (`l2.problem`).
+   */
   degraded: boolean;
 }

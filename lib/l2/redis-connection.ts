@@ -100,9 +100,61 @@ export function clusterOptions(user: ClusterOptions | undefined): ClusterOptions
 /** Builds the command client from the `redis` option; an instance passed in is used as is. */
 export function createRedisClient(option: Exclude<ResolvedOptions['redis'], false>): OwnedClient {
   if (isRedisInstance(option)) return { client: option, owned: false };
-  if (typeof option === 'string') return { client: new Redis(option, DEFAULTS), owned: true };
+  if (typeof option === 'string') return { client: guardSockets(new Redis(option, DEFAULTS)), owned: true };
   if (isClusterConfig(option)) {
-    return { client: new Cluster(option.cluster, clusterOptions(option.options)), owned: true };
+    return { client: guardSockets(new Cluster(option.cluster, clusterOptions(option.options))), owned: true };
   }
-  return { client: new Redis({ ...DEFAULTS, ...(option as RedisOptions) }), owned: true };
+  return { client: guardSockets(new Redis({ ...DEFAULTS, ...(option as RedisOptions) })), owned: true };
+}
+
+const ignore = (): void => undefined;
+
+/**
+ * Keeps a socket error from crashing the process. ioredis listens `once` for a socket's 'error';
+ * a TLS socket closed during its handshake (a refused certificate, a disconnect while
+ * connecting) can emit a second one, which nobody handles, so Node throws it. Every socket the
+ * client opens gets a lasting listener (ioredis still gets the first error). For a client the
+ * library creates; a Cluster's node connections are guarded as they appear. Returns the client.
+ */
+export function guardSockets<C extends RedisClient>(client: C): C {
+  if (isCluster(client)) {
+    client.on('+node', (node: Redis) => guardSockets(node));
+    return client;
+  }
+  // `connector` is ioredis-internal: without it (another version) the guard is skipped.
+  const connector = (client as unknown as { connector?: { connect?: (...args: unknown[]) => Promise<unknown> } }).connector;
+  const connect = connector?.connect;
+  if (connector === undefined || typeof connect !== 'function') return client;
+  connector.connect = function (this: unknown, ...args: unknown[]) {
+    return connect.apply(this, args).then((stream) => {
+      (stream as { on?: (event: string, listener: () => void) => void }).on?.('error', ignore);
+      return stream;
+    });
+  };
+  return client;
+}
+
+/** Connection options of the client, or of a Cluster's node connections. */
+function connectionOptions(client: RedisClient): RedisOptions {
+  return isCluster(client) ? (client.options.redisOptions ?? {}) : client.options;
+}
+
+/** Whether the client (a Cluster: its node connections) connects with TLS. */
+export function usesTls(client: RedisClient): boolean {
+  return Boolean(connectionOptions(client).tls);
+}
+
+/**
+ * The secrets the client was configured with (passwords, a TLS private key and passphrase), to
+ * remove from any error text that is logged or reported.
+ */
+export function secretsOf(client: RedisClient): string[] {
+  const o = connectionOptions(client);
+  const tls = typeof o.tls === 'object' && o.tls !== null ? o.tls : {};
+  const out: string[] = [];
+  for (const v of [o.password, o.sentinelPassword, tls.passphrase, tls.key, (o.sentinelTLS as { key?: unknown } | undefined)?.key]) {
+    if (typeof v === 'string' && v.length > 0) out.push(v);
+    else if (Buffer.isBuffer(v)) out.push(v.toString('utf8'));
+  }
+  return out;
 }

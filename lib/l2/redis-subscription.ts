@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import type { Subscription } from '../shared/shared-tier.interface.js';
-import type { RedisClient } from './redis-connection.js';
+import { guardSockets, type RedisClient } from './redis-connection.js';
 
 /**
  * A subscription on a connection of its own (a subscribed connection cannot send other
@@ -21,9 +21,11 @@ export class RedisSubscription implements Subscription {
     private readonly onGap: () => void,
   ) {
     const options = { lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true };
-    this.#sub = (client as Cluster).isCluster
-      ? (client as Cluster).duplicate(undefined, { lazyConnect: true, enableOfflineQueue: true, redisOptions: options })
-      : (client as Redis).duplicate(options);
+    this.#sub = guardSockets(
+      (client as Cluster).isCluster
+        ? (client as Cluster).duplicate(undefined, { lazyConnect: true, enableOfflineQueue: true, redisOptions: options })
+        : (client as Redis).duplicate(options),
+    );
     this.#sub.on('message', this.#onRaw);
     this.#sub.on('error', () => undefined);
     this.#sub.on('close', this.#onClose);
@@ -36,13 +38,26 @@ export class RedisSubscription implements Subscription {
 
   async start(waitMs: number): Promise<void> {
     this.#sub.connect().catch(() => undefined);
-    const subscribed = this.#sub.subscribe(this.channel).then(
+    await Promise.race([this.#subscribe(), new Promise((r) => setTimeout(r, waitMs).unref())]);
+  }
+
+  #subscribing: Promise<void> | undefined;
+
+  /**
+   * SUBSCRIBE, once at a time. A refused connection (wrong password, TLS) rejects the queued
+   * SUBSCRIBE and ioredis only re-subscribes channels that were subscribed: the next `ready`
+   * subscribes again.
+   */
+  #subscribe(): Promise<void> {
+    this.#subscribing ??= this.#sub.subscribe(this.channel).then(
       () => {
         this.#subscribed = true;
       },
-      () => undefined,
+      () => {
+        this.#subscribing = undefined;
+      },
     );
-    await Promise.race([subscribed, new Promise((r) => setTimeout(r, waitMs).unref())]);
+    return this.#subscribing;
   }
 
   async close(): Promise<void> {
@@ -63,6 +78,7 @@ export class RedisSubscription implements Subscription {
   };
 
   readonly #onReady = (): void => {
+    if (!this.#subscribed && !this.#closed) void this.#subscribe();
     if (!this.#away) return;
     this.#away = false;
     // Messages sent while the subscriber was away are lost.

@@ -16,7 +16,9 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { type Deadline, DeadlineQueue } from './deadline-queue.js';
 import type { LuaScript } from './lua-script.js';
 import { groupBySlot } from './key-slot.js';
-import { clusterPrimaries, isCluster, type OwnedClient, type RedisClient } from './redis-connection.js';
+import { clusterPrimaries, isCluster, type OwnedClient, type RedisClient, secretsOf, usesTls } from './redis-connection.js';
+import { type Diagnosis, diagnose, isPermissionRefusal, type L2Problem } from './redis-diagnosis.js';
+import { describeMissing, findMissingPermissions, type MissingPermission } from './redis-permissions.js';
 import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, PUT, PUT_IF_VERSION, RELEASE } from './redis-scripts.js';
 import { RedisSubscription } from './redis-subscription.js';
 
@@ -42,6 +44,15 @@ export class RedisTier implements SharedTier {
   #closed = false;
   #firstReady: Promise<void>;
   readonly #logger = new Logger('TieredCache');
+  /** Why the last connection attempt failed; cleared by `ready`. */
+  #failure: Diagnosis | undefined;
+  /** What the last permission check found missing (empty when all is granted or unchecked). */
+  #missing: readonly MissingPermission[] = [];
+  #probe: { keyPrefix: string; channel: string } | undefined;
+  /** Time a permission probe may wait for each reply: the bootstrap's connect wait. */
+  #probeTimeoutMs: number;
+  readonly #secrets: readonly string[];
+  readonly #tls: boolean;
 
   readonly breaker: CircuitBreaker;
   readonly #deadlines = new DeadlineQueue();
@@ -56,6 +67,9 @@ export class RedisTier implements SharedTier {
   ) {
     this.client = client;
     this.owned = owned;
+    this.#secrets = secretsOf(client);
+    this.#tls = usesTls(client);
+    this.#probeTimeoutMs = Math.max(timeoutMs, 1_000);
     this.breaker = new CircuitBreaker(
       breaker,
       (n) => {
@@ -85,6 +99,50 @@ export class RedisTier implements SharedTier {
   }
 
   /**
+   * What keeps the shared tier from working fully: a connection that fails (`auth`, `tls`,
+   * `unreachable`) or, while connected, missing ACL permissions (`permission`); undefined when
+   * all is well (or while the first connection is still being waited for).
+   */
+  get problem(): L2Problem | undefined {
+    if (this.client.status === 'ready') return this.#missing.length > 0 ? 'permission' : undefined;
+    if (this.#failure !== undefined) return this.#failure.problem;
+    return this.#startingUp || this.#closed ? undefined : 'unreachable';
+  }
+
+  /** The message for `problem`, naming the fix; never holds a secret. */
+  get problemMessage(): string | undefined {
+    const problem = this.problem;
+    if (problem === undefined) return undefined;
+    if (this.client.status === 'ready') return describeMissing(this.#missing);
+    return this.#failure?.message ?? 'Redis is not reachable (no answer yet): serving from L1 and loaders until it connects.';
+  }
+
+  /** ACL rules (`+publish`, `~prefix*`, ...) the Redis user lacks, from the last check. */
+  get missingPermissions(): readonly MissingPermission[] {
+    return this.#missing;
+  }
+
+  /**
+   * Checks, on the first connection and every reconnection, that the Redis user may run every
+   * command the library sends (see `findMissingPermissions`), and logs once what is missing and
+   * what it costs. Call before `connect()`.
+   */
+  checkPermissionsOnReady(keyPrefix: string, channel: string): void {
+    this.#probe = { keyPrefix, channel };
+  }
+
+  async #checkPermissions(): Promise<void> {
+    if (this.#probe === undefined || this.#closed) return;
+    const missing = await findMissingPermissions(this.client, { ...this.#probe, timeoutMs: this.#probeTimeoutMs });
+    if (this.#closed) return;
+    const before = this.#missing.map((m) => m.rule).join(' ');
+    this.#missing = missing;
+    if (missing.map((m) => m.rule).join(' ') === before) return;
+    if (missing.length > 0) this.#logger.error(describeMissing(missing));
+    else this.#logger.log('The Redis user now has every permission the cache needs.');
+  }
+
+  /**
    * `trouble`: the connection dropped or the breaker opened (waiters should stop waiting on
    * Redis). `recovered`: the connection is ready again or the breaker closed (retry what failed).
    */
@@ -108,8 +166,10 @@ export class RedisTier implements SharedTier {
   async connect(waitMs: number): Promise<void> {
     if (this.#everReady) {
       this.#startingUp = false;
+      await this.#checkPermissions();
       return;
     }
+    this.#probeTimeoutMs = Math.max(this.timeoutMs, waitMs);
     if (this.client.status === 'wait') this.client.connect().catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     let onError: (() => void) | undefined;
@@ -124,9 +184,21 @@ export class RedisTier implements SharedTier {
     clearTimeout(timer);
     if (onError) this.client.off('error', onError);
     this.#startingUp = false;
-    if (!this.#everReady) {
-      this.#down = true;
-      this.#logger.warn('Redis is not reachable: serving from L1 and loaders until it connects.');
+    if (this.#everReady) {
+      await this.#checkPermissions();
+      return;
+    }
+    this.#down = true;
+    const failure = this.#failure;
+    if (failure === undefined) {
+      const hint = this.#tls ? ': check the host and port, and that the port speaks TLS' : '';
+      this.#logger.warn(`Redis is not reachable (no answer within ${waitMs} ms${hint}): serving from L1 and loaders until it connects.`);
+    } else if (failure.problem === 'unreachable') {
+      this.#logger.warn(failure.message);
+    } else {
+      // Wrong credentials, TLS settings or ACL do not heal by waiting: the app starts (a cache
+      // problem never fails it), but loudly, and the health indicator reports down.
+      this.#logger.error(failure.message);
     }
   }
 
@@ -373,13 +445,16 @@ export class RedisTier implements SharedTier {
             reject(err);
           }
         },
-        () => {
+        (err: unknown) => {
           this.#settled();
           if (d.settled) return;
           d.settled = true;
           this.#deadlines.remove(d);
           this.stats.l2Errors++;
-          this.breaker.failure();
+          // An ACL refusal is an answer: opening the breaker would also stop the commands the
+          // user may run. The permission check names what is missing.
+          if (isPermissionRefusal(err)) this.breaker.success();
+          else this.breaker.failure();
           finish(onFail);
         },
       );
@@ -391,11 +466,14 @@ export class RedisTier implements SharedTier {
 
   readonly #onReady = (): void => {
     this.#everReady = true;
+    this.#failure = undefined;
     // After a connect or a Redis restart (which forgets scripts): the first miss pays no NOSCRIPT.
     void this.loadScripts();
     this.#emit(this.#onRecovered);
     if (this.#down) this.#logger.log('Redis connection ready: using the shared tier.');
     this.#down = false;
+    // On the first connection, connect() checks before the app starts.
+    if (!this.#startingUp) void this.#checkPermissions();
   };
 
   readonly #onDown = (): void => {
@@ -406,8 +484,15 @@ export class RedisTier implements SharedTier {
   };
 
   readonly #onError = (err: Error): void => {
-    // Connection errors repeat on every retry; the state changes are what gets logged.
-    if (!this.#everReady && !this.#down) this.#logger.debug?.(`Redis: ${err.message}`);
+    if (this.#closed) return;
+    const failure = diagnose(err, this.#tls, !this.#everReady, this.#secrets);
+    const changed = failure.problem !== this.#failure?.problem;
+    this.#failure = failure;
+    // Connection errors repeat on every retry: only a change of problem is logged. During start-up
+    // connect() logs the outcome; a connection that just dropped is logged by #onDown.
+    if (!changed || this.#startingUp || !this.#down) return;
+    if (failure.problem === 'unreachable') this.#logger.warn(failure.message);
+    else this.#logger.error(failure.message);
   };
 }
 
