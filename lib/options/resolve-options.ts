@@ -1,4 +1,5 @@
 import { isRedisInstance } from '../l2/redis-connection.js';
+import { redact } from '../l2/redis-diagnosis.js';
 import type {
   L1Options,
   SerializerOption,
@@ -136,7 +137,7 @@ function resolveRedis(v: unknown): ResolvedOptions['redis'] {
     fail('redis', 'give a URL string, ioredis options, { cluster: [...nodes] }, an ioredis Redis/Cluster instance, or false');
   }
   if (typeof redis === 'string' && !/^rediss?:\/\//.test(redis)) {
-    fail('redis', `"${redis}" is not a Redis URL; use e.g. 'redis://127.0.0.1:6379'`);
+    fail('redis', `"${redact(redis)}" is not a Redis URL; use e.g. 'redis://127.0.0.1:6379'`);
   }
   if (typeof redis !== 'object' || isRedisInstance(redis)) return redis as ResolvedOptions['redis'];
   if (Array.isArray(redis)) {

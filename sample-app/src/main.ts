@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { TieredCacheService } from 'nestjs-tiered-cache';
 import { createSampleApp } from './create-sample-app.js';
-import { configFromEnv } from './sample-app.config.js';
+import { configFromEnv, withoutCredentials } from './sample-app.config.js';
 
 const config = configFromEnv();
 const app = await createSampleApp(config);
@@ -12,7 +12,7 @@ const logger = new Logger('SampleApp');
 logger.log(`Listening on ${await app.getUrl()} (${config.adapter}); database: ${config.dbFile ?? 'in memory'}, ${config.dbLatencyMs} ms per query`);
 const { degraded } = app.get(TieredCacheService).stats();
 if (degraded) {
-  logger.warn(`Redis at ${config.redisUrl} is not reachable: caching in L1 only, and reconnecting in the background`);
+  logger.warn(`Redis at ${withoutCredentials(config.redisUrl)} is not reachable: caching in L1 only, and reconnecting in the background`);
 } else {
-  logger.log(`Cache: L1 (${(config.l1TtlMs ?? 5_000) / 1000} s) + Redis at ${config.redisUrl} (60 s)`);
+  logger.log(`Cache: L1 (${(config.l1TtlMs ?? 5_000) / 1000} s) + Redis at ${withoutCredentials(config.redisUrl)} (60 s)`);
 }

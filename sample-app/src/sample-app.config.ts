@@ -56,3 +56,8 @@ function toInt(name: string, raw: string | undefined, fallback: number): number 
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
   return n;
 }
+
+/** A Redis URL fit for a log line: its user and password (`redis://user:secret@host`) masked. */
+export function withoutCredentials(url: string): string {
+  return url.replace(/(\/\/)[^/@\s]*@/, '$1***@');
+}
