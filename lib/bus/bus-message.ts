@@ -20,11 +20,22 @@ export function busChannel(keyPrefix: string): string {
   return `${keyPrefix}__bus:${BUS_VERSION}`;
 }
 
+/**
+ * How far ahead of this instance's clock a tag invalidation time may be (clock skew between
+ * instances). A later one is refused: a forged far-future time would hide a tag's entries until
+ * the next bus gap.
+ */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+
+const OPERATIONS = new Set<string>(['set', 'del', 'fill', 'release', 'ns', 'clear', 'tags']);
+
+/** A message from the wire, or undefined for anything that is not one (never thrown). */
 export function parseBusMessage(raw: string): BusMessage | undefined {
   try {
     const m = JSON.parse(raw) as BusMessage;
-    if (typeof m !== 'object' || m === null || typeof m.i !== 'string' || typeof m.o !== 'string') return undefined;
+    if (typeof m !== 'object' || m === null || typeof m.i !== 'string' || !OPERATIONS.has(m.o)) return undefined;
     if (m.k !== undefined && !(Array.isArray(m.k) && m.k.every((k) => typeof k === 'string'))) return undefined;
+    if (m.o === 'tags' && !(typeof m.t === 'number' && Number.isFinite(m.t) && m.t <= Date.now() + MAX_CLOCK_SKEW_MS)) return undefined;
     return m;
   } catch {
     return undefined;
