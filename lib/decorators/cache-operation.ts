@@ -1,6 +1,7 @@
 import { TieredCacheConfigError } from '../errors.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
 import { canonicalArgs } from '../keys/default-key.util.js';
+import { defaultNamespace } from '../keys/default-namespace.util.js';
 import { type EntryPolicy, mergePolicy, withUnless } from '../options/entry-policy.js';
 import { readStart } from '../telemetry/trace-channels.js';
 
@@ -11,7 +12,13 @@ export interface CacheOperation {
   kind: 'cacheable' | 'evict' | 'put';
   /** `Class.method`, for messages. */
   label: string;
+  /**
+   * Namespace of default keys and `allEntries`: the `namespace` option, else the declaring
+   * class's (see `namespaceOf` for subclasses).
+   */
   namespace: string;
+  /** The class that declares the method (for inherited methods, see `namespaceOf`). */
+  declaringClass?: Function;
   method: string;
   key?: AnyFn;
   /** Tags from the arguments: stored with the entry (cacheable, put) or invalidated (evict). */
@@ -112,7 +119,7 @@ async function evict(engine: CacheEngine, op: CacheOperation, self: unknown, arg
     const tags = tagsOf(engine, op, self, args);
     if (tags !== undefined) await engine.invalidateTags(tags);
   }
-  if (op.allEntries) return engine.deleteNamespace(engine.scope(op.namespace));
+  if (op.allEntries) return engine.deleteNamespace(engine.scope(namespaceOf(op, self)));
   if (op.key === undefined) return;
   let keys: unknown;
   try {
@@ -136,7 +143,7 @@ async function evict(engine: CacheEngine, op: CacheOperation, self: unknown, arg
 function keyOf(engine: CacheEngine, op: CacheOperation, self: unknown, args: unknown[]): string | undefined {
   let key: unknown;
   try {
-    key = op.key ? op.key.apply(self, args) : defaultKey(op, args);
+    key = op.key ? op.key.apply(self, args) : defaultKey(op, self, args);
     if (typeof key !== 'string' || key === '') {
       engine.warnOnce(`key:${op.label}`, `${op.label} runs uncached: its key function returned ${key === '' ? "''" : String(key)}, not a non-empty string.`);
       return undefined;
@@ -148,8 +155,21 @@ function keyOf(engine: CacheEngine, op: CacheOperation, self: unknown, args: unk
   }
 }
 
-function defaultKey(op: CacheOperation, args: unknown[]): string {
-  return `${op.namespace}:${op.method}:${canonicalArgs(args)}`;
+function defaultKey(op: CacheOperation, self: unknown, args: unknown[]): string {
+  return `${namespaceOf(op, self)}:${op.method}:${canonicalArgs(args)}`;
+}
+
+/**
+ * The namespace of a call: an inherited method called on a subclass instance takes the
+ * subclass's namespace, so two subclasses of one base never share default keys (their `this`
+ * may read different data). A `namespace` option applies as given.
+ */
+function namespaceOf(op: CacheOperation, self: unknown): string {
+  const declaring = op.declaringClass;
+  if (declaring === undefined || self === null || typeof self !== 'object') return op.namespace;
+  const ctor = (self as object).constructor;
+  if (ctor === declaring || typeof ctor !== 'function' || !(self instanceof declaring)) return op.namespace;
+  return defaultNamespace(ctor);
 }
 
 function callOriginal(engine: CacheEngine, op: CacheOperation, original: AnyFn, self: unknown, args: unknown[]): Promise<unknown> {

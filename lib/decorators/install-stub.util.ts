@@ -38,6 +38,7 @@ export function installStub(
   assertReturnsPromise(target, propertyKey, decorator);
   const op = build(defaultNamespace(target.constructor), String(propertyKey), label);
   checkOperation(op, `${decorator} on ${label}`);
+  if ((op.options as { namespace?: string }).namespace === undefined) op.declaringClass = target.constructor;
 
   const stub = function (this: any, ...args: unknown[]) {
     // No engine (not injected yet, or a test stand-in for TieredCacheService): run uncached.

@@ -55,6 +55,28 @@ class CatalogueSearchService {
   async reindex(): Promise<void> {}
 }
 
+// One base class, two subclasses reading different data through an inherited cached method.
+abstract class Ledger {
+  abstract readonly source: string;
+  runs = 0;
+  @Cacheable()
+  async balance(account: number): Promise<string> {
+    this.runs++;
+    return `${this.source} balance of ${account}`;
+  }
+
+  @CacheEvict({ allEntries: true })
+  async close(): Promise<void> {}
+}
+@Injectable()
+class RetailLedger extends Ledger {
+  readonly source = 'retail';
+}
+@Injectable()
+class TreasuryLedger extends Ledger {
+  readonly source = 'treasury';
+}
+
 describe('keys', () => {
   const suite = redisSuite();
 
@@ -73,6 +95,21 @@ describe('keys', () => {
       const inputs = [Infinity, 'Infinity', 10n, '10n', -0, 0, NaN, 'NaN', undefined, 'undefined', null];
       for (const x of inputs) await search.describe(x);
       expect(await Promise.all(inputs.map((x) => search.describe(x)))).toEqual(inputs.map((x) => `${typeof x} ${String(x)}`));
+    });
+
+    it('gives each subclass its own default keys for an inherited method, and its own allEntries', async () => {
+      const { app } = await suite.app({}, { providers: [RetailLedger, TreasuryLedger] });
+      const retail = app.get(RetailLedger);
+      const treasury = app.get(TreasuryLedger);
+      expect(await retail.balance(1)).toBe('retail balance of 1');
+      expect(await treasury.balance(1)).toBe('treasury balance of 1');
+      expect(await retail.balance(1)).toBe('retail balance of 1');
+      expect([retail.runs, treasury.runs]).toEqual([1, 1]);
+      // Evicting one subclass's entries leaves the other's.
+      await retail.close();
+      expect(await treasury.balance(1)).toBe('treasury balance of 1');
+      expect(await retail.balance(1)).toBe('retail balance of 1');
+      expect([retail.runs, treasury.runs]).toEqual([2, 1]);
     });
 
     it('gives two classes of the same name namespaces of their own', async () => {
