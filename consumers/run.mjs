@@ -71,6 +71,14 @@ async function runApp(app, { tarball, quickstart, redisPort }) {
 
   await step('install', 'npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir });
   await step('tsc', join(dir, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: dir });
+  if (app.flavor === 'cjs') {
+    // The other CommonJS setting the README names: module nodenext, where TypeScript models require(esm).
+    writeJson(join(dir, 'tsconfig.nodenext.json'), {
+      extends: './tsconfig.json',
+      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', incremental: false, noEmit: true },
+    });
+    await step('tsc (module nodenext)', join(dir, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.nodenext.json'], { cwd: dir });
+  }
   const redisUrl = `redis://127.0.0.1:${redisPort}/${app.db}`;
   const e2e = await step('e2e', process.execPath, ['dist/test/e2e.js'], {
     cwd: dir,
