@@ -122,8 +122,9 @@ async function runQuickstart(dir, redisUrl) {
     if (!ok) throw new Error(`${what}\n${log}`);
   };
   try {
+    // Nest logs "successfully started" before the server listens: wait for the port itself.
     const deadline = Date.now() + 30_000;
-    while (!log.includes('Nest application successfully started')) {
+    while (!(await accepts(port))) {
       expect(child.exitCode === null, `main.js exited with ${child.exitCode}`);
       expect(Date.now() < deadline, 'main.js did not start within 30 s');
       await new Promise((r) => setTimeout(r, 50));
@@ -152,7 +153,8 @@ async function step(name, cmd, args, options) {
   try {
     return options.run ? await options.run() : await run(cmd, args, options);
   } catch (err) {
-    throw new Error(`${name} failed: ${err.message}`);
+    const cause = err.cause ? ` (${err.cause.message ?? err.cause})` : '';
+    throw new Error(`${name} failed: ${err.message}${cause}`);
   }
 }
 
@@ -211,6 +213,17 @@ function redisTtls(redisUrl, keys) {
         socket.destroy();
         ok(lines.slice(1).map((l) => Number(l.slice(1))));
       }
+    });
+  });
+}
+
+function accepts(port) {
+  return new Promise((ok) => {
+    const socket = new Socket();
+    socket.once('error', () => ok(false));
+    socket.connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      ok(true);
     });
   });
 }
