@@ -1,14 +1,21 @@
 import { Logger } from '@nestjs/common';
 import { TieredCacheService } from 'nestjs-tiered-cache';
 import { createSampleApp } from './create-sample-app.js';
+import { listen } from './listen.js';
 import { configFromEnv, withoutCredentials } from './sample-app.config.js';
 
 const config = configFromEnv();
 const app = await createSampleApp(config);
 app.enableShutdownHooks();
-await app.listen(config.port, config.host);
-
 const logger = new Logger('SampleApp');
+try {
+  await listen(app, config);
+} catch (err) {
+  logger.error(err instanceof Error ? err.message : String(err));
+  await app.close();
+  process.exit(1);
+}
+
 logger.log(`Listening on ${await app.getUrl()} (${config.adapter}); database: ${config.dbFile ?? 'in memory'}, ${config.dbLatencyMs} ms per query`);
 const { degraded } = app.get(TieredCacheService).stats();
 if (degraded) {

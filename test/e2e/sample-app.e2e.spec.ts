@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSampleApp } from '../../sample-app/src/create-sample-app.js';
+import { listen } from '../../sample-app/src/listen.js';
 import type { Product } from '../../sample-app/src/products/product.js';
 import { ProductsRepository } from '../../sample-app/src/products/products.repository.js';
 import type { HttpAdapterName } from '../../sample-app/src/sample-app.config.js';
@@ -42,6 +43,20 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
     suite.closeAfter(r.app);
     return { ...r, keyPrefix };
   }
+
+  it('says which port is in use and how to pick another, instead of a raw EADDRINUSE', async () => {
+    const first = await start();
+    const { port } = new URL(first.url);
+    const second = await createSampleApp({
+      adapter, port: 0, host: '127.0.0.1', redisUrl: suite.redis.url, keyPrefix: `e2e-${randomUUID()}:`,
+      dbLatencyMs: 5, dbFile: undefined, logger: false,
+    });
+    suite.closeAfter(second);
+
+    await expect(listen(second, { port: Number(port), host: '127.0.0.1' })).rejects.toThrow(
+      `Port ${port} on 127.0.0.1 is in use (another instance of the sample?): stop it, or start this one with PORT=<another port>`,
+    );
+  });
 
   it('queries the database once for a product read twice', async () => {
     const { url, repository } = await start();

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CACHE_TRACE_CHANNELS, Cacheable, type CacheTraceMessage } from 'nestjs-tiered-cache';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -12,7 +12,8 @@ import { createApp, sleep } from '../support/app.js';
 import { RedisServer } from '../support/redis-server.js';
 
 const exporter = new InMemorySpanExporter();
-const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+// The 2.x SDK (Node 20); 3.x needs Node 22.15.
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 const tracer = provider.getTracer('test');
 
 @Injectable()
