@@ -28,6 +28,7 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
       corrupt: s.corrupt,
       breaker: l2?.breaker.state ?? 'closed',
       breakerOpens: l2?.breaker.opens ?? 0,
+      pendingWrites: engine.durable.pending,
       problem: l2?.problem,
       problemMessage: l2?.problemMessage,
       missingPermissions: l2?.missingPermissions.map((m) => m.rule) ?? [],

@@ -30,6 +30,11 @@ export interface CacheStatsSnapshot {
     /** Times the breaker opened. */
     breakerOpens: number;
     /**
+     * Writes and invalidations (sets, deletes, prefix deletes, tag markers) Redis has not
+     * confirmed yet: retried every second and on recovery until it does. 0 when all landed.
+     */
+    pendingWrites: number;
+    /**
      * What keeps Redis from working fully, if anything:
      * - `'auth'`: Redis refused the credentials (wrong or missing password, disabled user);
      * - `'tls'`: the TLS handshake failed (untrusted CA, host name not in the certificate,

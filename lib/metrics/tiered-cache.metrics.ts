@@ -146,6 +146,11 @@ const DEFINITIONS: readonly Definition[] = [
     samples: (s) => [[NONE, s.l2.breakerOpens]],
   },
   {
+    kind: 'gauge', name: 'l2_pending_writes', requires: 'l2',
+    help: 'Writes and invalidations Redis has not confirmed yet (retried until it does).',
+    samples: (s) => [[NONE, s.l2.pendingWrites]],
+  },
+  {
     kind: 'counter', name: 'stale_served_total',
     help: 'Reads answered with a stale value in its grace period (a refresh ran or was backing off).',
     samples: (s) => [[NONE, s.grace.staleServed]],

@@ -139,7 +139,8 @@ describe('stampede protection across instances (separate OS processes on one Red
   it('lock: false skips the lease: each instance loads once on its own', async () => {
     const keyPrefix = await startFleet(3);
     await Promise.all(
-      fleet.map((f) => f.send<Batch>('getOrSet', { key: 'cheap', n: 50, loaderMs: 100, options: { lock: false } })),
+      // Loads long enough that the three instances' reads overlap them, however slow the machine.
+      fleet.map((f) => f.send<Batch>('getOrSet', { key: 'cheap', n: 50, loaderMs: 1_500, options: { lock: false } })),
     );
     expect(await loads(keyPrefix, 'cheap')).toBe(3);
     expect(await raw.exists(`${keyPrefix}{cheap}:lease`)).toBe(0);
