@@ -13,7 +13,7 @@ export interface L1Entry {
   /** How long its load took, in milliseconds (for early refresh). */
   delta: number;
   tags?: readonly string[];
-  /** The tag watermark this entry was last found valid against (skips re-checking its tags); -1: never. */
+  /** The tag registry version this entry was last found valid at (skips re-checking its tags); -1: never. */
   tagCheck: number;
   /** Serialized size in bytes when known (for `l1.maxSize`). */
   size: number;

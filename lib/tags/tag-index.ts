@@ -40,11 +40,11 @@ export class TagIndex {
    * than every known invalidation, or already checked against the latest one, skip the lookups.
    */
   staleInL1(e: L1Entry): boolean {
-    const watermark = this.#registry.watermark;
-    if (e.createdAt > watermark || e.tagCheck === watermark) return false;
+    const { watermark, version } = this.#registry;
+    if (e.createdAt > watermark || e.tagCheck === version) return false;
     const verdict = this.#registry.isStale(e.tags!, e.createdAt);
     const stale = verdict === undefined ? !this.#registry.trustsUnknown(e.createdAt) : verdict;
-    if (!stale) e.tagCheck = watermark;
+    if (!stale) e.tagCheck = version;
     return stale;
   }
 

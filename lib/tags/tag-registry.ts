@@ -14,6 +14,11 @@ export class TagRegistry {
    * or forgotten. Lets the L1 hit path skip per-tag lookups (the usual case).
    */
   watermark = 0;
+  /**
+   * Bumped by every change of what is known (an invalidation, a forgotten tag), even one in the
+   * same millisecond as the watermark: an entry checked at one version is checked again at the next.
+   */
+  version = 0;
 
   /**
    * @param knownFor how long a timestamp is trusted before it is read again, in milliseconds. An
@@ -28,6 +33,7 @@ export class TagRegistry {
         if (reason !== 'evict') return;
         if (at > this.#forgottenUpTo) this.#forgottenUpTo = at;
         if (at > this.watermark) this.watermark = at;
+        this.version++;
       },
     });
   }
@@ -60,13 +66,16 @@ export class TagRegistry {
 
   set(tag: string, at: number): void {
     const prev = this.#known.peek(tag);
-    if (prev === undefined || at > prev) this.#known.set(tag, at);
+    if (prev !== undefined && at <= prev) return;
+    this.#known.set(tag, at);
     if (at > this.watermark) this.watermark = at;
+    this.version++;
   }
 
   clear(): void {
     this.#known.clear();
     this.#forgottenUpTo = 0;
     this.watermark = 0;
+    this.version++;
   }
 }
