@@ -59,6 +59,7 @@ export type {
   CacheOptionsFactory,
   TieredOptions,
 } from './compat/cache-module-options.interface.js';
+export type { KeyvStore } from './shared/keyv-shared-tier.js';
 export { CacheInterceptor } from './compat/cache.interceptor.js';
 export { CacheKey, type CacheKeyFactory } from './compat/cache-key.decorator.js';
 export { CachePublic } from './compat/cache-public.decorator.js';
