@@ -196,6 +196,47 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule with Keyv stores, on %s', (ada
     expect(await otherCache.get('kept')).toBe('other-value');
   });
 
+  it('never stores a load that a del() made stale during it: the next instance runs its loader', async () => {
+    const store = new Keyv();
+    const keyPrefix = `${adapter}-${crypto.randomUUID()}:`;
+    const a = (await start(CacheModule.register({ stores: [store], keyPrefix }))).app.get<Cache>(CACHE_MANAGER);
+    let release!: (v: string) => void;
+    const loading = a.wrap('k', () => new Promise<string>((r) => (release = r)), 60_000);
+    await sleep(20);
+
+    await a.del('k');
+    release('stale');
+    expect(await loading).toBe('stale');
+    await sleep(20);
+    expect(await a.get('k')).toBeUndefined();
+
+    const b = (await start(CacheModule.register({ stores: [store], keyPrefix }))).app.get<Cache>(CACHE_MANAGER);
+    expect(await b.wrap('k', () => 'fresh', 60_000)).toBe('fresh');
+  });
+
+  it('uses a Keyv instance as given (not wrapped again) and disconnects it once at shutdown', async () => {
+    let disconnects = 0;
+    const map = new Map<string, unknown>();
+    const keyvLike = {
+      opts: {},
+      hooks: {},
+      stats: {},
+      get: async (k: string) => map.get(k),
+      set: async (k: string, v: unknown) => (map.set(k, v), true),
+      delete: async (k: string) => map.delete(k),
+      clear: async () => map.clear(),
+      disconnect: async () => void disconnects++,
+    };
+    const r = await listen(adapter, { imports: [CacheModule.register({ stores: [keyvLike] })] });
+    const cache = r.app.get<Cache>(CACHE_MANAGER);
+    expect(cache.stores).toEqual([keyvLike]);
+    await cache.set('x', 1, 60_000);
+    expect(map.size).toBe(1);
+
+    await r.app.close();
+    expect(disconnects).toBe(1);
+  });
+
   it('fails at bootstrap, naming the fix, when given both stores and redis', async () => {
     await expect(
       listen(adapter, { imports: [CacheModule.register({ stores: [new Keyv()], redis: suite.redis.url })] }),
