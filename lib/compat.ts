@@ -2,13 +2,17 @@
  * `nestjs-tiered-cache/compat`: a drop-in for `@nestjs/cache-manager` (12) users. Change the
  * import, keep the code: `CacheModule.register/registerAsync`, `CACHE_MANAGER` / `Cache`
  * (cache-manager 7's API), `CacheInterceptor`, `@CacheKey`, `@CacheTTL`. Configure the tiers
- * with our options (`redis`, `l1`, `keyPrefix`, `serializer`...) where `stores` was.
+ * with our options (`redis`, `l1`, `keyPrefix`, `serializer`...) where `stores` was, or keep the
+ * Keyv `stores`.
  *
  * What remains different, and why (the long form, with what improves: docs/migration-from-cache-manager.md,
  * "Coming from `@nestjs/cache-manager`" in the README):
- * - No Keyv `stores`: the tiers are an in-process LRU (`l1`) and Redis (`redis`). A `stores` option
- *   fails at bootstrap; `cache.stores` is `[]`. Without `redis`, the cache is the LRU alone,
- *   bounded to `l1.max` entries (10,000 by default) where Keyv's Map was unbounded.
+ * - The tiers are an in-process LRU (`l1`) and Redis (`redis`), or Keyv `stores` as cache-manager 7
+ *   takes them (read in order, written to all) behind the LRU. With `stores` a loader runs once
+ *   per key per process (no fleet lease) and other instances' writes and deletes reach this
+ *   instance's L1 only when it expires (`l1.ttl`; no bus): `redis` brings both. With neither, the
+ *   cache is the LRU alone, bounded to `l1.max` entries (10,000 by default) where Keyv's Map was
+ *   unbounded.
  * - "Never expires" (`ttl` unset or `0`) lasts `foreverTtl` (24 h by default): every Redis key
  *   has a TTL, so memory stays bounded. `ttl(key)` reports that expiry instead of `undefined`.
  * - Values cross Redis through the serializer (JSON by default: `Date` comes back as a string,
@@ -59,6 +63,7 @@ export type {
   CacheOptionsFactory,
   TieredOptions,
 } from './compat/cache-module-options.interface.js';
+export type { KeyvStore } from './shared/keyv-shared-tier.js';
 export { CacheInterceptor } from './compat/cache.interceptor.js';
 export { CacheKey, type CacheKeyFactory } from './compat/cache-key.decorator.js';
 export { CachePublic } from './compat/cache-public.decorator.js';

@@ -7,3 +7,9 @@ export const CACHE_OPERATION_METADATA = 'nestjs-tiered-cache:operation';
 
 /** Format marker stored first in every envelope; bump it when the wire format changes. */
 export const ENVELOPE_VERSION = 'tc1';
+
+/**
+ * Internal module option (a symbol key: option validation does not see it): builds a shared tier
+ * other than Redis, as the compat `CacheModule` does for Keyv `stores`.
+ */
+export const SHARED_TIER_FACTORY = Symbol('nestjs-tiered-cache:shared-tier-factory');

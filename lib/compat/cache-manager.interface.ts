@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import type { KeyvStore } from '../shared/keyv-shared-tier.js';
 
 /** Options of `wrap()` given as an object. Durations in milliseconds. */
 export interface WrapOptions<T> {
@@ -84,8 +85,11 @@ export interface Cache {
   disconnect: () => Promise<undefined>;
   /** This cache's id: the module's `cacheId` option, or a random one. */
   cacheId: () => string;
-  /** Always empty: there are no Keyv stores behind this cache. */
-  stores: never[];
+  /**
+   * The Keyv stores behind this cache (the `stores` option, adapters wrapped in `Keyv`); empty
+   * when the tiers are `l1` and `redis`. Writing to them directly bypasses L1: don't.
+   */
+  stores: KeyvStore[];
   /**
    * The cached value, or `fnc()`'s result, stored for next time. Concurrent calls for one key
    * run `fnc` once (across instances, while Redis is up); its error reaches each of them and is

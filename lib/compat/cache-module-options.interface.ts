@@ -1,5 +1,6 @@
 import type { ConfigurableModuleAsyncOptions, Provider, Type } from '@nestjs/common';
 import type { TieredCacheModuleOptions } from '../interfaces/tiered-cache-options.interface.js';
+import type { KeyvStore } from '../shared/keyv-shared-tier.js';
 
 /**
  * The options `@nestjs/cache-manager` documents, with their meaning here. Durations in
@@ -27,10 +28,23 @@ export interface CacheManagerOptions {
   /** What `cacheId()` returns. Default: a random id. */
   cacheId?: string;
   /**
-   * Not supported: there are no Keyv stores. Give `redis` (and `l1`) instead; a `stores` option
-   * fails at bootstrap with a message saying so.
+   * Keyv stores, as cache-manager 7 takes them: one or a list of `Keyv` instances
+   * (`createKeyv(url)`), Keyv store adapters (`new KeyvRedis(url)`, wrapped in a `Keyv` with
+   * `namespace`) or `Cacheable` instances. They become the shared tier, behind L1 (`l1`; its
+   * `ttl`, 10 000 ms by default, bounds how long another instance's change goes unseen here):
+   * reads go through the stores in order (first hit wins), writes and deletes go to all of them.
+   *
+   * Keyv stores have no pub/sub and no lock: a loader runs once per key at a time in each
+   * process (not across instances), and writes and deletes reach other instances' L1 only when
+   * their copies expire. Give `redis` instead (not both) for the fleet-wide lease and the
+   * invalidation bus. Every store call is bounded by `l2Timeout`; a store error or timeout never
+   * fails a call (it is counted in `stats().l2`). The stores are disconnected at shutdown, as
+   * `@nestjs/cache-manager` does. `clear()` deletes this cache's keys through the store's
+   * iterator where it has one (Keyv over Redis or a Map), else clears the whole store.
+   * @default none (no stores: the tiers are `l1` and `redis`)
+   * @example stores: [new KeyvRedis('redis://127.0.0.1:6379')]
    */
-  stores?: never;
+  stores?: KeyvStore | KeyvStore[];
 }
 
 /**

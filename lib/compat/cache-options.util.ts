@@ -1,7 +1,11 @@
 import type { TieredCacheModuleOptions } from '../interfaces/tiered-cache-options.interface.js';
 import { DEFAULTS } from '../options/resolve-options.js';
 import { duration, fail } from '../options/option-checks.js';
+import { KeyvSharedTier } from '../shared/keyv-shared-tier.js';
+import { SHARED_TIER_FACTORY } from '../tiered-cache.constants.js';
+import type { SharedTierFactory } from '../tiered-cache.module.js';
 import type { CacheModuleOptions } from './cache-module-options.interface.js';
+import { toKeyvStores } from './keyv-stores.util.js';
 
 /** What "never expires" lasts by default: every Redis key needs a TTL. */
 export const DEFAULT_FOREVER_TTL = 86_400_000;
@@ -21,8 +25,8 @@ export interface CompatSettings {
 /** Validates the compat options; a bad one fails bootstrap with `TieredCacheConfigError`. */
 export function compatSettings(options: CacheModuleOptions | undefined): CompatSettings {
   const o = (options ?? {}) as Record<string, unknown>;
-  if (o.stores !== undefined) {
-    fail('stores', 'there are no Keyv stores here; give redis (a URL, ioredis options or client) and l1 instead');
+  if (o.stores !== undefined && o.redis !== undefined && o.redis !== false) {
+    fail('stores', 'give stores (Keyv) or redis, not both: redis adds the fleet lease and the invalidation bus, Keyv stores have neither');
   }
   const foreverTtl = duration(o, 'foreverTtl', DEFAULT_FOREVER_TTL, false);
   const ttlOption = o.ttl === undefined ? undefined : duration(o, 'ttl', 0, true);
@@ -42,9 +46,10 @@ export function compatSettings(options: CacheModuleOptions | undefined): CompatS
 
 /**
  * The options of the `TieredCacheModule` behind `CacheModule`: the compat-only options removed,
- * `ttl` resolved, `namespace` appended to `keyPrefix`. The tiered cache validates the rest.
+ * `ttl` resolved, `namespace` appended to `keyPrefix`, Keyv `stores` made its shared tier. The
+ * tiered cache validates the rest.
  */
-export function toTieredCacheOptions(options: CacheModuleOptions | undefined): TieredCacheModuleOptions {
+export async function toTieredCacheOptions(options: CacheModuleOptions | undefined): Promise<TieredCacheModuleOptions> {
   const settings = compatSettings(options);
   const {
     ttl: _ttl,
@@ -52,11 +57,16 @@ export function toTieredCacheOptions(options: CacheModuleOptions | undefined): T
     refreshThreshold: _refreshThreshold,
     nonBlocking: _nonBlocking,
     cacheId: _cacheId,
-    stores: _stores,
+    stores,
     foreverTtl: _foreverTtl,
     isGlobal: _isGlobal,
     ...tiered
   } = (options ?? {}) as CacheModuleOptions & Record<string, unknown>;
   const keyPrefix = (tiered.keyPrefix ?? DEFAULTS.keyPrefix) + (namespace ? `${namespace}:` : '');
-  return { ...tiered, keyPrefix, ttl: settings.defaultTtl };
+  const result: TieredCacheModuleOptions & { [SHARED_TIER_FACTORY]?: SharedTierFactory } = { ...tiered, keyPrefix, ttl: settings.defaultTtl };
+  if (stores !== undefined) {
+    const keyv = await toKeyvStores(stores, namespace);
+    result[SHARED_TIER_FACTORY] = (resolved, binary, stats) => new KeyvSharedTier(keyv, binary, resolved.l2Timeout, stats, resolved.breaker);
+  }
+  return result;
 }

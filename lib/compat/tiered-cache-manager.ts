@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { GetOrSetOptions, SetOptions } from '../interfaces/cache-operation-options.interface.js';
 import { callPolicy, type EntryPolicy } from '../options/entry-policy.js';
+import { KeyvSharedTier, type KeyvStore } from '../shared/keyv-shared-tier.js';
 import { ENGINE } from '../tiered-cache.constants.js';
 import type { TieredCacheService } from '../tiered-cache.service.js';
 import type { Cache, CacheEntry, CacheEvents, WrapOptions, WrapOptionsRaw } from './cache-manager.interface.js';
@@ -21,7 +22,7 @@ interface Refresh {
  * like cache-manager's closures, so `const { get } = cache` keeps working.
  */
 export class TieredCacheManager implements Cache {
-  readonly stores: never[] = [];
+  readonly stores: KeyvStore[];
   readonly #service: TieredCacheService;
   readonly #settings: CompatSettings;
   readonly #events = new EventEmitter();
@@ -32,6 +33,8 @@ export class TieredCacheManager implements Cache {
     this.#service = service;
     this.#settings = settings;
     this.#id = settings.cacheId ?? randomUUID();
+    const shared = service[ENGINE].shared;
+    this.stores = shared instanceof KeyvSharedTier ? [...shared.stores] : [];
   }
 
   readonly get = async <T>(key: string): Promise<T | undefined> => {

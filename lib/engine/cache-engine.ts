@@ -58,7 +58,7 @@ export class CacheEngine {
     this.isL1Only = shared === undefined;
     this.shared = shared ?? new NullSharedTier();
     this.tags = new TagIndex(this.shared, options.keyPrefix, options.l1 ? options.l1.ttl : options.entry.l1Ttl);
-    if (shared !== undefined) {
+    if (shared !== undefined && shared.hasBus !== false) {
       this.lease = new FleetLease(shared, this.stats, options, (key, sk) => this.#readFresh(key, sk));
       // Subscribed even with `bus: false`: lease waiters are woken by the bus, and the other
       // instances' invalidations still apply here. `bus: false` only stops announcing.

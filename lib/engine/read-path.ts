@@ -122,7 +122,8 @@ export class ReadPath {
   async readRaw(sk: string, p: EntryPolicy): Promise<{ raw: Outcome<Raw | null>; claim: Claim }> {
     const shared = this.e.shared;
     if (!shared.connected) return { raw: FAILED, claim: undefined };
-    if (p.lock) return { raw: await shared.get(sk), claim: undefined };
+    // Without a fleet lease (a tier with no bus), every load is claimed by the write version.
+    if (p.lock && this.e.lease !== undefined) return { raw: await shared.get(sk), claim: undefined };
     const r = await shared.getVersioned(sk);
     return r === FAILED ? { raw: FAILED, claim: undefined } : { raw: r.raw, claim: { version: r.version } };
   }

@@ -60,8 +60,12 @@ type ModuleOptionName = (typeof MODULE_OPTION_NAMES)[number] | Exclude<EntryOpti
 const _everyOptionListed: Record<Exclude<keyof TieredCacheModuleOptions, ModuleOptionName> | Exclude<ModuleOptionName, keyof TieredCacheModuleOptions | 'isGlobal'>, never> = {};
 void _everyOptionListed;
 
-/** Validates module options and fills defaults; throws `TieredCacheConfigError` naming the fix. */
-export function resolveOptions(options: TieredCacheModuleOptions | undefined): ResolvedOptions {
+/**
+ * Validates module options and fills defaults; throws `TieredCacheConfigError` naming the fix.
+ * `otherSharedTier`: a shared tier other than Redis is given (Keyv stores), so `redis: false`
+ * does not make L1 the only tier.
+ */
+export function resolveOptions(options: TieredCacheModuleOptions | undefined, otherSharedTier = false): ResolvedOptions {
   const o = (options ?? {}) as Record<string, unknown>;
   if (typeof o !== 'object') fail('options', 'pass an object to TieredCacheModule.forRoot({ ... })');
   for (const k of Object.keys(o)) {
@@ -70,7 +74,8 @@ export function resolveOptions(options: TieredCacheModuleOptions | undefined): R
   const redis = resolveRedis(o.redis);
   const keyPrefix = o.keyPrefix ?? DEFAULTS.keyPrefix;
   if (typeof keyPrefix !== 'string') fail('keyPrefix', "give a string such as 'shop:'");
-  const l1 = resolveL1(o.l1, redis === false);
+  const l1Only = redis === false && !otherSharedTier;
+  const l1 = resolveL1(o.l1, l1Only);
   const ttl = duration(o, 'ttl', DEFAULTS.ttl, false);
   return {
     redis: redis as ResolvedOptions['redis'],
@@ -78,7 +83,7 @@ export function resolveOptions(options: TieredCacheModuleOptions | undefined): R
     entry: defaultPolicy({
       ttl,
       // Without Redis, L1 is the only tier and keeps entries for their whole life.
-      l1Ttl: redis === false ? Infinity : l1 ? l1.ttl : DEFAULTS.l1Ttl,
+      l1Ttl: l1Only ? Infinity : l1 ? l1.ttl : DEFAULTS.l1Ttl,
       nullTtl: Math.min(duration(o, 'nullTtl', DEFAULTS.nullTtl, true), ttl),
       lock: flag(o, 'lock', true),
       grace: duration(o, 'grace', 0, true),

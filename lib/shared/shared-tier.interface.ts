@@ -14,6 +14,12 @@
 export interface SharedTier {
   /** Whether a command sent now can reach the tier (connected; a breaker may still hold it back). */
   readonly connected: boolean;
+  /**
+   * `false` for a tier with neither pub/sub nor leases (Keyv stores): the engine then runs without
+   * the invalidation bus and the fleet lease, and every load stores through the key's write
+   * version (`getVersioned`/`putIfVersion`), whatever `lock` says. Default: true.
+   */
+  readonly hasBus?: boolean;
 
   /** Connects, waiting for the first connection at most `waitMs` milliseconds. Never throws. */
   connect(waitMs: number): Promise<void>;

@@ -289,13 +289,13 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
     }
   });
 
-  it('fails bootstrap on a stores option, naming redis as the replacement', async () => {
+  it('fails bootstrap on a stores entry that is not a Keyv store, naming what to give', async () => {
     await expect(
       Test.createTestingModule({ imports: [CacheModule.register({ stores: [{}] } as never)] }).compile(),
     ).rejects.toThrow(TieredCacheConfigError);
     await expect(
       Test.createTestingModule({ imports: [CacheModule.register({ stores: [{}] } as never)] }).compile(),
-    ).rejects.toThrow(/stores.*redis/);
+    ).rejects.toThrow(/"stores\[0\]".*Keyv instance.*KeyvRedis/);
   });
 
   it('fails bootstrap on an unknown option', async () => {
