@@ -20,6 +20,8 @@ export interface SharedTier {
    * version (`getVersioned`/`putIfVersion`), whatever `lock` says. Default: true.
    */
   readonly hasBus?: boolean;
+  /** The tier's circuit breaker, if it has one (reported in `stats()`, `/health` and the metrics). */
+  readonly breaker?: { readonly state: 'closed' | 'open' | 'half-open'; readonly opens: number };
 
   /** Connects, waiting for the first connection at most `waitMs` milliseconds. Never throws. */
   connect(waitMs: number): Promise<void>;
