@@ -45,12 +45,11 @@ export function runCacheable(
   if (skipped(op, self, args)) return original.apply(self, args);
   const key = keyOf(engine, op, self, args);
   if (key === undefined) return original.apply(self, args);
-  const load = () => callOriginal(engine, op, original, self, args);
   // Traced, getOrSet publishes the whole read (L1 included).
-  if (readStart.hasSubscribers) return engine.getOrSet(key, load, policyOf(engine, op, self, args));
+  if (readStart.hasSubscribers) return engine.getOrSet(key, () => callOriginal(engine, op, original, self, args), policyOf(engine, op, self, args));
   const hit = engine.read.freshInL1(key);
   if (hit !== undefined) return Promise.resolve(hit.value);
-  return engine.read.miss(key, load, policyOf(engine, op, self, args));
+  return engine.read.miss(key, () => callOriginal(engine, op, original, self, args), policyOf(engine, op, self, args));
 }
 
 /** Whether `condition` keeps this call away from the cache (the method then just runs). */

@@ -1,4 +1,5 @@
 import type { ReadOutcome } from '../interfaces/read-outcome.interface.js';
+import type { Claim } from './write-path.js';
 
 /**
  * A load of one key in this process (a foreground load or a background refresh). Every caller of
@@ -13,6 +14,8 @@ export interface Flight {
   outcome: ReadOutcome | undefined;
   /** A stale value this flight may serve (grace period): a caller past `hardTimeout` gets it. */
   stale: { value: unknown } | undefined;
+  /** The key's write version read before a load without a lease: its store must still find it. */
+  claim: Claim;
 }
 
 interface KeyState {
@@ -142,5 +145,5 @@ export class KeyStates {
 }
 
 function newFlight(): Flight {
-  return { promise: undefined as unknown as Promise<unknown>, superseded: false, outcome: undefined, stale: undefined };
+  return { promise: undefined as unknown as Promise<unknown>, superseded: false, outcome: undefined, stale: undefined, claim: undefined };
 }

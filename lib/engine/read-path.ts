@@ -10,6 +10,9 @@ import type { Flight } from './key-state.js';
 import { NO_REFRESH } from './refresh.js';
 import type { Claim } from './write-path.js';
 
+/** A read that was not sent: the shared tier is away. */
+const NOT_READ: Promise<typeof FAILED> = Promise.resolve(FAILED);
+
 /**
  * The read path, top to bottom: L1 → (join a load in flight) → shared tier → stale value in its
  * grace period → fleet lease → loader → store. `getOrSet`, `@Cacheable` and the compat layer all
@@ -73,10 +76,11 @@ export class ReadPath {
 
       // SHARED TIER: a fresh entry is served (and maybe refreshed early); with `lock: false` the
       // read also brings the key's write version, which the store after the load must still find.
-      const { raw, claim: versioned } = await this.readRaw(sk, p);
-      let claim: Claim = versioned;
+      const raw = await this.readRaw(sk, p, f);
+      let claim: Claim = f.claim;
       const readFailed = raw === FAILED;
-      const found = await this.accept(sk, raw, true);
+      const accepted = this.accept(sk, raw, true);
+      const found = accepted instanceof Promise ? await accepted : accepted;
       if (found !== undefined && found.expiresAt > Date.now()) {
         f.outcome = 'l2';
         this.#maybeRefreshEarly(key, sk, found, loader, p);
@@ -116,16 +120,20 @@ export class ReadPath {
   }
 
   /**
-   * An entry's bytes from the shared tier (FAILED when it is away or did not answer); with
-   * `lock: false` also the key's write version, as the claim the store after a load needs.
+   * An entry's bytes from the shared tier (FAILED when it is away or did not answer). A load
+   * that will not hold a lease also reads the key's write version into `f.claim`: the store after
+   * it must still find that version.
    */
-  async readRaw(sk: string, p: EntryPolicy): Promise<{ raw: Outcome<Raw | null>; claim: Claim }> {
+  readRaw(sk: string, p: EntryPolicy, f: Flight): Promise<Outcome<Raw | null>> {
     const shared = this.e.shared;
-    if (!shared.connected) return { raw: FAILED, claim: undefined };
+    if (!shared.connected) return NOT_READ;
     // Without a fleet lease (a tier with no bus), every load is claimed by the write version.
-    if (p.lock && this.e.lease !== undefined) return { raw: await shared.get(sk), claim: undefined };
-    const r = await shared.getVersioned(sk);
-    return r === FAILED ? { raw: FAILED, claim: undefined } : { raw: r.raw, claim: { version: r.version } };
+    if (p.lock && this.e.lease !== undefined) return shared.get(sk);
+    return shared.getVersioned(sk).then((r) => {
+      if (r === FAILED) return FAILED;
+      f.claim = { version: r.version };
+      return r.raw;
+    });
   }
 
   /** A caller's wait for a flight, at most `ms`; a stale value the flight may serve beats an error. */
@@ -196,24 +204,30 @@ export class ReadPath {
   /**
    * What the shared tier returned, if it may be served: decoded, not expired (with `allowStale`,
    * within its grace period), not hidden by a write this instance has not seen confirmed, and not
-   * invalidated by a tag. Bytes that do not decode are deleted and count as a miss.
+   * invalidated by a tag (a promise only when a tag must be fetched first). Bytes that do not
+   * decode are deleted and count as a miss.
    */
-  async accept(sk: string, raw: Outcome<Raw | null>, allowStale: boolean): Promise<Envelope | undefined> {
+  accept(sk: string, raw: Outcome<Raw | null>, allowStale: boolean): Envelope | undefined | Promise<Envelope | undefined> {
     const e = this.e;
     let found = raw === FAILED || raw === null ? undefined : e.decode(sk, raw);
     if (found !== undefined) {
       const override = e.durable.override(sk, found.createdAt);
       if (override !== undefined) found = override ?? undefined;
     }
-    if (
-      found === undefined ||
-      (allowStale ? found.staleUntil : found.expiresAt) <= Date.now() ||
-      (found.tags !== undefined && (await e.tags.staleInL2(found.tags, found.createdAt)))
-    ) {
-      e.stats.l2Misses++;
-      return undefined;
-    }
-    e.stats.l2Hits++;
+    if (found === undefined || (allowStale ? found.staleUntil : found.expiresAt) <= Date.now()) return this.#miss();
+    if (found.tags === undefined) return this.#hit(found);
+    const stale = e.tags.staleInL2(found.tags, found.createdAt);
+    const entry = found;
+    return stale instanceof Promise ? stale.then((s) => (s ? this.#miss() : this.#hit(entry))) : stale ? this.#miss() : this.#hit(found);
+  }
+
+  #miss(): undefined {
+    this.e.stats.l2Misses++;
+    return undefined;
+  }
+
+  #hit(found: Envelope): Envelope {
+    this.e.stats.l2Hits++;
     return found;
   }
 

@@ -38,8 +38,8 @@ export class Refresher {
           if (token !== undefined) claim = { token };
         }
         // Another instance may have refreshed it since we read it: use that.
-        const { raw, claim: versioned } = await e.read.readRaw(sk, p);
-        claim ??= versioned;
+        const raw = await e.read.readRaw(sk, p, f);
+        claim ??= f.claim;
         const found = await e.read.accept(sk, raw, false);
         if (found !== undefined && found.createdAt > seenCreatedAt && found.expiresAt > Date.now()) {
           if (claim !== undefined && 'token' in claim) e.releaseLease(key, sk, claim.token);

@@ -48,15 +48,18 @@ export class TagIndex {
     return stale;
   }
 
-  /** For an entry read from Redis: fetches the tags this instance does not know yet, then checks. */
-  async staleInL2(tags: readonly string[], createdAt: number): Promise<boolean> {
+  /**
+   * For an entry read from Redis: whether a tag invalidates it — at once when every tag is known
+   * here, else after fetching the unknown ones.
+   */
+  staleInL2(tags: readonly string[], createdAt: number): boolean | Promise<boolean> {
     const unknown = this.#registry.unknown(tags);
-    if (unknown !== undefined) {
-      const ats = await this.shared.getMarkers(unknown.map((t) => this.markerKey(t)));
+    if (unknown === undefined) return this.#registry.isStale(tags, createdAt) !== false;
+    return this.shared.getMarkers(unknown.map((t) => this.markerKey(t))).then((ats) => {
       // A tag that cannot be checked makes the entry a miss: never serve what may be invalidated.
       if (ats === FAILED) return true;
       unknown.forEach((t, i) => this.#registry.set(t, Number(ats[i] ?? 0)));
-    }
-    return this.#registry.isStale(tags, createdAt) !== false;
+      return this.#registry.isStale(tags, createdAt) !== false;
+    });
   }
 }
