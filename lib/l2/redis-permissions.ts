@@ -24,6 +24,7 @@ export interface PermissionProbeTarget {
 /** What stops working without each command. Exported for the README's table and the specs. */
 export const CONSEQUENCES = {
   GET: 'entries are never read from Redis: every instance loads on its own',
+  MGET: 'reads with lock: false (and their write version) fail: such loads keep their results in L1 only',
   SET: 'loaded values and tag invalidations are never stored in Redis',
   DEL: 'values are not stored after a load, set() and @CachePut do not reach Redis, leases are freed only by expiry',
   UNLINK: 'del(), @CacheEvict and clear() do not remove entries from Redis: other instances read the old value until it expires',
@@ -77,6 +78,7 @@ export async function findMissingPermissions(client: RedisClient, target: Permis
     probe('PTTL', () => client.pttl(key)),
     probe('EXISTS', () => client.exists(key)),
     probe('GET', () => client.get(key)),
+    probe('MGET', () => client.mget(key)),
     probe('SCAN', () => client.scan('0', 'MATCH', escapeGlob(key), 'COUNT', 1)),
     probe('EVALSHA', () => client.evalsha(PROBE_SHA, 0)),
     probe('EVAL', () => client.eval('return 1', 0)),

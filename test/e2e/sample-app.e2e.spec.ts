@@ -276,6 +276,7 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
       '# TYPE tiered_cache_l2_breaker_opens_total counter',
       '# TYPE tiered_cache_l2_connected gauge',
       '# TYPE tiered_cache_l2_corrupt_entries_total counter',
+      '# TYPE tiered_cache_l2_pending_writes gauge',
       '# TYPE tiered_cache_l2_errors_total counter',
       '# TYPE tiered_cache_l2_skipped_total counter',
       '# TYPE tiered_cache_l2_timeouts_total counter',

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
  * (a spec checks the two agree).
  */
 export const CACHE_USER_COMMANDS = [
-  'get', 'set', 'del', 'unlink', 'exists', 'pttl', 'pexpire', 'incr', 'scan',
+  'get', 'mget', 'set', 'del', 'unlink', 'exists', 'pttl', 'pexpire', 'incr', 'scan',
   'publish', 'subscribe', 'evalsha', 'eval', 'script|load', 'ping', 'info',
 ] as const;
 

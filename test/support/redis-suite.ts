@@ -1,30 +1,55 @@
 import type { ModuleMetadata } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
 import type { TieredCacheModuleOptions } from 'nestjs-tiered-cache';
-import { createApp } from './app.js';
+import { aclDenials, createCacheUser } from './acl.js';
+import { createApp, uniquePrefix } from './app.js';
 import { rawClient, RedisServer } from './redis-server.js';
+
 
 /**
  * The usual suite fixture: one real redis-server for the file (stopped by PID after), a plain
- * client to look at or damage what the cache stored, and apps on that Redis that are closed
- * after each test.
+ * (admin) client to look at or damage what the cache stored, and apps on that Redis that are
+ * closed after each test. Apps connect as the README's least-privilege ACL user for their
+ * `keyPrefix` (unless a test gives `redis` itself), and the file fails if Redis refused any of
+ * their commands: every spec built on this fixture doubles as a check of that ACL.
  */
 export function redisSuite() {
   let redis: RedisServer | undefined;
   let raw: Redis | undefined;
   const closers: (() => Promise<void>)[] = [];
+  const users = new Map<string, string>();
+
+  /** A URL that logs in as the cache user of `keyPrefix` (created on first use). */
+  const leastPrivilegeUrl = async (keyPrefix: string): Promise<string> => {
+    let url = users.get(keyPrefix);
+    if (url === undefined) {
+      const name = `cache-${createHash('sha1').update(keyPrefix).digest('hex').slice(0, 12)}`;
+      const password = randomBytes(12).toString('hex');
+      await createCacheUser(raw!, name, password, keyPrefix);
+      url = `redis://${name}:${password}@127.0.0.1:${redis!.port}`;
+      users.set(keyPrefix, url);
+    }
+    return url;
+  };
 
   beforeAll(async () => {
     redis = await RedisServer.start();
     raw = rawClient(redis);
+    await raw.call('ACL', 'LOG', 'RESET');
   });
   afterEach(async () => {
     while (closers.length) await closers.pop()!();
   });
   afterAll(async () => {
-    await raw?.quit();
-    await redis?.stop();
+    try {
+      if (raw !== undefined) expect(await aclDenials(raw), 'commands Redis refused the least-privilege cache user').toEqual([]);
+    } finally {
+      await raw?.quit();
+      await redis?.stop();
+    }
   });
 
   return {
@@ -36,7 +61,9 @@ export function redisSuite() {
     },
     /** A Nest app with the cache on this Redis (plus `options`), closed after the test. */
     async app(options: TieredCacheModuleOptions = {}, metadata: ModuleMetadata = {}) {
-      const created = await createApp({ redis: redis!.url, ...options }, metadata);
+      const keyPrefix = options.keyPrefix ?? uniquePrefix();
+      const url = options.redis === undefined ? await leastPrivilegeUrl(keyPrefix) : undefined;
+      const created = await createApp({ redis: url ?? redis!.url, ...options, keyPrefix }, metadata);
       closers.push(() => created.app.close());
       return created;
     },
