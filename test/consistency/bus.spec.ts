@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cacheable, CacheEvict, CachePut, type TieredCacheModuleOptions, type TieredCacheService } from 'nestjs-tiered-cache';
 import { createApp, eventually, sleep, uniquePrefix } from '../support/app.js';
 import { commandCalls, rawClient, RedisServer } from '../support/redis-server.js';
+import { aclDenials, cacheUserUrl } from '../support/acl.js';
 
 /** The database every instance reads: shared, so a change by one instance is the truth for all. */
 const db = new Map<number, string>();
@@ -48,7 +49,8 @@ describe('every instance sees every write (invalidation bus, three Nest apps on 
     const keyPrefix = uniquePrefix('bus');
     instances = await Promise.all(
       Array.from({ length: n }, async () => {
-        const { app, cache } = await createApp({ redis: redis.url, keyPrefix, l1: { ttl: 60_000 }, ...options }, { providers: [Catalog] });
+        const url = await cacheUserUrl(raw, redis.port, keyPrefix);
+        const { app, cache } = await createApp({ redis: url, keyPrefix, l1: { ttl: 60_000 }, ...options }, { providers: [Catalog] });
         return { app, cache, catalog: app.get(Catalog) };
       }),
     );
@@ -64,6 +66,7 @@ describe('every instance sees every write (invalidation bus, three Nest apps on 
   beforeAll(async () => {
     redis = await RedisServer.start();
     raw = rawClient(redis);
+    await raw.call('ACL', 'LOG', 'RESET');
   });
   afterEach(async () => {
     await Promise.all(instances.map((i) => i.app.close()));
@@ -71,6 +74,7 @@ describe('every instance sees every write (invalidation bus, three Nest apps on 
     db.clear();
   });
   afterAll(async () => {
+    expect(await aclDenials(raw), 'commands Redis refused the least-privilege cache user').toEqual([]);
     await raw.quit();
     await redis.stop();
   });

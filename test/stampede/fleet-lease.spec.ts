@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, sleep, uniquePrefix } from '../support/app.js';
 import { FleetInstance } from '../support/fleet.js';
 import { rawClient, RedisServer } from '../support/redis-server.js';
+import { aclDenials, cacheUserUrl } from '../support/acl.js';
 
 interface CallResult {
   ok: boolean;
@@ -23,10 +24,10 @@ describe('stampede protection across instances (separate OS processes on one Red
 
   const startFleet = async (n: number, options: object = {}) => {
     const keyPrefix = uniquePrefix('fleet');
+    // As the least-privilege ACL user of the README (Redis refusing nothing is checked after all).
+    const url = await cacheUserUrl(raw, redis.port, keyPrefix);
     // A generous l2Timeout: on a busy machine a slow Redis reply must not count as Redis being away.
-    fleet = await Promise.all(
-      Array.from({ length: n }, () => FleetInstance.start(redis.url, keyPrefix, { l2Timeout: 2_000, ...options })),
-    );
+    fleet = await Promise.all(Array.from({ length: n }, () => FleetInstance.start(url, keyPrefix, { l2Timeout: 2_000, ...options }, redis.url)));
     return keyPrefix;
   };
   const loads = async (keyPrefix: string, key: string) => Number((await raw.get(`count:${keyPrefix}${key}`)) ?? 0);
@@ -34,12 +35,14 @@ describe('stampede protection across instances (separate OS processes on one Red
   beforeAll(async () => {
     redis = await RedisServer.start();
     raw = rawClient(redis);
+    await raw.call('ACL', 'LOG', 'RESET');
   });
   afterEach(async () => {
     await Promise.all(fleet.map((f) => f.stop()));
     fleet = [];
   });
   afterAll(async () => {
+    expect(await aclDenials(raw), 'commands Redis refused the least-privilege cache user').toEqual([]);
     await raw.quit();
     await redis.stop();
   });
@@ -128,7 +131,7 @@ describe('stampede protection across instances (separate OS processes on one Red
     const own = await loadsAnyway!.send<Batch>('getOrSet', { key: 'wait', loaderMs: 10, value: 'own' });
     expect(own.results[0]).toMatchObject({ ok: true, value: 'own' });
     expect(own.stats.lease.timeouts).toBe(1);
-    const strict = await FleetInstance.start(redis.url, keyPrefix, { lockWaitTimeout: 200, onLockTimeout: 'error' });
+    const strict = await FleetInstance.start(await cacheUserUrl(raw, redis.port, keyPrefix), keyPrefix, { lockWaitTimeout: 200, onLockTimeout: 'error' }, redis.url);
     fleet.push(strict);
     await raw.del(`${keyPrefix}{wait}`);
     await raw.set(`${keyPrefix}{wait}:lease`, 'someone-else', 'PX', 5_000);

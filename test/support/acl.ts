@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /**
@@ -38,4 +39,24 @@ export async function aclDenials(admin: Redis): Promise<string[]> {
     for (let i = 0; i < e.length; i += 2) m.set(String(e[i]), e[i + 1]);
     return `${String(m.get('username'))} ${String(m.get('reason'))} ${String(m.get('object'))}`;
   });
+}
+
+const urls = new WeakMap<Redis, Map<string, string>>();
+
+/**
+ * A URL that logs in to the Redis on `port` as the least-privilege cache user of `keyPrefix`
+ * (created through `admin` on first use, then reused).
+ */
+export async function cacheUserUrl(admin: Redis, port: number, keyPrefix: string): Promise<string> {
+  let known = urls.get(admin);
+  if (known === undefined) urls.set(admin, (known = new Map()));
+  let url = known.get(keyPrefix);
+  if (url === undefined) {
+    const name = `cache-${createHash('sha1').update(keyPrefix).digest('hex').slice(0, 12)}`;
+    const password = randomBytes(12).toString('hex');
+    await createCacheUser(admin, name, password, keyPrefix);
+    url = `redis://${name}:${password}@127.0.0.1:${port}`;
+    known.set(keyPrefix, url);
+  }
+  return url;
 }

@@ -19,9 +19,14 @@ export class FleetInstance {
   }
 
   /** `redis`: a URL, or a redis option passed as JSON (`{ cluster: [...] }`, `{ sentinels, name }`). */
-  static async start(redis: string | object, keyPrefix: string, options: object = {}): Promise<FleetInstance> {
+  /**
+   * @param counterUrl where loaders count their runs (an admin connection when `redis` logs in as
+   *   a least-privilege user); default: `redis` itself.
+   */
+  static async start(redis: string | object, keyPrefix: string, options: object = {}, counterUrl?: string): Promise<FleetInstance> {
     const arg = typeof redis === 'string' ? redis : JSON.stringify(redis);
-    const child = fork(WORKER, [arg, keyPrefix, JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const args = [arg, keyPrefix, JSON.stringify(options), ...(counterUrl === undefined ? [] : [counterUrl])];
+    const child = fork(WORKER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`fleet worker exited with ${code} before it was ready`)));

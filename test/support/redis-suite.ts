@@ -1,10 +1,9 @@
 import type { ModuleMetadata } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { TieredCacheModuleOptions } from 'nestjs-tiered-cache';
-import { aclDenials, createCacheUser } from './acl.js';
+import { aclDenials, cacheUserUrl } from './acl.js';
 import { createApp, uniquePrefix } from './app.js';
 import { rawClient, RedisServer } from './redis-server.js';
 
@@ -20,21 +19,6 @@ export function redisSuite() {
   let redis: RedisServer | undefined;
   let raw: Redis | undefined;
   const closers: (() => Promise<void>)[] = [];
-  const users = new Map<string, string>();
-
-  /** A URL that logs in as the cache user of `keyPrefix` (created on first use). */
-  const leastPrivilegeUrl = async (keyPrefix: string): Promise<string> => {
-    let url = users.get(keyPrefix);
-    if (url === undefined) {
-      const name = `cache-${createHash('sha1').update(keyPrefix).digest('hex').slice(0, 12)}`;
-      const password = randomBytes(12).toString('hex');
-      await createCacheUser(raw!, name, password, keyPrefix);
-      url = `redis://${name}:${password}@127.0.0.1:${redis!.port}`;
-      users.set(keyPrefix, url);
-    }
-    return url;
-  };
-
   beforeAll(async () => {
     redis = await RedisServer.start();
     raw = rawClient(redis);
@@ -62,7 +46,7 @@ export function redisSuite() {
     /** A Nest app with the cache on this Redis (plus `options`), closed after the test. */
     async app(options: TieredCacheModuleOptions = {}, metadata: ModuleMetadata = {}) {
       const keyPrefix = options.keyPrefix ?? uniquePrefix();
-      const url = options.redis === undefined ? await leastPrivilegeUrl(keyPrefix) : undefined;
+      const url = options.redis === undefined ? await cacheUserUrl(raw!, redis!.port, keyPrefix) : undefined;
       const created = await createApp({ redis: url ?? redis!.url, ...options, keyPrefix }, metadata);
       closers.push(() => created.app.close());
       return created;
