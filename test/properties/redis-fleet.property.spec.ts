@@ -14,7 +14,7 @@ import { redisFleets } from './support/redis-fleet.js';
  */
 const fleets = redisFleets();
 
-const WAITS = [0, 20, 150, 450] as const;
+const WAITS = [0, 20, 180, 450] as const;
 
 /** One run: a fleet with `run` options, then the commands, each read checked. */
 const fleetProperty = (faults: boolean) =>
@@ -23,7 +23,7 @@ const fleetProperty = (faults: boolean) =>
       fc.tuple(
         fc.constant(run),
         run.perCall ? perCallArb : fc.constant({}),
-        fc.commands(commandArbs({ ...run, faults, waits: WAITS, quiesce: fuzzing ? 3 : 1 }), { maxCommands: fuzzing ? 30 : 12 }),
+        fc.commands(commandArbs({ ...run, faults, waits: WAITS, quiesce: fuzzing ? 3 : 1 }), { maxCommands: fuzzing ? 30 : 14, size: fuzzing ? 'large' : 'medium' }),
       ),
     ),
     async ([run, decoratorOptions, cmds]) => {

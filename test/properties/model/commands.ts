@@ -74,27 +74,41 @@ export class ReadCommand implements Cmd {
   }
 }
 
-/** `get`: a miss is allowed; a value must be the right row, fresh enough. */
+/** `get` or `peek`: a miss is allowed; a value must be the right row, fresh enough. */
 export class GetCommand implements Cmd {
   constructor(
     readonly instance: number,
     readonly tenant: Tenant,
     readonly key: string,
+    readonly via: 'get' | 'peek' = 'get',
+    readonly background = false,
   ) {}
   check = () => true;
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
+    const { instance, tenant, key, via } = this;
+    const cache = world.instances[instance]!.cache;
     const startedAt = world.oracle.now();
-    try {
-      const v = await inTenant(world, this.tenant, () => world.instances[this.instance]!.cache.get(this.key));
-      world.oracle.checkValue(this.instance, this.tenant, this.key, startedAt, v, 'get', true);
-    } catch (err) {
-      if (err instanceof PropertyViolation) throw err;
-      world.oracle.checkError(this.instance, this.tenant, this.key, startedAt, err, 'get');
+    const call = inTenant(world, tenant, async () => (via === 'get' ? cache.get(key) : (await cache.peek(key))?.value));
+    const checked = call
+      .then(
+        (v) => world.oracle.checkValue(instance, tenant, key, startedAt, v, via, true),
+        (err) => {
+          if (err instanceof PropertyViolation) return;
+          world.oracle.checkError(instance, tenant, key, startedAt, err, via);
+        },
+      )
+      .catch(() => undefined);
+    if (this.background) {
+      world.pending.add(checked);
+      void checked.then(() => world.pending.delete(checked));
+    } else {
+      await checked;
+      rethrow(world);
     }
   }
   toString() {
-    return `get@${this.instance}(${show(this.tenant)}, ${this.key})`;
+    return `${this.background ? 'start ' : ''}${this.via}@${this.instance}(${show(this.tenant)}, ${this.key})`;
   }
 }
 
@@ -297,7 +311,7 @@ export function commandArbs(opts: { instances: number; tenants: readonly Tenant[
     fc
       .tuple(inst, tenant, key, fc.constantFrom(0, 0, 20, 200), fails, fc.boolean(), per)
       .map(([i, t, k, d, fail, bg, p]) => new ReadCommand(i, t, k, 'service', d, fail, bg, p)),
-    fc.tuple(inst, tenant, key).map(([i, t, k]) => new GetCommand(i, t, k)),
+    fc.tuple(inst, tenant, key, fc.constantFrom<'get' | 'peek'>('get', 'peek'), fc.boolean()).map(([i, t, k, via, bg]) => new GetCommand(i, t, k, via, bg)),
     fc
       .tuple(inst, tenant, key, fc.constantFrom<WriteCommand['via']>(...writes), per)
       .map(([i, t, k, via, p]) => new WriteCommand(i, t, k, via, via === 'set' || via === 'setNull' ? p : undefined)),
