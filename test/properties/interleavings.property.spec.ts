@@ -14,9 +14,9 @@ import { memoryFleet, runBatches } from './support/memory-fleet.js';
  *
  * Needs the engine to take a SharedTier (`new CacheEngine(options, codec, sharedTier)`).
  */
-const interleaving = (faults: boolean) =>
+const interleaving = (faults: boolean, shared = true) =>
   fc.asyncProperty(
-    runOptionsArb(3).chain((run) =>
+    runOptionsArb(3).map((run) => (shared ? run : { ...run, instances: 1 })).chain((run) =>
       fc.tuple(
         fc.constant(run),
         fc.array(fc.array(fc.oneof(...commandArbs({ ...run, faults, waits: [0], quiesce: 0 })), { minLength: 1, maxLength: 4, size: 'medium' }), {
@@ -27,9 +27,9 @@ const interleaving = (faults: boolean) =>
       ),
     ),
     async ([run, batches, s]) => {
-      const fleet = await memoryFleet(run, s);
+      const fleet = await memoryFleet(run, s, shared);
       // Logical time: the oracle enforces the bus bound between steps, and no L1 TTL ever passes.
-      Object.assign(fleet.world.oracle.bounds, { busDownMs: Number.POSITIVE_INFINITY, lifetimeMs: Number.POSITIVE_INFINITY });
+      Object.assign(fleet.world.oracle.bounds, { busMs: 500_000, busDownMs: Number.POSITIVE_INFINITY, lifetimeMs: Number.POSITIVE_INFINITY });
       try {
         await runBatches(fleet, s, batches);
       } finally {
@@ -37,6 +37,12 @@ const interleaving = (faults: boolean) =>
       }
     },
   );
+
+describe('an engine without a shared tier keeps the consistency model in every interleaving', () => {
+  it('of its loads, reads and invalidations', async () => {
+    await checkProperty('interleavings, L1 only', interleaving(false, false), budget(200, 100_000));
+  }, fuzzing ? 3_600_000 : 30_000);
+});
 
 describe('engines over one in-memory shared tier keep the consistency model in every interleaving', () => {
   it('with the tier healthy', async () => {

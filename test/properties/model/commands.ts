@@ -12,7 +12,7 @@ export interface FleetModel {
   quiesced: number;
 }
 
-type Cmd = fc.AsyncCommand<FleetModel, World, true>;
+type Cmd = fc.AsyncCommand<FleetModel, World, false>;
 
 const show = (t: Tenant) => (t === undefined ? 'undefined' : JSON.stringify(t));
 

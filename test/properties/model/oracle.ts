@@ -60,6 +60,9 @@ interface LoaderRun {
   lock: boolean;
 }
 
+/** Epoch ms with sub-millisecond precision: two calls in one millisecond still order. */
+export const preciseNow = (): number => performance.timeOrigin + performance.now();
+
 export class PropertyViolation extends Error {
   override name = 'PropertyViolation';
 }
@@ -75,7 +78,7 @@ export class Oracle {
   constructor(
     readonly db: VersionedDatabase,
     readonly bounds: Bounds,
-    readonly now: () => number = Date.now,
+    readonly now: () => number = preciseNow,
   ) {}
 
   // ---- what happened ----
@@ -138,18 +141,28 @@ export class Oracle {
 
   // ---- what may be returned ----
 
-  /** The oldest version a read of `id` on `instance` started at `at` may return. */
+  /**
+   * The oldest version a read of `id` on `instance` started at `at` may return: that of the
+   * latest invalidation it must have seen — or, where writes of the row overlapped that one
+   * (either may have landed last), the oldest of them.
+   */
   minVersion(instance: number, id: string, at: number): number {
+    const all = this.#invalidations.get(id) ?? [];
     let min = 0;
-    for (const e of this.#invalidations.get(id) ?? []) {
+    for (const e of all) {
       if (e.resolvedAt === undefined) continue;
-      const v = e.versions.get(id)!;
-      if (v <= min) continue;
       let bound: number;
       if (e.instance === instance) bound = 0;
       else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs;
       else bound = this.bounds.busDownMs;
-      if (e.resolvedAt + bound <= at) min = v;
+      // Strictly after: a read that started in the same instant overlapped the invalidation.
+      if (!(e.resolvedAt + bound < at)) continue;
+      let v = e.versions.get(id)!;
+      for (const f of all) {
+        const overlaps = f.invokedAt <= e.resolvedAt && (f.resolvedAt === undefined || f.resolvedAt >= e.invokedAt);
+        if (overlaps) v = Math.min(v, f.versions.get(id)!);
+      }
+      min = Math.max(min, v);
     }
     return min;
   }

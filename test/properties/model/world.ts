@@ -3,14 +3,15 @@ import fc from 'fast-check';
 import type { TieredCacheModuleOptions, TieredCacheService } from 'nestjs-tiered-cache';
 import { type Row, rowId, type Tenant, VersionedDatabase } from './database.js';
 import { avoided } from '../budget.js';
-import { type Bounds, Oracle } from './oracle.js';
+import { type Bounds, Oracle, preciseNow } from './oracle.js';
 
 /**
  * One simulated fleet for one property run: the instances' caches (and a decorated service on
  * each), the database behind them, the oracle, and the fault controls of the shared tier.
  */
 export interface Instance {
-  cache: TieredCacheService;
+  /** The service API the commands use (a Nest app's TieredCacheService, or one over a bare engine). */
+  cache: Pick<TieredCacheService, 'get' | 'peek' | 'getOrSet' | 'set' | 'del' | 'invalidateTags' | 'clear'>;
   catalog: Catalog;
 }
 
@@ -165,7 +166,7 @@ export function newWorld(
   run: RunOptions,
   faults: FaultControls,
   sleep: (ms: number) => Promise<void>,
-  now: () => number = Date.now,
+  now: () => number = preciseNow,
 ): Omit<World, 'instances'> {
   const db = new VersionedDatabase(now);
   return {

@@ -8,7 +8,7 @@ import { TieredCacheService } from '../../../lib/tiered-cache.service.js';
 import { loaderOf } from '../model/catalog.js';
 import type { FleetModel } from '../model/commands.js';
 import type { Row, Tenant } from '../model/database.js';
-import { type Catalog, type FaultControls, newWorld, type RunOptions, type World } from '../model/world.js';
+import { type Catalog, type FaultControls, newWorld, type RunOptions, TAG_OF, type World } from '../model/world.js';
 
 /**
  * A fleet in memory: 2–3 engines, each over its own {@link MemorySharedTier} of one
@@ -26,12 +26,20 @@ export interface MemoryFleet {
   close(): Promise<void>;
 }
 
-/** How far the logical clock moves between two batches: past the oracle's bus bound. */
-const STEP = 1_000;
+/**
+ * The logical clock ticks once per reading (so calls order strictly) and jumps by STEP between
+ * batches; the oracle's bus bound is half a step, so it has always passed by the next batch and
+ * never within one.
+ */
+const STEP = 1_000_000;
 
-export async function memoryFleet(run: RunOptions, s: fc.Scheduler): Promise<MemoryFleet> {
+/**
+ * `shared: false` builds engines without a shared tier (`redis: false`, L1 only): one instance
+ * then, since nothing connects them.
+ */
+export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = true): Promise<MemoryFleet> {
   let clock = 1;
-  const now = () => clock;
+  const now = () => ++clock;
   const broker = new MemoryBroker({ schedule: (p, label) => s.schedule(p, label) });
   const tiers: MemorySharedTier[] = [];
   const faults: FaultControls = {
@@ -56,9 +64,15 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler): Promise<Mem
   const codec = await createCodec(resolveOptions({ serializer: module.serializer }).serializer);
   const engines: CacheEngine[] = [];
   for (let i = 0; i < run.instances; i++) {
-    const tier = broker.tier({ timeoutMs: module.l2Timeout });
-    tiers.push(tier);
-    const options = resolveOptions({ ...module, ...(keyContext ? { keyContext: () => world.als.getStore()?.tenant } : {}) });
+    const tier = shared ? broker.tier({ timeoutMs: module.l2Timeout }) : undefined;
+    if (tier) tiers.push(tier);
+    const options = resolveOptions({
+      ...module,
+      // Validated like a Redis setup (e.g. l1: false needs a shared tier); nothing connects to it.
+      redis: shared ? 'redis://memory.invalid:6379' : false,
+      l1: shared ? module.l1 : module.l1 || { max: 100, ttl: 1_000 },
+      ...(keyContext ? { keyContext: () => world.als.getStore()?.tenant } : {}),
+    });
     const engine = new CacheEngine(options, codec, tier);
     await s.waitFor(engine.connect());
     engines.push(engine);
@@ -82,13 +96,14 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler): Promise<Mem
  * both kinds of command exist in memory runs too.
  */
 function serviceCatalog(world: World, instance: number, cache: TieredCacheService): Catalog {
+  const tags = (key: string) => (world.run.tags ? { tags: [TAG_OF[key]!] } : {});
   return {
     find: (tenant: Tenant, key: string, delay: number, fail: boolean) =>
-      cache.getOrSet<Row | null>(key, loaderOf(world, instance, tenant, key, delay, fail, world.run.module.lock)),
+      cache.getOrSet<Row | null>(key, loaderOf(world, instance, tenant, key, delay, fail, world.run.module.lock), tags(key)),
     update: (_t: Tenant, key: string) => cache.del(key),
     put: async (tenant: Tenant, key: string) => {
       const row = world.db.read(tenant, key)!;
-      await cache.set(key, row);
+      await cache.set(key, row, tags(key));
       return row;
     },
   };
@@ -98,7 +113,7 @@ function serviceCatalog(world: World, instance: number, cache: TieredCacheServic
 export async function runBatches(
   fleet: MemoryFleet,
   s: fc.Scheduler,
-  batches: readonly (readonly fc.AsyncCommand<FleetModel, World, true>[])[],
+  batches: readonly (readonly fc.AsyncCommand<FleetModel, World, false>[])[],
 ): Promise<void> {
   const model: FleetModel = { stopped: false, quiesced: 0 };
   for (const batch of batches) {

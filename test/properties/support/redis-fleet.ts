@@ -33,7 +33,7 @@ export function redisFleets() {
       stop: async () => redis.signal('SIGSTOP'),
       resume: async () => redis.signal('SIGCONT'),
       killSubscribers: async () => {
-        await raw.client('KILL', 'TYPE', 'pubsub');
+        await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
       },
       restart: async () => {
         await redis.kill();
@@ -74,7 +74,7 @@ export function redisFleets() {
   }
 
   /** Runs `cmds` on a new fleet; rejects with the first broken promise. */
-  async function run(options: RunOptions, cmds: Iterable<fc.AsyncCommand<FleetModel, World, true>>, decoratorOptions: object = {}): Promise<World> {
+  async function run(options: RunOptions, cmds: Iterable<fc.AsyncCommand<FleetModel, World, false>>, decoratorOptions: object = {}): Promise<World> {
     const fleet = await build(options, decoratorOptions);
     try {
       await fc.asyncModelRun(() => ({ model: { stopped: false, quiesced: 0 } as FleetModel, real: fleet.world }), cmds);

@@ -28,6 +28,7 @@ describe('oracle', () => {
     const e = oracle.invalidating(0, ['t:a/k0']);
     advance(5);
     oracle.invalidated(e);
+    advance(1);
     expect(() => oracle.checkValue(0, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed is 1/);
     expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).not.toThrow();
     advance(50);
@@ -60,7 +61,8 @@ describe('oracle', () => {
   });
 
   it('accepts null only where the row was deleted at an allowed version', () => {
-    const { db, oracle, now } = setup();
+    const { db, oracle, advance } = setup();
+    const now = () => advance(1);
     expect(() => oracle.checkValue(0, 'a', 'k0', now(), null, 'get')).toThrow(/returned null/);
     db.write('a', 'k0', false);
     oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
@@ -113,5 +115,25 @@ describe('oracle', () => {
     expect(() => oracle.checkError(0, 'a', 'k0', now(), timeout, 'getOrSet')).toThrow(/although/);
     const { oracle: withHard } = setup({ hardTimeout: true });
     expect(() => withHard.checkError(0, 'a', 'k0', now(), timeout, 'getOrSet')).not.toThrow();
+  });
+});
+
+describe('oracle with overlapping writes', () => {
+  it('lets either of two overlapping writes be the one that stays', () => {
+    const { db, oracle, advance, now } = setup();
+    db.write('a', 'k0');
+    const first = oracle.invalidating(0, ['t:a/k0']);
+    const v1 = db.read('a', 'k0');
+    db.write('a', 'k0');
+    const second = oracle.invalidating(0, ['t:a/k0']);
+    advance(1);
+    oracle.invalidated(second);
+    oracle.invalidated(first);
+    advance(1);
+    expect(() => oracle.checkValue(0, 'a', 'k0', now(), v1, 'get')).not.toThrow();
+    db.write('a', 'k0');
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
+    advance(1);
+    expect(() => oracle.checkValue(0, 'a', 'k0', now(), v1, 'get')).toThrow(/oldest allowed is 3/);
   });
 });
