@@ -33,4 +33,14 @@ describe('counterexamples found by the interleaving properties', () => {
     await cache.invalidateTags(['even']);
     expect(await cache.get('k0')).toBeUndefined();
   });
+
+  // fast-check seed -1251259429, path "74:6:2:2:2:1:4:6:5:5:5:5:6:6" (L1 only):
+  //   [put k0], [set(k0, null, { nullTtl: 0 })], [get k0]
+  //   -> get returned the value put before: storing nothing left the old entry (issue 12, defect 4).
+  it('evicts the old value when set(key, null) stores nothing (nullTtl: 0)', async () => {
+    const cache = await l1Only({});
+    await cache.set('k0', 'before');
+    await cache.set('k0', null, { nullTtl: 0 });
+    expect(await cache.get('k0')).toBeUndefined();
+  });
 });

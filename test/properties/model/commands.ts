@@ -49,10 +49,11 @@ export class ReadCommand implements Cmd {
     const what = this.via === 'service' ? 'getOrSet' : '@Cacheable';
     const lock = (this.per?.lock ?? true) && world.run.module.lock;
     const startedAt = world.oracle.now();
+    const epoch = world.oracle.epoch(tenant, key);
     const call = inTenant(world, tenant, () =>
       this.via === 'service'
-        ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock), policyOf(world, this.per, key))
-        : inst.catalog.find(tenant, key, this.delay, this.fail),
+        ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock, epoch), policyOf(world, this.per, key))
+        : inst.catalog.find(tenant, key, this.delay, this.fail, epoch),
     );
     const checked = call.then(
       (v) => world.oracle.checkValue(instance, tenant, key, startedAt, v, what),

@@ -112,10 +112,17 @@ export class Oracle {
     return { end: () => void (f.to = this.now()) };
   }
 
-  /** A loader run begins; checks the single-flight promises. */
-  loaderStarted(instance: number, tenant: Tenant, key: string, lock: boolean): LoaderRun {
+  /** How many invalidations of the row have started: a call's loads belong to the epoch it was made in. */
+  epoch(tenant: Tenant, key: string): number {
+    return this.#epochs.get(rowId(tenant, key)) ?? 0;
+  }
+
+  /**
+   * A loader run begins, for a call made in `epoch` (see `epoch()`); checks the single-flight
+   * promises: two runs of one row at once are allowed only for calls an invalidation separated.
+   */
+  loaderStarted(instance: number, tenant: Tenant, key: string, lock: boolean, epoch: number): LoaderRun {
     const id = rowId(tenant, key);
-    const epoch = this.#epochs.get(id) ?? 0;
     const now = this.now();
     const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch, start: now, end: undefined, failure: undefined, lock };
     for (const o of this.#runs) {

@@ -17,7 +17,8 @@ export interface Instance {
 
 /** The decorated service every instance has (see `catalogClass`). */
 export interface Catalog {
-  find(tenant: Tenant, key: string, delay: number, fail: boolean): Promise<Row | null>;
+  /** `epoch`: the oracle's epoch of the row when the call was made (see `Oracle.epoch`). */
+  find(tenant: Tenant, key: string, delay: number, fail: boolean, epoch: number): Promise<Row | null>;
   update(tenant: Tenant, key: string): Promise<void>;
   put(tenant: Tenant, key: string): Promise<Row>;
 }

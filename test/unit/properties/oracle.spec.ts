@@ -81,24 +81,24 @@ describe('oracle', () => {
 
   it('flags two loaders of one key at once in a process, and across the fleet with the lease', () => {
     const { oracle } = setup();
-    const r = oracle.loaderStarted(0, 'a', 'k0', true);
-    expect(() => oracle.loaderStarted(0, 'a', 'k0', true)).toThrow(/on instance 0/);
-    expect(() => oracle.loaderStarted(1, 'a', 'k0', true)).toThrow(/on instances 0 and 1/);
-    expect(() => oracle.loaderStarted(1, 'a', 'k0', false)).not.toThrow();
+    const r = oracle.loaderStarted(0, 'a', 'k0', true, 0);
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, 0)).toThrow(/on instance 0/);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, 0)).toThrow(/on instances 0 and 1/);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', false, 0)).not.toThrow();
     oracle.loaderEnded(r);
   });
 
   it('allows a second loader once an invalidation superseded the first', () => {
     const { oracle } = setup();
-    oracle.loaderStarted(0, 'a', 'k0', true);
+    oracle.loaderStarted(0, 'a', 'k0', true, 0);
     oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
-    expect(() => oracle.loaderStarted(0, 'a', 'k0', true)).not.toThrow();
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
   });
 
   it("accepts a loader's error for the calls that overlapped it, and flags a cached one", () => {
     const { oracle, advance, now } = setup();
     const startedAt = now();
-    const r = oracle.loaderStarted(0, 'a', 'k0', true);
+    const r = oracle.loaderStarted(0, 'a', 'k0', true, 0);
     const failure = oracle.newFailure(r);
     oracle.loaderEnded(r, failure);
     expect(() => oracle.checkError(0, 'a', 'k0', startedAt, failure, 'getOrSet')).not.toThrow();
