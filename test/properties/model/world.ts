@@ -139,7 +139,7 @@ export const perCallArb: fc.Arbitrary<PerCall> = fc.record(
     ttl: fc.constantFrom(60_000, 400),
     grace: fc.constantFrom(0, 1_000),
     lock: fc.boolean(),
-    hardTimeout: fc.constantFrom(0, 150),
+    hardTimeout: unless('hardTimeout', fc.constantFrom(0, 150), 0),
     l1Ttl: fc.constantFrom(100, 1_000),
     nullTtl: fc.constantFrom(0, 300),
   },
