@@ -189,6 +189,8 @@ export class MemorySharedTier implements SharedTier {
     this.timeoutMs = options.timeoutMs ?? 250;
     this.busDelay = options.busDelay ?? 0;
     this.deliver = options.deliver;
+    // Born while the broker is down: its coming back is this tier's recovery too.
+    this.#troubled = broker.down;
   }
 
   get connected(): boolean {

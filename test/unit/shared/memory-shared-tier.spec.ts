@@ -144,3 +144,17 @@ describe('MemorySharedTier faults', () => {
     );
   });
 });
+
+describe('MemorySharedTier connect', () => {
+  it('waits for a broker that is down at start-up and recovers when it comes back', async () => {
+    const broker = new MemoryBroker();
+    broker.setDown(true);
+    const tier = broker.tier();
+    const seen = events(tier);
+    const connecting = tier.connect(5_000);
+    broker.setDown(false);
+    await connecting;
+    expect(tier.connected).toBe(true);
+    expect(seen).toEqual(['recovered']);
+  });
+});
