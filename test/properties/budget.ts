@@ -1,0 +1,59 @@
+import { appendFileSync } from 'node:fs';
+import fc from 'fast-check';
+
+/** Whether this vitest process runs the fuzz budget (`npm run fuzz`). */
+export const fuzzing = process.env.FUZZ === '1';
+
+/**
+ * Features a fuzz run keeps out of its draws (`FUZZ_AVOID=emptyTenant,hardTimeout`), to look for
+ * further defects past one that is known and still open. `npm test` never avoids anything.
+ */
+export function avoided(feature: string): boolean {
+  return (process.env.FUZZ_AVOID ?? '').split(',').includes(feature);
+}
+
+/**
+ * How much a property runs: `testRuns` in `npm test`; under `npm run fuzz` `FUZZ_RUNS` runs (or
+ * `fuzzRuns`), stopping after `FUZZ_SECONDS`, from `FUZZ_SEED` when given. A failure prints its
+ * seed and path, so `FUZZ_SEED=<seed>` replays it.
+ */
+export function budget(testRuns: number, fuzzRuns: number): fc.Parameters<unknown> {
+  const seed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : undefined;
+  const seconds = process.env.FUZZ_SECONDS !== undefined ? Number(process.env.FUZZ_SECONDS) : undefined;
+  return {
+    numRuns: fuzzing ? Number(process.env.FUZZ_RUNS ?? fuzzRuns) : testRuns,
+    ...(seed !== undefined && Number.isFinite(seed) ? { seed } : {}),
+    ...(fuzzing && seconds !== undefined ? { interruptAfterTimeLimit: seconds * 1_000 } : {}),
+  };
+}
+
+/**
+ * Runs a property like `fc.assert`, and under `npm run fuzz` also appends its runs, outcome,
+ * seed and counterexample to `FUZZ_REPORT` (one JSON line per property) for bench/FUZZ.md.
+ */
+export async function checkProperty<T>(name: string, property: fc.IAsyncProperty<T> | fc.IProperty<T>, params: fc.Parameters<T>): Promise<void> {
+  const started = Date.now();
+  const details = await fc.check(property as fc.IAsyncProperty<T>, params);
+  const report = process.env.FUZZ_REPORT;
+  if (report) {
+    appendFileSync(
+      report,
+      `${JSON.stringify({
+        name,
+        runs: details.numRuns,
+        skipped: details.numSkips,
+        failed: details.failed,
+        interrupted: details.interrupted,
+        seed: details.seed,
+        path: details.counterexamplePath,
+        counterexample: details.failed ? fc.stringify(details.counterexample) : undefined,
+        error: details.failed ? String((details.errorInstance as Error)?.message ?? details.errorInstance).slice(0, 2_000) : undefined,
+        ms: Date.now() - started,
+      })}\n`,
+    );
+  }
+  if (details.failed) {
+    const cause = (details.errorInstance as Error)?.message ?? String(details.errorInstance);
+    throw new Error(`${name}: ${cause}\n\n${fc.defaultReportMessage(details) ?? ''}`);
+  }
+}

@@ -1,0 +1,331 @@
+import fc from 'fast-check';
+import { loaderOf } from './catalog.js';
+import { rowId, type Tenant } from './database.js';
+import { avoided } from '../budget.js';
+import { PropertyViolation } from './oracle.js';
+import { allIds, idsOfTag, type PerCall, perCallArb, TAG_OF, TAGS, type World } from './world.js';
+
+/** What fast-check's model tracks (only what preconditions need); the oracle holds the rest. */
+export interface FleetModel {
+  stopped: boolean;
+  /** Quiescence points so far (each costs the longest staleness bound in wall time). */
+  quiesced: number;
+}
+
+type Cmd = fc.AsyncCommand<FleetModel, World, false>;
+
+const show = (t: Tenant) => (t === undefined ? 'undefined' : JSON.stringify(t));
+
+/** Rethrows the first violation a background call recorded, so the run fails at this command. */
+function rethrow(world: World): void {
+  if (world.oracle.violations.length > 0) throw new PropertyViolation(world.oracle.violations[0]!);
+}
+
+function inTenant<T>(world: World, tenant: Tenant, call: () => Promise<T>): Promise<T> {
+  return world.als.run({ tenant }, call);
+}
+
+function policyOf(world: World, per: PerCall | undefined, key: string) {
+  return { ...per, ...(world.run.tags ? { tags: [TAG_OF[key]!] } : {}) };
+}
+
+/** `getOrSet` or the `@Cacheable` method, awaited or left running in the background. */
+export class ReadCommand implements Cmd {
+  constructor(
+    readonly instance: number,
+    readonly tenant: Tenant,
+    readonly key: string,
+    readonly via: 'service' | 'decorator',
+    readonly delay: number,
+    readonly fail: boolean,
+    readonly background: boolean,
+    readonly per: PerCall | undefined,
+  ) {}
+  check = () => true;
+  async run(_m: FleetModel, world: World): Promise<void> {
+    rethrow(world);
+    const { instance, tenant, key } = this;
+    const inst = world.instances[instance]!;
+    const what = this.via === 'service' ? 'getOrSet' : '@Cacheable';
+    const lock = (this.per?.lock ?? true) && world.run.module.lock;
+    const startedAt = world.oracle.now();
+    const epoch = world.oracle.epoch(tenant, key);
+    const call = inTenant(world, tenant, () =>
+      this.via === 'service'
+        ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock, epoch), policyOf(world, this.per, key))
+        : inst.catalog.find(tenant, key, this.delay, this.fail, epoch),
+    );
+    const checked = call.then(
+      (v) => world.oracle.checkValue(instance, tenant, key, startedAt, v, what),
+      (err) => {
+        if (err instanceof PropertyViolation) return;
+        world.oracle.checkError(instance, tenant, key, startedAt, err, what);
+      },
+    ).catch(() => undefined);
+    if (this.background) {
+      world.pending.add(checked);
+      void checked.then(() => world.pending.delete(checked));
+    } else {
+      await checked;
+      rethrow(world);
+    }
+  }
+  toString() {
+    return `${this.background ? 'start ' : ''}${this.via === 'service' ? 'getOrSet' : 'find'}@${this.instance}(${show(this.tenant)}, ${this.key}, delay ${this.delay}${this.fail ? ', fails' : ''}${this.per ? `, ${JSON.stringify(this.per)}` : ''})`;
+  }
+}
+
+/** `get` or `peek`: a miss is allowed; a value must be the right row, fresh enough. */
+export class GetCommand implements Cmd {
+  constructor(
+    readonly instance: number,
+    readonly tenant: Tenant,
+    readonly key: string,
+    readonly via: 'get' | 'peek' = 'get',
+    readonly background = false,
+  ) {}
+  check = () => true;
+  async run(_m: FleetModel, world: World): Promise<void> {
+    rethrow(world);
+    const { instance, tenant, key, via } = this;
+    const cache = world.instances[instance]!.cache;
+    const startedAt = world.oracle.now();
+    const call = inTenant(world, tenant, async () => (via === 'get' ? cache.get(key) : (await cache.peek(key))?.value));
+    const checked = call
+      .then(
+        (v) => world.oracle.checkValue(instance, tenant, key, startedAt, v, via, true),
+        (err) => {
+          if (err instanceof PropertyViolation) return;
+          world.oracle.checkError(instance, tenant, key, startedAt, err, via);
+        },
+      )
+      .catch(() => undefined);
+    if (this.background) {
+      world.pending.add(checked);
+      void checked.then(() => world.pending.delete(checked));
+    } else {
+      await checked;
+      rethrow(world);
+    }
+  }
+  toString() {
+    return `${this.background ? 'start ' : ''}${this.via}@${this.instance}(${show(this.tenant)}, ${this.key})`;
+  }
+}
+
+/**
+ * A write to the database and its invalidation: `del`, `@CacheEvict`, `set` / `@CachePut` of the
+ * new row, or — deleting the row — `set(key, null)`.
+ */
+export class WriteCommand implements Cmd {
+  constructor(
+    readonly instance: number,
+    readonly tenant: Tenant,
+    readonly key: string,
+    readonly via: 'del' | 'evict' | 'set' | 'put' | 'setNull',
+    readonly per: PerCall | undefined,
+  ) {}
+  check = () => true;
+  async run(_m: FleetModel, world: World): Promise<void> {
+    rethrow(world);
+    const { instance, tenant, key } = this;
+    world.db.write(tenant, key, this.via !== 'setNull');
+    const e = world.oracle.invalidating(instance, [rowId(tenant, key)]);
+    const inst = world.instances[instance]!;
+    const policy = { ...policyOf(world, this.per, key) } as Record<string, unknown>;
+    delete policy['lock'];
+    delete policy['grace'];
+    delete policy['hardTimeout'];
+    try {
+      await inTenant(world, tenant, async () => {
+        switch (this.via) {
+          case 'del':
+            return inst.cache.del(key);
+          case 'evict':
+            return inst.catalog.update(tenant, key);
+          case 'set':
+            return inst.cache.set(key, world.db.read(tenant, key), policy);
+          case 'put':
+            return void (await inst.catalog.put(tenant, key));
+          case 'setNull':
+            return inst.cache.set(key, null, policy);
+        }
+      });
+    } catch (err) {
+      throw new PropertyViolation(`${this} rejected: ${(err as Error)?.stack ?? String(err)}`);
+    }
+    world.oracle.invalidated(e);
+  }
+  toString() {
+    return `${this.via}@${this.instance}(${show(this.tenant)}, ${this.key}${this.per ? `, ${JSON.stringify(this.per)}` : ''})`;
+  }
+}
+
+/** Writes every row of a tag (all tenants), then `invalidateTags`. Only with tags on. */
+export class TagCommand implements Cmd {
+  constructor(
+    readonly instance: number,
+    readonly tag: string,
+  ) {}
+  check = () => true;
+  async run(_m: FleetModel, world: World): Promise<void> {
+    rethrow(world);
+    const rows = idsOfTag(world.run, this.tag);
+    for (const r of rows) world.db.write(r.tenant, r.key);
+    const e = world.oracle.invalidating(this.instance, rows.map((r) => rowId(r.tenant, r.key)));
+    try {
+      await world.instances[this.instance]!.cache.invalidateTags([this.tag]);
+    } catch (err) {
+      throw new PropertyViolation(`${this} rejected: ${String(err)}`);
+    }
+    world.oracle.invalidated(e);
+  }
+  toString() {
+    return `invalidateTags@${this.instance}(${this.tag})`;
+  }
+}
+
+/** Writes every row, then `clear()`. */
+export class ClearCommand implements Cmd {
+  constructor(readonly instance: number) {}
+  check = () => true;
+  async run(_m: FleetModel, world: World): Promise<void> {
+    rethrow(world);
+    const rows = allIds(world.run);
+    for (const r of rows) world.db.write(r.tenant, r.key);
+    const e = world.oracle.invalidating(this.instance, rows.map((r) => r.id));
+    try {
+      await world.instances[this.instance]!.cache.clear();
+    } catch (err) {
+      throw new PropertyViolation(`${this} rejected: ${String(err)}`);
+    }
+    world.oracle.invalidated(e);
+  }
+  toString() {
+    return `clear@${this.instance}()`;
+  }
+}
+
+export class WaitCommand implements Cmd {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  async run(_m: FleetModel, world: World): Promise<void> {
+    rethrow(world);
+    await world.sleep(this.ms);
+  }
+  toString() {
+    return `wait(${this.ms})`;
+  }
+}
+
+/** Waits for every background call, then checks what they returned. */
+export class SettleCommand implements Cmd {
+  check = () => true;
+  async run(_m: FleetModel, world: World): Promise<void> {
+    await Promise.all(world.pending);
+    rethrow(world);
+  }
+  toString() {
+    return 'settle()';
+  }
+}
+
+/**
+ * Lets every bound pass (resuming a stopped tier first), then reads every row on every instance:
+ * whatever was invalidated must be gone everywhere by now, whatever the faults were.
+ */
+export class QuiesceCommand implements Cmd {
+  constructor(readonly max: number) {}
+  check = (m: Readonly<FleetModel>) => m.quiesced < this.max;
+  async run(m: FleetModel, world: World): Promise<void> {
+    m.quiesced++;
+    await Promise.all(world.pending);
+    rethrow(world);
+    if (m.stopped) {
+      await world.faults.resume();
+      m.stopped = false;
+      const handle = world.stopped;
+      world.stopped = undefined;
+      handle?.end();
+    }
+    await world.sleep(world.oracle.bounds.busDownMs + world.faults.settleMs + 50);
+    for (const [i, inst] of world.instances.entries()) {
+      for (const { tenant, key } of allIds(world.run)) {
+        const startedAt = world.oracle.now();
+        const v = await inTenant(world, tenant, () => inst.cache.get(key));
+        world.oracle.checkValue(i, tenant, key, startedAt, v, 'get after quiescence', true);
+      }
+    }
+  }
+  toString() {
+    return 'quiesce()';
+  }
+}
+
+export class FaultCommand implements Cmd {
+  constructor(readonly kind: 'stop' | 'resume' | 'killSubscribers' | 'restart') {}
+  check = (m: Readonly<FleetModel>) => (this.kind === 'resume' ? m.stopped : !m.stopped);
+  async run(m: FleetModel, world: World): Promise<void> {
+    rethrow(world);
+    const f = world.faults;
+    switch (this.kind) {
+      case 'stop':
+        world.stopped = world.oracle.fault('stop');
+        await f.stop();
+        m.stopped = true;
+        return;
+      case 'resume': {
+        await f.resume();
+        m.stopped = false;
+        const handle = world.stopped;
+        world.stopped = undefined;
+        // Messages and retries may lag a little behind the resume.
+        setTimeout(() => handle?.end(), f.settleMs).unref?.();
+        return;
+      }
+      case 'killSubscribers':
+      case 'restart': {
+        const handle = world.oracle.fault(this.kind);
+        await (this.kind === 'restart' ? f.restart() : f.killSubscribers());
+        setTimeout(() => handle.end(), f.settleMs).unref?.();
+        return;
+      }
+    }
+  }
+  toString() {
+    return `${this.kind}()`;
+  }
+}
+
+/** The commands of a run over `instances` instances. */
+export function commandArbs(opts: { instances: number; tenants: readonly Tenant[]; keys: readonly string[]; tags: boolean; perCall: boolean; faults: boolean; waits: readonly number[]; quiesce: number }) {
+  const inst = fc.integer({ min: 0, max: opts.instances - 1 });
+  const tenant = fc.constantFrom(...opts.tenants);
+  const key = fc.constantFrom(...opts.keys);
+  const per = opts.perCall ? fc.option(perCallArb, { nil: undefined }) : fc.constant(undefined);
+  const fails = avoided('loaderErrors') ? fc.constant(false) : fc.constantFrom(false, false, true);
+  const writes = (['del', 'evict', 'set', 'put', 'setNull'] as const).filter((w) => !avoided(w));
+  const arbs: fc.Arbitrary<Cmd>[] = [
+    fc
+      .tuple(inst, tenant, key, avoided('decorator') ? fc.constant<'service'>('service') : fc.constantFrom<'service' | 'decorator'>('service', 'decorator'), fc.constantFrom(0, 0, 20, 200), fails, fc.boolean(), per)
+      .map(([i, t, k, via, d, fail, bg, p]) => new ReadCommand(i, t, k, via, d, fail, bg, via === 'service' ? p : undefined)),
+    fc
+      .tuple(inst, tenant, key, fc.constantFrom(0, 0, 20, 200), fails, fc.boolean(), per)
+      .map(([i, t, k, d, fail, bg, p]) => new ReadCommand(i, t, k, 'service', d, fail, bg, p)),
+    fc.tuple(inst, tenant, key, fc.constantFrom<'get' | 'peek'>('get', 'peek'), fc.boolean()).map(([i, t, k, via, bg]) => new GetCommand(i, t, k, via, bg)),
+    fc
+      .tuple(inst, tenant, key, fc.constantFrom<WriteCommand['via']>(...writes), per)
+      .map(([i, t, k, via, p]) => new WriteCommand(i, t, k, via, via === 'set' || via === 'setNull' ? p : undefined)),
+    fc.constantFrom(...opts.waits).map((ms) => new WaitCommand(ms)),
+    fc.constant(new SettleCommand()),
+  ];
+  if (opts.quiesce > 0) arbs.push(fc.constant(new QuiesceCommand(opts.quiesce)));
+  if (!avoided('clear')) arbs.push(inst.map((i) => new ClearCommand(i)));
+  if (opts.tags) arbs.push(fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, t]) => new TagCommand(i, t)));
+  if (opts.faults) {
+    arbs.push(
+      fc.constantFrom<FaultCommand['kind']>(...(['stop', 'resume', 'resume', 'killSubscribers', 'restart'] as const).filter((f) => !avoided(f))).map((k) => new FaultCommand(k)),
+    );
+  }
+  return arbs;
+}

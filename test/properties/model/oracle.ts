@@ -1,0 +1,235 @@
+import { type Row, rowId, type Tenant, tenantTag, type VersionedDatabase } from './database.js';
+
+/**
+ * What the README allows a read to return, given everything that happened before it. Each
+ * command tells the oracle what it did (invalidations with the versions they made current,
+ * faults, loader runs) and asks it to check what a read returned or how a call failed; a broken
+ * promise is recorded in `violations` (and thrown by `check*` so fast-check shrinks to it).
+ */
+export interface Bounds {
+  /** Whether invalidations are published (`bus` option). */
+  bus: boolean;
+  /** How long another instance may serve an older version while its bus is up, in ms. */
+  busMs: number;
+  /**
+   * How long it may while its bus is down, or with `bus: false`, in ms: `l1.ttl`, plus the
+   * retry period of an unconfirmed delete, plus slack.
+   */
+  busDownMs: number;
+  /** Longest an entry may be served after it was produced: max ttl + max grace + slack, in ms. */
+  lifetimeMs: number;
+  /** Whether `LoaderTimeoutError` is an allowed outcome (some `hardTimeout` > 0). */
+  hardTimeout: boolean;
+  /** Whether the fleet-wide single loader is promised (lock on for every call). */
+  fleetLock: boolean;
+}
+
+/** Thrown by a test loader: the oracle knows which run threw which failure. */
+export class LoaderFailure extends Error {
+  constructor(
+    readonly run: number,
+    readonly id: string,
+  ) {
+    super(`loader run ${run} of ${id} failed`);
+    this.name = 'LoaderFailure';
+  }
+}
+
+interface Invalidation {
+  instance: number;
+  /** The version of each row this invalidation made current. */
+  versions: Map<string, number>;
+  invokedAt: number;
+  resolvedAt: number | undefined;
+}
+
+interface Fault {
+  name: string;
+  from: number;
+  to: number;
+}
+
+interface LoaderRun {
+  run: number;
+  instance: number;
+  id: string;
+  epoch: number;
+  start: number;
+  end: number | undefined;
+  failure: LoaderFailure | undefined;
+  lock: boolean;
+}
+
+/** Epoch ms with sub-millisecond precision: two calls in one millisecond still order. */
+export const preciseNow = (): number => performance.timeOrigin + performance.now();
+
+export class PropertyViolation extends Error {
+  override name = 'PropertyViolation';
+}
+
+export class Oracle {
+  readonly violations: string[] = [];
+  readonly #invalidations = new Map<string, Invalidation[]>();
+  readonly #faults: Fault[] = [];
+  readonly #runs: LoaderRun[] = [];
+  readonly #epochs = new Map<string, number>();
+  #nextRun = 0;
+
+  constructor(
+    readonly db: VersionedDatabase,
+    readonly bounds: Bounds,
+    readonly now: () => number = preciseNow,
+  ) {}
+
+  // ---- what happened ----
+
+  /** An invalidation on `instance` is about to run; the DB already holds the new `versions`. */
+  invalidating(instance: number, ids: readonly string[]): Invalidation {
+    const e: Invalidation = {
+      instance,
+      versions: new Map(ids.map((id) => [id, this.db.version(id)])),
+      invokedAt: this.now(),
+      resolvedAt: undefined,
+    };
+    for (const id of ids) {
+      this.#epochs.set(id, (this.#epochs.get(id) ?? 0) + 1);
+      let list = this.#invalidations.get(id);
+      if (list === undefined) this.#invalidations.set(id, (list = []));
+      list.push(e);
+    }
+    return e;
+  }
+
+  /** The invalidation's call resolved: from now on `instance` never serves older versions. */
+  invalidated(e: Invalidation): void {
+    e.resolvedAt = this.now();
+  }
+
+  /** A fault that may cost messages or Redis writes began; `end()` when it is over. */
+  fault(name: string): { end(): void } {
+    const f: Fault = { name, from: this.now(), to: Infinity };
+    this.#faults.push(f);
+    return { end: () => void (f.to = this.now()) };
+  }
+
+  /** How many invalidations of the row have started: a call's loads belong to the epoch it was made in. */
+  epoch(tenant: Tenant, key: string): number {
+    return this.#epochs.get(rowId(tenant, key)) ?? 0;
+  }
+
+  /**
+   * A loader run begins, for a call made in `epoch` (see `epoch()`); checks the single-flight
+   * promises: two runs of one row at once are allowed only for calls an invalidation separated.
+   */
+  loaderStarted(instance: number, tenant: Tenant, key: string, lock: boolean, epoch: number): LoaderRun {
+    const id = rowId(tenant, key);
+    const now = this.now();
+    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch, start: now, end: undefined, failure: undefined, lock };
+    for (const o of this.#runs) {
+      if (o.end !== undefined || o.id !== id || o.epoch !== epoch) continue;
+      if (o.instance === instance) {
+        this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
+      } else if (this.bounds.fleetLock && lock && o.lock && !this.#faultBetween(o.start, now)) {
+        this.#violate(`two loaders of ${id} at once on instances ${o.instance} and ${instance} (runs ${o.run} and ${r.run}) while the lease holder lives`);
+      }
+    }
+    this.#runs.push(r);
+    return r;
+  }
+
+  loaderEnded(r: LoaderRun, failure?: LoaderFailure): void {
+    r.end = this.now();
+    r.failure = failure;
+  }
+
+  newFailure(r: LoaderRun): LoaderFailure {
+    return new LoaderFailure(r.run, r.id);
+  }
+
+  // ---- what may be returned ----
+
+  /**
+   * The oldest version a read of `id` on `instance` started at `at` may return: that of the
+   * latest invalidation it must have seen — or, where writes of the row overlapped that one
+   * (either may have landed last), the oldest of them.
+   */
+  minVersion(instance: number, id: string, at: number): number {
+    const all = this.#invalidations.get(id) ?? [];
+    let min = 0;
+    for (const e of all) {
+      if (e.resolvedAt === undefined) continue;
+      let bound: number;
+      if (e.instance === instance) bound = 0;
+      else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs;
+      else bound = this.bounds.busDownMs;
+      // Strictly after: a read that started in the same instant overlapped the invalidation.
+      if (!(e.resolvedAt + bound < at)) continue;
+      let v = e.versions.get(id)!;
+      for (const f of all) {
+        const overlaps = f.invokedAt <= e.resolvedAt && (f.resolvedAt === undefined || f.resolvedAt >= e.invokedAt);
+        if (overlaps) v = Math.min(v, f.versions.get(id)!);
+      }
+      min = Math.max(min, v);
+    }
+    return min;
+  }
+
+  /**
+   * Checks a value a read on `instance` (started at `startedAt`, for `tenant`/`key`) returned.
+   * `undefined` is allowed where `missAllowed` (a `get`).
+   */
+  checkValue(instance: number, tenant: Tenant, key: string, startedAt: number, value: unknown, what: string, missAllowed = false): void {
+    const id = rowId(tenant, key);
+    const min = this.minVersion(instance, id, startedAt);
+    if (value === undefined) {
+      if (!missAllowed) this.#violate(`${what} on instance ${instance} returned undefined for ${id}`);
+      return;
+    }
+    if (value === null) {
+      if (!this.db.absentBetween(id, min)) {
+        this.#violate(`${what} on instance ${instance} returned null for ${id}, which has existed since version ${min} (the oldest it may return)`);
+      }
+      return;
+    }
+    const row = value as Row;
+    if (typeof row !== 'object' || typeof row.version !== 'number') {
+      this.#violate(`${what} on instance ${instance} returned ${JSON.stringify(value)} for ${id}: not a row`);
+      return;
+    }
+    if (row.key !== key || row.tenant !== tenantTag(tenant)) {
+      this.#violate(`${what} on instance ${instance} asked for ${id} and got the row of ${row.tenant}/${row.key} (another key's or tenant's value)`);
+      return;
+    }
+    if (row.version < min) {
+      this.#violate(`${what} on instance ${instance} returned version ${row.version} of ${id}; after the invalidations it saw, the oldest allowed is ${min}`);
+    }
+    if (startedAt > row.at + this.bounds.lifetimeMs) {
+      this.#violate(`${what} on instance ${instance} returned version ${row.version} of ${id} produced ${startedAt - row.at} ms earlier, past ttl + grace`);
+    }
+  }
+
+  /** Checks why a call on `instance` for `tenant`/`key`, started at `startedAt`, failed. */
+  checkError(instance: number, tenant: Tenant, key: string, startedAt: number, err: unknown, what: string): void {
+    const id = rowId(tenant, key);
+    if (err instanceof LoaderFailure) {
+      const r = this.#runs.find((x) => x.failure === err);
+      if (r === undefined || r.instance !== instance || r.id !== id) {
+        this.#violate(`${what} on instance ${instance} for ${id} got another call's loader error (${err.message})`);
+      } else if (r.end! < startedAt) {
+        this.#violate(`${what} on instance ${instance} for ${id} got the error of loader run ${r.run}, which failed before the call started (a cached error)`);
+      }
+      return;
+    }
+    if ((err as Error)?.name === 'LoaderTimeoutError' && this.bounds.hardTimeout) return;
+    this.#violate(`${what} on instance ${instance} for ${id} failed although no loader of it failed: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
+  #faultBetween(from: number, to: number): boolean {
+    return this.#faults.some((f) => f.from <= to && f.to >= from);
+  }
+
+  #violate(message: string): void {
+    this.violations.push(message);
+    throw new PropertyViolation(message);
+  }
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { LoaderTimeoutError } from 'nestjs-tiered-cache';
+import { sleep, uniquePrefix } from '../support/app.js';
+import { redisSuite } from '../support/redis-suite.js';
+
+/**
+ * Counterexamples the fleet properties (redis-fleet.property.spec.ts) found, shrunk and written
+ * out as plain examples. Each names the seed and the shrunk command list fast-check printed.
+ */
+const suite = redisSuite();
+
+describe('counterexamples found by the fleet properties', () => {
+  // fast-check seed -130497219, path "32:9:1:2:1:3:3" (npm run fuzz, redis fleet, no faults):
+  //   keyContext on; getOrSet@0("", k1) then get@0(undefined, k1)
+  //   -> get for tenant undefined returned the row of tenant "" (issue 12, defect 12).
+  it("keeps keyContext '' and undefined apart: a tenant-less read never sees tenant ''s entry", async () => {
+    let tenant: string | undefined;
+    const cache = await suite.cacheWith({ keyContext: () => tenant });
+    tenant = '';
+    await cache.getOrSet('k1', async () => ({ tenant: "''" }));
+    tenant = undefined;
+    expect(await cache.get('k1')).toBeUndefined();
+    expect(await cache.getOrSet('k1', async () => ({ tenant: 'undefined' }))).toEqual({ tenant: 'undefined' });
+  });
+
+  // fast-check seed -991975810, path "29:4:3:0:1:2:3:6:3:4" (npm run fuzz, redis fleet, no faults):
+  //   hardTimeout 150, lock false, nullTtl 0, l1 { ttl: 300 }, 2 instances;
+  //   getOrSet@0(k0, loader 200 ms) then getOrSet@0(k0, loader 0 ms)
+  //   -> two loaders of k0 at once on instance 0 (issue 12, defect 5).
+  it('keeps a hard-timed-out load registered: the next caller joins it instead of starting a second loader', async () => {
+    const cache = await suite.cacheWith({ hardTimeout: 150, lock: false, nullTtl: 0, l1: { max: 100, ttl: 300 } });
+    let running = 0;
+    let most = 0;
+    const loader = (ms: number, value: string) => async () => {
+      most = Math.max(most, ++running);
+      await sleep(ms);
+      running--;
+      return value;
+    };
+    await expect(cache.getOrSet('k0', loader(200, 'slow'))).rejects.toBeInstanceOf(LoaderTimeoutError);
+    expect(await cache.getOrSet('k0', loader(0, 'second'))).toBe('slow');
+    expect(most).toBe(1);
+  });
+
+  // fast-check seed 1155302187, path "14:10:11:10:9:33:25" (npm run fuzz, redis fleet with faults):
+  //   3 instances, lock false, hardTimeout 150, l1 false, grace 1000;
+  //   find@1(k1, loader 200 ms), del@2(k1), ..., getOrSet@2(k1)
+  //   -> instance 2 read version 0 of k1 after its own del: the timed-out load on instance 1,
+  //   no longer registered, was not superseded by the del and stored its stale row
+  //   (issue 12, defects 5 and 10).
+  it("stores nothing from a hard-timed-out load that another instance's del() overtook", async () => {
+    const options = { keyPrefix: uniquePrefix('overtaken'), hardTimeout: 150, lock: false, l1: false as const };
+    const a = await suite.cacheWith(options);
+    const b = await suite.cacheWith(options);
+    let version = 0;
+    const load = async () => {
+      const v = version;
+      await sleep(200);
+      return { version: v };
+    };
+    await expect(a.getOrSet('k1', load)).rejects.toBeInstanceOf(LoaderTimeoutError);
+    version = 1;
+    await b.del('k1');
+    await sleep(150); // the timed-out load on a lands meanwhile
+    expect(await b.getOrSet('k1', async () => ({ version }))).toEqual({ version: 1 });
+  });
+});

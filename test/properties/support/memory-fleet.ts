@@ -1,0 +1,127 @@
+import 'reflect-metadata';
+import fc from 'fast-check';
+import { createCodec } from '../../../lib/codec/serializers.js';
+import { CacheEngine } from '../../../lib/engine/cache-engine.js';
+import { resolveOptions } from '../../../lib/options/resolve-options.js';
+import { MemoryBroker, type MemorySharedTier } from '../../../lib/shared/memory-shared-tier.js';
+import { TieredCacheService } from '../../../lib/tiered-cache.service.js';
+import { loaderOf } from '../model/catalog.js';
+import type { FleetModel } from '../model/commands.js';
+import type { Row, Tenant } from '../model/database.js';
+import { type Catalog, type FaultControls, newWorld, type RunOptions, TAG_OF, type World } from '../model/world.js';
+
+/**
+ * A fleet in memory: 2–3 engines, each over its own {@link MemorySharedTier} of one
+ * {@link MemoryBroker}, with a fast-check scheduler deciding the order of every tier command's
+ * execution and reply, every bus delivery and every loader completion. Time is logical for the
+ * oracle: each batch of concurrent calls is one step, and the bus delay has passed between steps
+ * (every delivery was released by then).
+ */
+export interface MemoryFleet {
+  world: World;
+  broker: MemoryBroker;
+  tiers: MemorySharedTier[];
+  /** The logical clock the oracle reads; `step()` moves it past the bus delay. */
+  step(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The logical clock ticks once per reading (so calls order strictly) and jumps by STEP between
+ * batches; the oracle's bus bound is half a step, so it has always passed by the next batch and
+ * never within one.
+ */
+const STEP = 1_000_000;
+
+/**
+ * `shared: false` builds engines without a shared tier (`redis: false`, L1 only): one instance
+ * then, since nothing connects them.
+ */
+export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = true): Promise<MemoryFleet> {
+  let clock = 1;
+  const now = () => ++clock;
+  const broker = new MemoryBroker({ schedule: (p, label) => s.schedule(p, label) });
+  const tiers: MemorySharedTier[] = [];
+  const faults: FaultControls = {
+    settleMs: 0,
+    stop: async () => broker.setHung(true),
+    resume: async () => broker.setHung(false),
+    killSubscribers: async () => {
+      for (const t of tiers) t.dropMessages(true);
+      // The subscribers come back by themselves, a scheduler step later (and report the gap).
+      void s.schedule(Promise.resolve(), 'resubscribe').then(() => tiers.forEach((t) => t.dropMessages(false)));
+    },
+    restart: async () => {
+      broker.setDown(true);
+      broker.flush();
+      broker.setDown(false);
+    },
+  };
+  // Loaders complete when the scheduler says so (the delay only orders them in the label).
+  const world = newWorld(run, faults, (ms) => s.schedule(Promise.resolve(), `loader ${ms} ms`), now) as World;
+  world.instances = [];
+  const { keyContext, ...module } = run.module;
+  const resolved = resolveOptions({ serializer: module.serializer });
+  const codec = await createCodec(resolved.serializer, resolved.maxValueBytes);
+  const engines: CacheEngine[] = [];
+  for (let i = 0; i < run.instances; i++) {
+    const tier = shared ? broker.tier({ timeoutMs: module.l2Timeout }) : undefined;
+    if (tier) tiers.push(tier);
+    const options = resolveOptions({
+      ...module,
+      // Validated like a Redis setup (e.g. l1: false needs a shared tier); nothing connects to it.
+      redis: shared ? 'redis://memory.invalid:6379' : false,
+      l1: shared ? module.l1 : module.l1 || { max: 100, ttl: 1_000 },
+      ...(keyContext ? { keyContext: () => world.als.getStore()?.tenant } : {}),
+    });
+    const engine = new CacheEngine(options, codec, tier);
+    await s.waitFor(engine.connect());
+    engines.push(engine);
+    const cache = new TieredCacheService(engine);
+    world.instances.push({ cache, catalog: serviceCatalog(world, i, cache) });
+  }
+  return {
+    world,
+    broker,
+    tiers,
+    step: () => void (clock += STEP),
+    close: async () => {
+      broker.setHung(false);
+      for (const e of engines) await s.waitFor(e.close());
+    },
+  };
+}
+
+/**
+ * Without Nest, the "decorated" catalog goes through the service with the decorator's keys, so
+ * both kinds of command exist in memory runs too.
+ */
+function serviceCatalog(world: World, instance: number, cache: TieredCacheService): Catalog {
+  const tags = (key: string) => (world.run.tags ? { tags: [TAG_OF[key]!] } : {});
+  return {
+    find: (tenant: Tenant, key: string, delay: number, fail: boolean, epoch: number) =>
+      cache.getOrSet<Row | null>(key, loaderOf(world, instance, tenant, key, delay, fail, world.run.module.lock, epoch), tags(key)),
+    update: (_t: Tenant, key: string) => cache.del(key),
+    put: async (tenant: Tenant, key: string) => {
+      const row = world.db.read(tenant, key)!;
+      await cache.set(key, row, tags(key));
+      return row;
+    },
+  };
+}
+
+/** Runs batches of concurrent commands on a memory fleet, the scheduler ordering everything. */
+export async function runBatches(
+  fleet: MemoryFleet,
+  s: fc.Scheduler,
+  batches: readonly (readonly fc.AsyncCommand<FleetModel, World, false>[])[],
+): Promise<void> {
+  const model: FleetModel = { stopped: false, quiesced: 0 };
+  for (const batch of batches) {
+    const runnable = batch.filter((c) => c.check(model));
+    await s.waitFor(Promise.all(runnable.map((c) => c.run(model, fleet.world))));
+    await s.waitFor(Promise.all(fleet.world.pending));
+    fleet.step();
+  }
+  if (fleet.world.oracle.violations.length > 0) throw new Error(fleet.world.oracle.violations[0]);
+}

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { VersionedDatabase } from '../../properties/model/database.js';
+import { type Bounds, LoaderFailure, Oracle } from '../../properties/model/oracle.js';
+
+/** The oracle itself has to be right before its verdicts on the cache mean anything. */
+function setup(bounds: Partial<Bounds> = {}) {
+  let t = 1_000;
+  const now = () => t;
+  const db = new VersionedDatabase(now);
+  const oracle = new Oracle(db, { bus: true, busMs: 50, busDownMs: 1_000, lifetimeMs: 10_000, hardTimeout: false, fleetLock: true, ...bounds }, now);
+  return { db, oracle, advance: (ms: number) => (t += ms), now };
+}
+
+describe('oracle', () => {
+  it('accepts the current row and rejects another key or tenant', () => {
+    const { db, oracle } = setup();
+    const row = db.read('a', 'k0');
+    expect(() => oracle.checkValue(0, 'a', 'k0', 1_000, row, 'get')).not.toThrow();
+    expect(() => oracle.checkValue(0, 'b', 'k0', 1_000, row, 'get')).toThrow(/another key's or tenant's/);
+    expect(() => oracle.checkValue(0, undefined, 'k0', 1_000, db.read('', 'k0'), 'get')).toThrow(/another key's or tenant's/);
+    expect(() => oracle.checkValue(0, 'a', 'k1', 1_000, row, 'get')).toThrow(/another key's or tenant's/);
+  });
+
+  it('forbids the evicting instance an older version at once, others after the bus delay', () => {
+    const { db, oracle, advance, now } = setup();
+    const old = db.read('a', 'k0');
+    db.write('a', 'k0');
+    const e = oracle.invalidating(0, ['t:a/k0']);
+    advance(5);
+    oracle.invalidated(e);
+    advance(1);
+    expect(() => oracle.checkValue(0, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed is 1/);
+    expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).not.toThrow();
+    advance(50);
+    expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed is 1/);
+  });
+
+  it('allows other instances l1-bound staleness when a fault overlapped the invalidation', () => {
+    const { db, oracle, advance, now } = setup();
+    const old = db.read('a', 'k0');
+    const fault = oracle.fault('stop');
+    db.write('a', 'k0');
+    const e = oracle.invalidating(0, ['t:a/k0']);
+    oracle.invalidated(e);
+    fault.end();
+    advance(500);
+    expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).not.toThrow();
+    advance(600);
+    expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed/);
+  });
+
+  it('lets a read that overlapped the invalidation return the old version', () => {
+    const { db, oracle, advance } = setup();
+    const old = db.read('a', 'k0');
+    const startedAt = 1_000;
+    advance(1);
+    db.write('a', 'k0');
+    const e = oracle.invalidating(0, ['t:a/k0']);
+    oracle.invalidated(e);
+    expect(() => oracle.checkValue(0, 'a', 'k0', startedAt, old, 'getOrSet')).not.toThrow();
+  });
+
+  it('accepts null only where the row was deleted at an allowed version', () => {
+    const { db, oracle, advance } = setup();
+    const now = () => advance(1);
+    expect(() => oracle.checkValue(0, 'a', 'k0', now(), null, 'get')).toThrow(/returned null/);
+    db.write('a', 'k0', false);
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
+    expect(() => oracle.checkValue(0, 'a', 'k0', now(), null, 'get')).not.toThrow();
+    db.write('a', 'k0', true);
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
+    expect(() => oracle.checkValue(0, 'a', 'k0', now(), null, 'get')).toThrow(/returned null/);
+  });
+
+  it('rejects a value served past ttl + grace', () => {
+    const { db, oracle, advance, now } = setup({ lifetimeMs: 100 });
+    const row = db.read('a', 'k0');
+    advance(101);
+    expect(() => oracle.checkValue(0, 'a', 'k0', now(), row, 'get')).toThrow(/past ttl \+ grace/);
+  });
+
+  it('flags two loaders of one key at once in a process, and across the fleet with the lease', () => {
+    const { oracle } = setup();
+    const r = oracle.loaderStarted(0, 'a', 'k0', true, 0);
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, 0)).toThrow(/on instance 0/);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, 0)).toThrow(/on instances 0 and 1/);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', false, 0)).not.toThrow();
+    oracle.loaderEnded(r);
+  });
+
+  it('allows a second loader once an invalidation superseded the first', () => {
+    const { oracle } = setup();
+    oracle.loaderStarted(0, 'a', 'k0', true, 0);
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
+  });
+
+  it("accepts a loader's error for the calls that overlapped it, and flags a cached one", () => {
+    const { oracle, advance, now } = setup();
+    const startedAt = now();
+    const r = oracle.loaderStarted(0, 'a', 'k0', true, 0);
+    const failure = oracle.newFailure(r);
+    oracle.loaderEnded(r, failure);
+    expect(() => oracle.checkError(0, 'a', 'k0', startedAt, failure, 'getOrSet')).not.toThrow();
+    advance(1);
+    expect(() => oracle.checkError(0, 'a', 'k0', now(), failure, 'getOrSet')).toThrow(/cached error/);
+    expect(() => oracle.checkError(1, 'a', 'k0', startedAt, failure, 'getOrSet')).toThrow(/another call's loader error/);
+    expect(() => oracle.checkError(0, 'a', 'k0', startedAt, new LoaderFailure(99, 'x'), 'getOrSet')).toThrow(/another call's/);
+  });
+
+  it('flags any other failure as the cache failing a call', () => {
+    const { oracle, now } = setup();
+    expect(() => oracle.checkError(0, 'a', 'k0', now(), new Error('ECONNREFUSED'), 'getOrSet')).toThrow(/although no loader of it failed/);
+    const timeout = Object.assign(new Error('t'), { name: 'LoaderTimeoutError' });
+    expect(() => oracle.checkError(0, 'a', 'k0', now(), timeout, 'getOrSet')).toThrow(/although/);
+    const { oracle: withHard } = setup({ hardTimeout: true });
+    expect(() => withHard.checkError(0, 'a', 'k0', now(), timeout, 'getOrSet')).not.toThrow();
+  });
+});
+
+describe('oracle with overlapping writes', () => {
+  it('lets either of two overlapping writes be the one that stays', () => {
+    const { db, oracle, advance, now } = setup();
+    db.write('a', 'k0');
+    const first = oracle.invalidating(0, ['t:a/k0']);
+    const v1 = db.read('a', 'k0');
+    db.write('a', 'k0');
+    const second = oracle.invalidating(0, ['t:a/k0']);
+    advance(1);
+    oracle.invalidated(second);
+    oracle.invalidated(first);
+    advance(1);
+    expect(() => oracle.checkValue(0, 'a', 'k0', now(), v1, 'get')).not.toThrow();
+    db.write('a', 'k0');
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
+    advance(1);
+    expect(() => oracle.checkValue(0, 'a', 'k0', now(), v1, 'get')).toThrow(/oldest allowed is 3/);
+  });
+});
