@@ -54,6 +54,8 @@ interface LoaderRun {
   instance: number;
   id: string;
   epoch: number;
+  /** The row's epoch when the loader started: an eviction since revokes the fleet lease. */
+  startEpoch: number;
   start: number;
   end: number | undefined;
   failure: LoaderFailure | undefined;
@@ -124,12 +126,21 @@ export class Oracle {
   loaderStarted(instance: number, tenant: Tenant, key: string, lock: boolean, epoch: number): LoaderRun {
     const id = rowId(tenant, key);
     const now = this.now();
-    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch, start: now, end: undefined, failure: undefined, lock };
+    const startEpoch = this.#epochs.get(id) ?? 0;
+    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch, startEpoch, start: now, end: undefined, failure: undefined, lock };
     for (const o of this.#runs) {
-      if (o.end !== undefined || o.id !== id || o.epoch !== epoch) continue;
+      if (o.end !== undefined || o.id !== id) continue;
       if (o.instance === instance) {
-        this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
-      } else if (this.bounds.fleetLock && lock && o.lock && !this.#faultBetween(o.start, now)) {
+        if (o.epoch === epoch) this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
+      } else if (
+        // An eviction deletes the lease (the load in flight will store nothing): the next caller
+        // anywhere loads afresh. Two loaders started with no eviction between them break the lease.
+        o.startEpoch === startEpoch &&
+        this.bounds.fleetLock &&
+        lock &&
+        o.lock &&
+        !this.#faultBetween(o.start, now)
+      ) {
         this.#violate(`two loaders of ${id} at once on instances ${o.instance} and ${instance} (runs ${o.run} and ${r.run}) while the lease holder lives`);
       }
     }
