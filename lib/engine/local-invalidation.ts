@@ -1,11 +1,15 @@
 import type { BusMessage } from '../bus/bus-message.js';
+import type { TrackingListener } from '../shared/shared-tier.interface.js';
 import type { CacheEngine } from './cache-engine.js';
 
 /**
  * Dropping entries from this instance: its L1 copies, and the loads in flight that would store
- * them again. Driven by this instance's own evictions and writes, and by the bus.
+ * them again. Driven by this instance's own evictions and writes, by the bus, and by Redis
+ * itself (server-assisted tracking).
  */
 export class LocalInvalidation {
+  #established = false;
+
   constructor(private readonly e: CacheEngine) {}
 
   /** One key: its L1 copy goes, and loads of it in flight will not store. */
@@ -56,4 +60,44 @@ export class LocalInvalidation {
     e.l1?.clear();
     e.tags.clear();
   };
+
+  /**
+   * What Redis reports (`tracking`): keys any other client changed, a flush, and tracking coming
+   * (back) on — after which nothing cached while it was off is trusted.
+   */
+  readonly tracked: TrackingListener = {
+    keys: (storageKeys) => {
+      const e = this.e;
+      e.stats.trackingMessages++;
+      for (const sk of storageKeys) {
+        const t = e.trackedKeys?.resolve(sk);
+        if (t === undefined) continue;
+        e.stats.trackingKeys++;
+        if ('key' in t) this.evict(t.key);
+        else if ('tag' in t) {
+          // The marker changed (written, expired, evicted): nothing older than now is trusted;
+          // the timestamp is read again once this instance forgets it (after l1.ttl).
+          e.keys.epoch++;
+          e.tags.received([t.tag], Date.now());
+        } else this.evictWhere((k) => e.storageKey(k) === t.hashed);
+      }
+    },
+    flush: () => {
+      this.e.stats.trackingMessages++;
+      this.e.stats.trackingFlushes++;
+      this.#dropAll();
+      this.e.lease?.wakeAll();
+    },
+    established: () => {
+      if (this.#established) this.e.stats.trackingGaps++;
+      this.#established = true;
+      this.#dropAll();
+    },
+  };
+
+  /** Everything, loads in flight included: a read of Redis they made may predate what was missed. */
+  #dropAll(): void {
+    this.evictWhere();
+    this.e.tags.clear();
+  }
 }

@@ -7,6 +7,8 @@ import {
   type Raw,
   type SharedTier,
   type Subscription,
+  type Tracking,
+  type TrackingListener,
   VERSION_TTL,
   versionKey,
 } from '../shared/shared-tier.interface.js';
@@ -19,6 +21,7 @@ import { groupBySlot } from './key-slot.js';
 import { clusterPrimaries, isCluster, type OwnedClient, type RedisClient } from './redis-connection.js';
 import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, PUT, PUT_IF_VERSION, RELEASE } from './redis-scripts.js';
 import { RedisSubscription } from './redis-subscription.js';
+import { RedisTracking } from './redis-tracking.js';
 
 /** Most commands allowed to wait for a reply at once; beyond it Redis is treated as away. */
 const MAX_PENDING = 10_000;
@@ -199,6 +202,10 @@ export class RedisTier implements SharedTier {
 
   subscribe(channel: string, onMessage: (message: string) => void, onGap: () => void): Subscription {
     return new RedisSubscription(this.client, channel, onMessage, onGap);
+  }
+
+  track(prefix: string, listener: TrackingListener): Tracking {
+    return new RedisTracking(this.client, prefix, listener, this.owned);
   }
 
   /**

@@ -1,0 +1,244 @@
+import { Logger } from '@nestjs/common';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Tracking, TrackingListener, TrackingStatus } from '../shared/shared-tier.interface.js';
+import { isCluster, type RedisClient } from './redis-connection.js';
+
+/** The channel a RESP2 redirect target receives invalidations on. */
+const INVALIDATE = '__redis__:invalidate';
+const RETRY_MS = 1_000;
+
+/** Replies that mean the server will not track at all (old Redis, ACL, managed Redis). */
+const REFUSAL = /unknown command|unknown subcommand|NOPERM|not allowed|disabled|wrong number of arguments|syntax error/i;
+
+/** The settings of a redirect target: RESP2 (invalidations arrive as pub/sub messages), its own reconnects. */
+const REDIRECT: RedisOptions = {
+  protocol: 2,
+  lazyConnect: true,
+  enableOfflineQueue: true,
+  maxRetriesPerRequest: null,
+  autoResubscribe: false,
+  readOnly: false,
+  retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+};
+
+/**
+ * Server-assisted invalidation (`CLIENT TRACKING`) for one Redis server: the command connection
+ * tracks every key under the prefix (`BCAST PREFIX`, `NOLOOP`: not its own writes) and redirects
+ * the invalidations to a RESP2 connection of its own, subscribed to `__redis__:invalidate`.
+ *
+ * Tracking belongs to a connection, and the redirect target's client id changes when it
+ * reconnects: whenever either connection becomes ready, tracking is switched on again (OFF and ON
+ * in one MULTI, so there is no instant without it), and the listener hears `established` — the
+ * changes made meanwhile were not reported.
+ */
+class ServerTracking {
+  readonly #redirect: Redis;
+  #redirectId: number | undefined;
+  #on = false;
+  #attempt = 0;
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
+  refusal: string | undefined;
+
+  constructor(
+    private readonly command: Redis,
+    private readonly prefix: string,
+    private readonly listener: TrackingListener,
+    private readonly onChange: () => void,
+  ) {
+    this.#redirect = command.duplicate(REDIRECT);
+    this.#redirect.on('error', () => undefined);
+    this.#redirect.on('messageBuffer', this.#onMessage);
+    this.#redirect.on('ready', this.#onRedirectReady);
+    this.#redirect.on('close', this.#onClose);
+    command.on('ready', this.#enable);
+    command.on('close', this.#onClose);
+    this.#redirect.connect().catch(() => undefined);
+    if (command.status === 'wait') command.connect().catch(() => undefined);
+  }
+
+  get on(): boolean {
+    return this.#on;
+  }
+
+  /** Stops tracking: the redirect target closes; a connection the user passed in is left as found. */
+  async close(leaveOff: boolean): Promise<void> {
+    this.#closed = true;
+    this.#on = false;
+    clearTimeout(this.#retry);
+    this.command.off('ready', this.#enable);
+    this.command.off('close', this.#onClose);
+    this.#redirect.off('close', this.#onClose);
+    this.#redirect.disconnect(false);
+    if (leaveOff && this.command.status === 'ready') await this.command.call('CLIENT', 'TRACKING', 'OFF').catch(() => undefined);
+  }
+
+  readonly #onRedirectReady = async (): Promise<void> => {
+    const attempt = ++this.#attempt;
+    try {
+      // CLIENT ID first: a RESP2 connection in subscriber mode takes no other command.
+      const id = Number(await this.#redirect.client('ID'));
+      await this.#redirect.subscribe(INVALIDATE);
+      if (attempt !== this.#attempt || this.#closed) return;
+      this.#redirectId = id;
+      await this.#enable();
+    } catch (err) {
+      this.#failed(err as Error);
+    }
+  };
+
+  readonly #enable = async (): Promise<void> => {
+    const id = this.#redirectId;
+    if (this.#closed || this.refusal !== undefined || id === undefined || this.command.status !== 'ready') return;
+    const attempt = ++this.#attempt;
+    clearTimeout(this.#retry);
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await this.command
+        .multi()
+        .call('CLIENT', 'TRACKING', 'OFF')
+        .call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', 'PREFIX', this.prefix, 'NOLOOP')
+        .exec();
+    } catch (err) {
+      const previous = (err as { previousErrors?: Error[] }).previousErrors ?? [];
+      return this.#failed(previous[0] ?? (err as Error));
+    }
+    const error = replies?.find(([e]) => e !== null)?.[0];
+    if (error) return this.#failed(error);
+    if (replies === null) return this.#failed(new Error('MULTI aborted'));
+    if (attempt !== this.#attempt || this.#closed || this.#redirectId !== id) return;
+    if (this.command.status !== 'ready' || this.#redirect.status !== 'ready') return;
+    this.#on = true;
+    this.listener.established();
+    this.onChange();
+  };
+
+  #failed(err: Error): void {
+    if (this.#closed) return;
+    if (REFUSAL.test(err.message)) {
+      this.refusal = err.message;
+      this.#on = false;
+      this.#redirect.disconnect(false);
+      this.onChange();
+      return;
+    }
+    // The redirect target went away meanwhile (its `ready` retries), or a connection dropped: try
+    // again shortly unless a `ready` does first.
+    this.#retry = setTimeout(() => void this.#onRedirectReady(), RETRY_MS);
+    this.#retry.unref();
+  }
+
+  readonly #onClose = (): void => {
+    if (!this.#on) return;
+    this.#on = false;
+    this.onChange();
+  };
+
+  readonly #onMessage = (channel: Buffer, message: Buffer | Buffer[] | null): void => {
+    if (channel.toString() !== INVALIDATE) return;
+    // A null (or empty) message: FLUSHDB/FLUSHALL, or the server dropped its tracking state.
+    if (!Array.isArray(message) || message.length === 0) return this.listener.flush();
+    this.listener.keys(message.map((k) => k.toString()));
+  };
+}
+
+/**
+ * Tracking on a single Redis (or the primary a Sentinel set names: both connections ask the
+ * sentinels on every reconnect), or on every primary of a Cluster, each with a redirect target on
+ * the same node, following the slot map through failovers and topology changes.
+ */
+export class RedisTracking implements Tracking {
+  readonly #servers = new Map<Redis, ServerTracking>();
+  readonly #logger = new Logger('TieredCache');
+  readonly #cluster: Cluster | undefined;
+  #refusal: string | undefined;
+  #closed = false;
+  #waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly prefix: string,
+    private readonly listener: TrackingListener,
+    /** Whether the library owns the client (else tracking is switched off on close). */
+    private readonly owned: boolean,
+  ) {
+    if (isCluster(client)) {
+      this.#cluster = client;
+      for (const event of ['refresh', '+node', '-node', 'ready']) client.on(event, this.#reconcile);
+    }
+  }
+
+  get status(): TrackingStatus {
+    if (this.#refusal !== undefined) return 'refused';
+    if (this.#closed || this.#servers.size === 0) return 'connecting';
+    for (const s of this.#servers.values()) if (!s.on) return 'connecting';
+    if (this.#cluster !== undefined && !this.#coversCluster()) return 'connecting';
+    return 'on';
+  }
+
+  get refusal(): string | undefined {
+    return this.#refusal;
+  }
+
+  /** Switches tracking on, waiting at most `waitMs` for it to be on (or refused). Never throws. */
+  async start(waitMs: number): Promise<void> {
+    if (this.#cluster === undefined) this.#add(this.client as Redis);
+    else this.#reconcile();
+    if (this.status !== 'connecting' || waitMs <= 0) return;
+    await Promise.race([
+      new Promise<void>((r) => this.#waiting.push(r)),
+      new Promise((r) => setTimeout(r, waitMs).unref()),
+    ]);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#cluster !== undefined) for (const event of ['refresh', '+node', '-node', 'ready']) this.#cluster.off(event, this.#reconcile);
+    await Promise.all([...this.#servers.values()].map((s) => s.close(!this.owned)));
+    this.#servers.clear();
+  }
+
+  #add(node: Redis): void {
+    this.#servers.set(node, new ServerTracking(node, this.prefix, this.listener, this.#changed));
+  }
+
+  /** Cluster: one tracking per primary connection; those of nodes no longer primaries go. */
+  readonly #reconcile = (): void => {
+    if (this.#closed || this.#refusal !== undefined || this.#cluster === undefined) return;
+    const primaries = new Set(this.#cluster.nodes('master'));
+    for (const [node, s] of this.#servers) {
+      if (primaries.has(node) && node.status !== 'end') continue;
+      this.#servers.delete(node);
+      void s.close(false);
+    }
+    for (const node of primaries) if (!this.#servers.has(node) && node.status !== 'end') this.#add(node);
+    this.#changed();
+  };
+
+  /** Whether every hash slot is served by a primary whose tracking is on. */
+  #coversCluster(): boolean {
+    const byAddress = new Map<string, ServerTracking>();
+    for (const [node, s] of this.#servers) byAddress.set(`${node.options.host}:${node.options.port}`, s);
+    for (const owners of this.#cluster!.slots) {
+      if (owners === undefined) continue;
+      if (!byAddress.get(owners[0]!)?.on) return false;
+    }
+    return true;
+  }
+
+  readonly #changed = (): void => {
+    if (this.#refusal === undefined) {
+      const refused = [...this.#servers.values()].find((s) => s.refusal !== undefined);
+      if (refused !== undefined) {
+        this.#refusal = refused.refusal;
+        this.#logger.warn(
+          `Redis refused CLIENT TRACKING (${this.#refusal}): L1 copies are invalidated by the bus only, so a change made ` +
+            'outside this library (another client, expiry, eviction, FLUSHDB) ends them only at l1.ttl.',
+        );
+        for (const s of this.#servers.values()) void s.close(false);
+        this.#servers.clear();
+      }
+    }
+    if (this.status !== 'connecting') for (const r of this.#waiting.splice(0)) r();
+  };
+}
