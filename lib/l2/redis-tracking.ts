@@ -14,8 +14,8 @@ const REFUSAL = /unknown command|unknown subcommand|NOPERM|not allowed|disabled|
 const REDIRECT: RedisOptions = {
   protocol: 2,
   lazyConnect: true,
-  enableOfflineQueue: true,
-  maxRetriesPerRequest: null,
+  // Commands only on a ready connection: its `ready` handler does the set-up in order.
+  enableOfflineQueue: false,
   autoResubscribe: false,
   readOnly: false,
   retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
@@ -36,6 +36,7 @@ class ServerTracking {
   #redirectId: number | undefined;
   #on = false;
   #attempt = 0;
+  #redirectEpoch = 0;
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
   refusal: string | undefined;
@@ -50,7 +51,7 @@ class ServerTracking {
     this.#redirect.on('error', () => undefined);
     this.#redirect.on('messageBuffer', this.#onMessage);
     this.#redirect.on('ready', this.#onRedirectReady);
-    this.#redirect.on('close', this.#onClose);
+    this.#redirect.on('close', this.#onRedirectClose);
     command.on('ready', this.#enable);
     command.on('close', this.#onClose);
     this.#redirect.connect().catch(() => undefined);
@@ -68,22 +69,23 @@ class ServerTracking {
     clearTimeout(this.#retry);
     this.command.off('ready', this.#enable);
     this.command.off('close', this.#onClose);
-    this.#redirect.off('close', this.#onClose);
+    this.#redirect.off('close', this.#onRedirectClose);
     this.#redirect.disconnect(false);
     if (leaveOff && this.command.status === 'ready') await this.command.call('CLIENT', 'TRACKING', 'OFF').catch(() => undefined);
   }
 
   readonly #onRedirectReady = async (): Promise<void> => {
-    const attempt = ++this.#attempt;
+    const epoch = ++this.#redirectEpoch;
+    this.#redirectId = undefined;
     try {
       // CLIENT ID first: a RESP2 connection in subscriber mode takes no other command.
       const id = Number(await this.#redirect.client('ID'));
       await this.#redirect.subscribe(INVALIDATE);
-      if (attempt !== this.#attempt || this.#closed) return;
+      if (epoch !== this.#redirectEpoch || this.#closed) return;
       this.#redirectId = id;
       await this.#enable();
     } catch (err) {
-      this.#failed(err as Error);
+      if (epoch === this.#redirectEpoch) this.#failed(err as Error);
     }
   };
 
@@ -103,9 +105,8 @@ class ServerTracking {
       const previous = (err as { previousErrors?: Error[] }).previousErrors ?? [];
       return this.#failed(previous[0] ?? (err as Error));
     }
-    const error = replies?.find(([e]) => e !== null)?.[0];
+    const error = replies?.find(([e]) => e !== null)?.[0] ?? (replies === null ? new Error('MULTI aborted') : undefined);
     if (error) return this.#failed(error);
-    if (replies === null) return this.#failed(new Error('MULTI aborted'));
     if (attempt !== this.#attempt || this.#closed || this.#redirectId !== id) return;
     if (this.command.status !== 'ready' || this.#redirect.status !== 'ready') return;
     this.#on = true;
@@ -122,11 +123,21 @@ class ServerTracking {
       this.onChange();
       return;
     }
-    // The redirect target went away meanwhile (its `ready` retries), or a connection dropped: try
-    // again shortly unless a `ready` does first.
-    this.#retry = setTimeout(() => void this.#onRedirectReady(), RETRY_MS);
+    // A connection dropped meanwhile (its `ready` starts over), or the redirect target was
+    // replaced: try again shortly, with whatever is ready then.
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => {
+      if (this.#redirect.status !== 'ready') return;
+      void (this.#redirectId === undefined ? this.#onRedirectReady() : this.#enable());
+    }, RETRY_MS);
     this.#retry.unref();
   }
+
+  readonly #onRedirectClose = (): void => {
+    this.#redirectEpoch++;
+    this.#redirectId = undefined;
+    this.#onClose();
+  };
 
   readonly #onClose = (): void => {
     if (!this.#on) return;
