@@ -8,8 +8,6 @@ import type { CacheEngine } from './cache-engine.js';
  * itself (server-assisted tracking).
  */
 export class LocalInvalidation {
-  #established = false;
-
   constructor(private readonly e: CacheEngine) {}
 
   /** One key: its L1 copy goes, and loads of it in flight will not store. */
@@ -63,7 +61,7 @@ export class LocalInvalidation {
 
   /**
    * What Redis reports (`tracking`): keys any other client changed, a flush, and tracking coming
-   * (back) on — after which nothing cached while it was off is trusted.
+   * back on — after which nothing cached while it was off is trusted.
    */
   readonly tracked: TrackingListener = {
     keys: (storageKeys) => {
@@ -88,9 +86,8 @@ export class LocalInvalidation {
       this.#dropAll();
       this.e.lease?.wakeAll();
     },
-    established: () => {
-      if (this.#established) this.e.stats.trackingGaps++;
-      this.#established = true;
+    resumed: () => {
+      this.e.stats.trackingGaps++;
       this.#dropAll();
     },
   };

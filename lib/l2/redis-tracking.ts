@@ -1,11 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { Tracking, TrackingListener, TrackingStatus } from '../shared/shared-tier.interface.js';
+import { SLOTS } from './key-slot.js';
 import { isCluster, type RedisClient } from './redis-connection.js';
 
 /** The channel a RESP2 redirect target receives invalidations on. */
 const INVALIDATE = '__redis__:invalidate';
 const RETRY_MS = 1_000;
+/** What may change which connections serve as primaries. */
+const CLUSTER_EVENTS = ['refresh', '+node', '-node', 'ready'];
 
 /** Replies that mean the server will not track at all (old Redis, ACL, managed Redis). */
 const REFUSAL = /unknown command|unknown subcommand|NOPERM|not allowed|disabled|wrong number of arguments|syntax error/i;
@@ -28,13 +31,14 @@ const REDIRECT: RedisOptions = {
  *
  * Tracking belongs to a connection, and the redirect target's client id changes when it
  * reconnects: whenever either connection becomes ready, tracking is switched on again (OFF and ON
- * in one MULTI, so there is no instant without it), and the listener hears `established` — the
- * changes made meanwhile were not reported.
+ * in one MULTI, so there is no instant without it), and the changes made meanwhile, which were not
+ * reported, are accounted for by `onEstablished`.
  */
 class ServerTracking {
   readonly #redirect: Redis;
   #redirectId: number | undefined;
   #on = false;
+  #everOn = false;
   #attempt = 0;
   #redirectEpoch = 0;
   #retry: NodeJS.Timeout | undefined;
@@ -45,6 +49,8 @@ class ServerTracking {
     private readonly command: Redis,
     private readonly prefix: string,
     private readonly listener: TrackingListener,
+    /** Tracking is on; `again`: not for the first time on this connection. */
+    private readonly onEstablished: (again: boolean) => void,
     private readonly onChange: () => void,
   ) {
     this.#redirect = command.duplicate(REDIRECT);
@@ -110,7 +116,8 @@ class ServerTracking {
     if (attempt !== this.#attempt || this.#closed || this.#redirectId !== id) return;
     if (this.command.status !== 'ready' || this.#redirect.status !== 'ready') return;
     this.#on = true;
-    this.listener.established();
+    this.onEstablished(this.#everOn);
+    this.#everOn = true;
     this.onChange();
   };
 
@@ -164,6 +171,8 @@ export class RedisTracking implements Tracking {
   readonly #cluster: Cluster | undefined;
   #refusal: string | undefined;
   #closed = false;
+  /** Once `start()` returned, the app may serve: tracking coming on anywhere later is a gap. */
+  #started = false;
   #waiting: (() => void)[] = [];
 
   constructor(
@@ -173,10 +182,7 @@ export class RedisTracking implements Tracking {
     /** Whether the library owns the client (else tracking is switched off on close). */
     private readonly owned: boolean,
   ) {
-    if (isCluster(client)) {
-      this.#cluster = client;
-      for (const event of ['refresh', '+node', '-node', 'ready']) client.on(event, this.#reconcile);
-    }
+    if (isCluster(client)) this.#cluster = client;
   }
 
   get status(): TrackingStatus {
@@ -194,28 +200,37 @@ export class RedisTracking implements Tracking {
   /** Switches tracking on, waiting at most `waitMs` for it to be on (or refused). Never throws. */
   async start(waitMs: number): Promise<void> {
     if (this.#cluster === undefined) this.#add(this.client as Redis);
-    else this.#reconcile();
-    if (this.status !== 'connecting' || waitMs <= 0) return;
-    await Promise.race([
-      new Promise<void>((r) => this.#waiting.push(r)),
-      new Promise((r) => setTimeout(r, waitMs).unref()),
-    ]);
+    else {
+      // Only now: a node connected while the Cluster is still connecting keeps it from being ready.
+      for (const event of CLUSTER_EVENTS) this.#cluster.on(event, this.#reconcile);
+      this.#reconcile();
+    }
+    if (this.status === 'connecting' && waitMs > 0) {
+      await Promise.race([
+        new Promise<void>((r) => this.#waiting.push(r)),
+        new Promise((r) => setTimeout(r, waitMs).unref()),
+      ]);
+    }
+    this.#started = true;
+    if (this.status === 'connecting' && this.client.status === 'ready') {
+      this.#logger.warn('CLIENT TRACKING is not on yet: L1 copies are invalidated by the bus only until it is (then L1 is dropped).');
+    }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#cluster !== undefined) for (const event of ['refresh', '+node', '-node', 'ready']) this.#cluster.off(event, this.#reconcile);
+    if (this.#cluster !== undefined) for (const event of CLUSTER_EVENTS) this.#cluster.off(event, this.#reconcile);
     await Promise.all([...this.#servers.values()].map((s) => s.close(!this.owned)));
     this.#servers.clear();
   }
 
   #add(node: Redis): void {
-    this.#servers.set(node, new ServerTracking(node, this.prefix, this.listener, this.#changed));
+    this.#servers.set(node, new ServerTracking(node, this.prefix, this.listener, this.#established, this.#changed));
   }
 
   /** Cluster: one tracking per primary connection; those of nodes no longer primaries go. */
   readonly #reconcile = (): void => {
-    if (this.#closed || this.#refusal !== undefined || this.#cluster === undefined) return;
+    if (this.#closed || this.#refusal !== undefined || this.#cluster === undefined || this.#cluster.status !== 'ready') return;
     const primaries = new Set(this.#cluster.nodes('master'));
     for (const [node, s] of this.#servers) {
       if (primaries.has(node) && node.status !== 'end') continue;
@@ -230,12 +245,18 @@ export class RedisTracking implements Tracking {
   #coversCluster(): boolean {
     const byAddress = new Map<string, ServerTracking>();
     for (const [node, s] of this.#servers) byAddress.set(`${node.options.host}:${node.options.port}`, s);
-    for (const owners of this.#cluster!.slots) {
-      if (owners === undefined) continue;
-      if (!byAddress.get(owners[0]!)?.on) return false;
+    const slots = this.#cluster!.slots;
+    for (let slot = 0; slot < SLOTS; slot++) {
+      const owner = slots[slot]?.[0];
+      if (owner === undefined || !byAddress.get(owner)?.on) return false;
     }
     return true;
   }
+
+  /** Before `start()` returned nothing was served; after it, or on a connection's second time, it is a gap. */
+  readonly #established = (again: boolean): void => {
+    if (again || this.#started) this.listener.resumed();
+  };
 
   readonly #changed = (): void => {
     if (this.#refusal === undefined) {

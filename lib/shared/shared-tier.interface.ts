@@ -94,8 +94,11 @@ export interface TrackingListener {
   keys(keys: readonly string[]): void;
   /** Everything may have changed: FLUSHDB/FLUSHALL, or the server dropped its tracking state. */
   flush(): void;
-  /** Tracking was switched on (again): changes made while it was off were not reported. */
-  established(): void;
+  /**
+   * Tracking is on again after being off (a connection dropped, a new primary took over slots,
+   * or it came up only after start-up): changes made meanwhile were not reported.
+   */
+  resumed(): void;
 }
 
 /** `on`: every change is reported; `connecting`: not yet, or not since a connection dropped; `refused`: never (the server refused). */
