@@ -173,6 +173,7 @@ export class RedisTracking implements Tracking {
   #closed = false;
   /** Once `start()` returned, the app may serve: tracking coming on anywhere later is a gap. */
   #started = false;
+  #follow: NodeJS.Timeout | undefined;
   #waiting: (() => void)[] = [];
 
   constructor(
@@ -219,6 +220,7 @@ export class RedisTracking implements Tracking {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#follow);
     if (this.#cluster !== undefined) for (const event of CLUSTER_EVENTS) this.#cluster.off(event, this.#reconcile);
     await Promise.all([...this.#servers.values()].map((s) => s.close(!this.owned)));
     this.#servers.clear();
@@ -272,5 +274,21 @@ export class RedisTracking implements Tracking {
       }
     }
     if (this.status !== 'connecting') for (const r of this.#waiting.splice(0)) r();
+    else if (this.#cluster !== undefined) this.#followCluster();
   };
+
+  /**
+   * While some slot has no tracked primary (a primary died, a failover is under way), ask the
+   * Cluster for its slot map every second, so the new primary is tracked as soon as it serves.
+   */
+  #followCluster(): void {
+    if (this.#follow !== undefined || this.#closed || this.#refusal !== undefined) return;
+    this.#follow = setTimeout(() => {
+      this.#follow = undefined;
+      if (this.#closed || this.status !== 'connecting') return;
+      this.#cluster!.refreshSlotsCache(() => this.#reconcile());
+      this.#followCluster();
+    }, RETRY_MS);
+    this.#follow.unref();
+  }
 }
