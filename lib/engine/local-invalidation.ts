@@ -52,11 +52,8 @@ export class LocalInvalidation {
 
   /** The bus was interrupted: invalidations may have been missed, so nothing local is trusted. */
   readonly onGap = (): void => {
-    const e = this.e;
-    e.stats.busGaps++;
-    e.keys.epoch++;
-    e.l1?.clear();
-    e.tags.clear();
+    this.e.stats.busGaps++;
+    this.#untrustAll();
   };
 
   /**
@@ -81,20 +78,27 @@ export class LocalInvalidation {
       }
     },
     flush: () => {
+      // As `clear()` everywhere: loads in flight store nothing, lease waiters look again.
       this.e.stats.trackingMessages++;
       this.e.stats.trackingFlushes++;
-      this.#dropAll();
+      this.evictWhere();
+      this.e.tags.clear();
       this.e.lease?.wakeAll();
     },
     resumed: () => {
       this.e.stats.trackingGaps++;
-      this.#dropAll();
+      this.#untrustAll();
     },
   };
 
-  /** Everything, loads in flight included: a read of Redis they made may predate what was missed. */
-  #dropAll(): void {
-    this.evictWhere();
-    this.e.tags.clear();
+  /**
+   * After a gap (bus or tracking): L1 and the known tag timestamps go, and reads out now do not
+   * back-fill L1. Loads in flight still store: nothing evicted their key.
+   */
+  #untrustAll(): void {
+    const e = this.e;
+    e.keys.epoch++;
+    e.l1?.clear();
+    e.tags.clear();
   }
 }
