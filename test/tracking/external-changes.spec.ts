@@ -191,6 +191,21 @@ describe('tracking: changes any client makes in Redis end every L1 copy', () => 
     }
   });
 
+  it('a client passed in is tracked while the app runs and left with tracking off after shutdown', async () => {
+    const client = rawClient(redis);
+    try {
+      const [a] = await fleet(1, { redis: client });
+      expect(a!.cache.stats().tracking.status).toBe('on');
+      expect(String(await client.call('CLIENT', 'TRACKINGINFO'))).toContain('bcast');
+      await a!.app.close();
+      instances = [];
+      expect(client.status).toBe('ready');
+      expect(await client.call('CLIENT', 'TRACKINGINFO')).toEqual(['flags', ['off'], 'redirect', -1, 'prefixes', []]);
+    } finally {
+      await client.quit();
+    }
+  });
+
   it('with bus: false, the library’s own writes still reach every instance through tracking alone', async () => {
     const all = await fleet(3, { bus: false });
     await warm(all, 'n', 'v1');
