@@ -22,6 +22,7 @@ import { clusterPrimaries, isCluster, type OwnedClient, type RedisClient } from 
 import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, PUT, PUT_IF_VERSION, RELEASE } from './redis-scripts.js';
 import { RedisSubscription } from './redis-subscription.js';
 import { RedisTracking } from './redis-tracking.js';
+import { OwnWrites } from './own-writes.js';
 
 /** Most commands allowed to wait for a reply at once; beyond it Redis is treated as away. */
 const MAX_PENDING = 10_000;
@@ -48,6 +49,8 @@ export class RedisTier implements SharedTier {
 
   readonly breaker: CircuitBreaker;
   readonly #deadlines = new DeadlineQueue();
+  /** Value writes of this instance, while tracking runs (their echoes are checked, not obeyed). */
+  #own: OwnWrites | undefined;
 
   constructor(
     { client, owned }: OwnedClient,
@@ -146,11 +149,13 @@ export class RedisTier implements SharedTier {
   }
 
   put(key: string, raw: Raw, ttl: number): Promise<Outcome<true>> {
+    this.#own?.record(key, raw);
     // A write replaces what other instances may serve: it goes through an open breaker, like a delete.
     return this.#script(PUT, [key, leaseKey(key), versionKey(key)], [raw, ttlArg(ttl), VERSION_TTL], true).then(okOrFailed);
   }
 
   putIfVersion(key: string, raw: Raw, ttl: number, version: string): Promise<Outcome<boolean>> {
+    this.#own?.record(key, raw);
     return this.#script(PUT_IF_VERSION, [key, versionKey(key)], [raw, ttlArg(ttl), version]).then(boolOrFailed);
   }
 
@@ -180,6 +185,7 @@ export class RedisTier implements SharedTier {
   }
 
   fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<Outcome<boolean>> {
+    this.#own?.record(key, raw);
     return this.#script(FILL, [key, leaseKey(key)], [token, raw, ttlArg(ttl), channel, message]).then(boolOrFailed);
   }
 
@@ -205,7 +211,8 @@ export class RedisTier implements SharedTier {
   }
 
   track(prefix: string, listener: TrackingListener): Tracking {
-    return new RedisTracking(this.client, prefix, listener, this.owned);
+    this.#own = new OwnWrites();
+    return new RedisTracking(this.client, prefix, listener, this.owned, this.#own, this.timeoutMs);
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { Tracking, TrackingListener, TrackingStatus } from '../shared/shared-tier.interface.js';
 import { SLOTS } from './key-slot.js';
 import { isCluster, type RedisClient } from './redis-connection.js';
+import { type OwnWrites, sameBytes } from './own-writes.js';
 
 /** The channel a RESP2 redirect target receives invalidations on. */
 const INVALIDATE = '__redis__:invalidate';
@@ -52,6 +53,8 @@ class ServerTracking {
     /** Tracking is on; `again`: not for the first time on this connection. */
     private readonly onEstablished: (again: boolean) => void,
     private readonly onChange: () => void,
+    private readonly own: OwnWrites,
+    private readonly timeoutMs: number,
   ) {
     this.#redirect = command.duplicate(REDIRECT);
     this.#redirect.on('error', () => undefined);
@@ -155,9 +158,34 @@ class ServerTracking {
   readonly #onMessage = (channel: Buffer, message: Buffer | Buffer[] | null): void => {
     if (channel.toString() !== INVALIDATE) return;
     // A null (or empty) message: FLUSHDB/FLUSHALL, or the server dropped its tracking state.
-    if (!Array.isArray(message) || message.length === 0) return this.listener.flush();
-    this.listener.keys(message.map((k) => k.toString()));
+    if (message === null || (Array.isArray(message) && message.length === 0)) return this.listener.flush();
+    // A plain string: someone PUBLISHed on the channel; not an invalidation.
+    if (!Array.isArray(message)) return;
+    let report: string[] | undefined;
+    for (const k of message) {
+      const key = k.toString();
+      const raw = this.own.recent(key);
+      if (raw === undefined) (report ??= []).push(key);
+      else void this.#check(key, raw);
+    }
+    if (report !== undefined) this.listener.keys(report);
   };
+
+  /**
+   * A change to a key this instance wrote moments ago: most likely the echo of its own write
+   * (see OwnWrites). Reported unless Redis holds exactly what was written here — read on the
+   * connection that wrote it, so after that write; a failed or slow read is reported too.
+   */
+  async #check(key: string, raw: Buffer | string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const stored = await Promise.race([
+      this.command.getBuffer(key).catch(() => undefined),
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), this.timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (stored !== undefined && sameBytes(stored, raw)) return;
+    if (!this.#closed) this.listener.keys([key]);
+  }
 }
 
 /**
@@ -182,6 +210,9 @@ export class RedisTracking implements Tracking {
     private readonly listener: TrackingListener,
     /** Whether the library owns the client (else tracking is switched off on close). */
     private readonly owned: boolean,
+    private readonly own: OwnWrites,
+    /** Longest wait for the read that tells an echo of this instance's own write, in milliseconds. */
+    private readonly timeoutMs: number,
   ) {
     if (isCluster(client)) this.#cluster = client;
   }
@@ -227,7 +258,7 @@ export class RedisTracking implements Tracking {
   }
 
   #add(node: Redis): void {
-    this.#servers.set(node, new ServerTracking(node, this.prefix, this.listener, this.#established, this.#changed));
+    this.#servers.set(node, new ServerTracking(node, this.prefix, this.listener, this.#established, this.#changed, this.own, this.timeoutMs));
   }
 
   /** Cluster: one tracking per primary connection; those of nodes no longer primaries go. */
