@@ -48,7 +48,7 @@ const lines = [
   '',
   'Redis sends the invalidations of one event-loop turn as one message naming many keys, so under load tracking costs far fewer messages than writes; a lone write costs one message per instance, as a bus message does. The bus stays on by default (see the README\'s consistency model): an instance without tracking (`tracking: false`, a server that refuses it, an older version of this library during a rolling deploy) still needs per-key bus messages, and while a tracking connection is being re-established the bus still carries the library\'s own writes. A fleet in which every instance runs tracking may set `bus: false`: the writer stops publishing, receivers get only the tracking messages, and lease wake-ups (`fill`, `release`) still go out.',
   '',
-  'On Redis 7.0 a write made inside a Lua script (every library write: fill, put, delete) is reported to the writing connection too, `NOLOOP` notwithstanding: the writer drops its own fresh L1 copy, and its next read of that key is one Redis GET. Writes made by plain commands (tag markers, `clear()`) are not echoed.',
+  'On Redis 7.0 a write made inside a Lua script (every value write of the library: fill, put) is reported to the writing connection too, `NOLOOP` notwithstanding; the writer checks each such report with one GET (it keeps its copy when Redis holds exactly the bytes it wrote), which is part of the writer\'s CPU above in the tracking configurations. Writes made by plain commands (tag markers, `clear()`) are not echoed.',
   '',
   '| goal | measured | target | result |',
   '|---|---:|---:|---|',
