@@ -166,6 +166,7 @@ export class RedisTier implements SharedTier {
    */
   del(keys: readonly string[]): Promise<Outcome<true>> {
     if (keys.length === 0) return Promise.resolve(true);
+    if (this.#own !== undefined) for (const k of keys) this.#own.record(k, null);
     const groups = isCluster(this.client) ? groupBySlot(keys) : [keys];
     const send = (g: readonly string[]) => this.#evalsha(DELETE, g.flatMap((k) => [k, leaseKey(k), versionKey(k)]), [VERSION_TTL]);
     return this.#run(() => Promise.all(groups.map(send)), true).then(okOrFailed);

@@ -172,11 +172,11 @@ class ServerTracking {
   };
 
   /**
-   * A change to a key this instance wrote moments ago: most likely the echo of its own write
-   * (see OwnWrites). Reported unless Redis holds exactly what was written here — read on the
+   * A change to a key this instance wrote or deleted moments ago: most likely the echo of its own
+   * change (see OwnWrites). Reported unless Redis holds exactly what was left there here — read on the
    * connection that wrote it, so after that write; a failed or slow read is reported too.
    */
-  async #check(key: string, raw: Buffer | string): Promise<void> {
+  async #check(key: string, raw: Buffer | string | null): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const stored = await Promise.race([
       this.command.getBuffer(key).catch(() => undefined),

@@ -225,6 +225,19 @@ describe('tracking: changes any client makes in Redis end every L1 copy', () => 
     expect(await allSee(all, 'tagged-n4', 'v2')).toBe(true);
   });
 
+  it('the echo of the writer’s own delete does not stop its next load from storing', async () => {
+    const [a] = await fleet(1);
+    await a!.cache.set('slow', 'v1');
+    await a!.cache.del('slow');
+    // A load that is still running when the echo of the delete arrives.
+    const loaded = await a!.cache.getOrSet('slow', async () => {
+      await sleep(100);
+      return 'v2';
+    });
+    expect(loaded).toBe('v2');
+    expect(await eventually(async () => (await raw.exists(`${keyPrefix}{slow}`)) === 1)).toBe(true);
+  });
+
   it('the writer keeps its own fresh copy: the echo of its own write is checked, not obeyed', async () => {
     const [a] = await fleet(1);
     await a!.cache.set('item:own', 'mine');
