@@ -4,7 +4,7 @@
 # 2. builds the library (npm run build at the root: dist/);
 # 3. starts a private redis-server on a free loopback port, stopped by its PID on exit;
 # 4. runs every scenario (bench/run-all.mjs), the fleet scenario (fleet-report.mjs) and the Cluster
-#    comparison (scale-out-report.mjs), and writes bench/results.json and bench/RESULTS.md.
+#    comparison (scale-out-report.mjs), server-assisted invalidation (tracking-report.mjs), and writes bench/results.json and bench/RESULTS.md.
 # Env: BENCH_QUICK=1 short smoke run; BENCH_ONLY=l1-hit,l2-hit,miss,stampede-1proc,stampede-4proc,http,memory;
 #      BENCH_SKIP_BUILD=1 use the existing dist/; BENCH_SKIP_OURS=1 peers only.
 set -euo pipefail
@@ -80,6 +80,7 @@ node "$BENCH_DIR/run-all.mjs"
 if [ -z "${BENCH_ONLY:-}" ] && [ "${BENCH_SKIP_OURS:-0}" != "1" ]; then
   node "$BENCH_DIR/fleet-report.mjs"
   node "$BENCH_DIR/scale-out-report.mjs"
+  node "$BENCH_DIR/tracking-report.mjs"
   # The hand-written evidence for any goal still missed.
   { echo; cat "$BENCH_DIR/ANALYSIS.md"; } >> "$BENCH_DIR/RESULTS.md"
 fi

@@ -5,6 +5,7 @@
 export {
   TieredCacheHealthIndicator,
   type BusHealth,
+  type TrackingHealth,
   type RedisHealth,
   type RedisProblem,
   type TieredCacheHealthDetails,

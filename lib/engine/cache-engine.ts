@@ -11,7 +11,7 @@ import { FleetLease } from '../lease/fleet-lease.js';
 import type { EntryPolicy } from '../options/entry-policy.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { NullSharedTier } from '../shared/null-shared-tier.js';
-import type { Raw, SharedTier } from '../shared/shared-tier.interface.js';
+import type { Raw, SharedTier, Tracking } from '../shared/shared-tier.interface.js';
 import { CacheStats } from '../stats/cache-stats.js';
 import { TagIndex } from '../tags/tag-index.js';
 import { loadEnd, loadStart, readEnd, readStart, traceMessage } from '../telemetry/trace-channels.js';
@@ -21,6 +21,7 @@ import { LocalInvalidation } from './local-invalidation.js';
 import { ReadPath } from './read-path.js';
 import { Refresher } from './refresh.js';
 import { snapshotOf } from './snapshot.js';
+import { TrackedKeys } from './tracked-keys.js';
 import { WritePath } from './write-path.js';
 
 /**
@@ -36,6 +37,9 @@ export class CacheEngine {
   /** Without a shared tier: L1 keeps entries for their whole life and nothing is serialized. */
   readonly isL1Only: boolean;
   readonly bus: InvalidationBus | undefined;
+  /** Server-assisted invalidation (`tracking` option; with L1 and a tier that supports it). */
+  readonly tracking: Tracking | undefined;
+  readonly trackedKeys: TrackedKeys | undefined;
   readonly lease: FleetLease | undefined;
   readonly tags: TagIndex;
   readonly keys = new KeyStates();
@@ -65,6 +69,10 @@ export class CacheEngine {
       this.bus = new InvalidationBus(shared, options.keyPrefix, this.instanceId, this.stats, this.local.onBus, this.local.onGap, options.bus);
     }
     this.durable = new DurableWrites(this.shared, this.bus);
+    if (options.tracking && options.l1 && shared?.track !== undefined) {
+      this.trackedKeys = new TrackedKeys(options.keyPrefix, options.l1.max);
+      this.tracking = shared.track(options.keyPrefix, this.local.tracked);
+    }
     this.#unsubscribe.push(
       // Back after an outage (connection ready, or the breaker closed): redo what did not land.
       this.shared.on('recovered', () => void this.durable.retry()),
@@ -77,6 +85,7 @@ export class CacheEngine {
   async connect(): Promise<void> {
     await this.shared.connect(this.options.connectTimeout);
     await this.bus?.start(this.shared.connected ? this.options.connectTimeout : 0);
+    await this.tracking?.start(this.shared.connected ? this.options.connectTimeout : 0);
   }
 
   /**
@@ -88,6 +97,7 @@ export class CacheEngine {
     this.durable.close();
     for (const off of this.#unsubscribe.splice(0)) off();
     await this.bus?.close();
+    await this.tracking?.close();
     await this.shared.close();
   }
 
@@ -96,7 +106,9 @@ export class CacheEngine {
 
   /** The shared tier's key of an entry. */
   storageKey(key: string): string {
-    return toRedisKey(this.options.keyPrefix, key, this.options.maxKeyLength);
+    const sk = toRedisKey(this.options.keyPrefix, key, this.options.maxKeyLength);
+    this.trackedKeys?.remember(sk, key);
+    return sk;
   }
 
   // ---- Reads -------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 import type { BusMessage } from '../bus/bus-message.js';
+import type { TrackingListener } from '../shared/shared-tier.interface.js';
 import type { CacheEngine } from './cache-engine.js';
 
 /**
  * Dropping entries from this instance: its L1 copies, and the loads in flight that would store
- * them again. Driven by this instance's own evictions and writes, and by the bus.
+ * them again. Driven by this instance's own evictions and writes, by the bus, and by Redis
+ * itself (server-assisted tracking).
  */
 export class LocalInvalidation {
   constructor(private readonly e: CacheEngine) {}
@@ -50,10 +52,53 @@ export class LocalInvalidation {
 
   /** The bus was interrupted: invalidations may have been missed, so nothing local is trusted. */
   readonly onGap = (): void => {
+    this.e.stats.busGaps++;
+    this.#untrustAll();
+  };
+
+  /**
+   * What Redis reports (`tracking`): keys any other client changed, a flush, and tracking coming
+   * back on — after which nothing cached while it was off is trusted.
+   */
+  readonly tracked: TrackingListener = {
+    keys: (storageKeys) => {
+      const e = this.e;
+      e.stats.trackingMessages++;
+      for (const sk of storageKeys) {
+        const t = e.trackedKeys?.resolve(sk);
+        if (t === undefined) continue;
+        e.stats.trackingKeys++;
+        if ('key' in t) this.evict(t.key);
+        else if ('tag' in t) {
+          // The marker changed (written, expired, evicted): nothing older than now is trusted;
+          // the timestamp is read again once this instance forgets it (after l1.ttl).
+          e.keys.epoch++;
+          e.tags.received([t.tag], Date.now());
+        } else this.evictWhere((k) => e.storageKey(k) === t.hashed);
+      }
+    },
+    flush: () => {
+      // As `clear()` everywhere: loads in flight store nothing, lease waiters look again.
+      this.e.stats.trackingMessages++;
+      this.e.stats.trackingFlushes++;
+      this.evictWhere();
+      this.e.tags.clear();
+      this.e.lease?.wakeAll();
+    },
+    resumed: () => {
+      this.e.stats.trackingGaps++;
+      this.#untrustAll();
+    },
+  };
+
+  /**
+   * After a gap (bus or tracking): L1 and the known tag timestamps go, and reads out now do not
+   * back-fill L1. Loads in flight still store: nothing evicted their key.
+   */
+  #untrustAll(): void {
     const e = this.e;
-    e.stats.busGaps++;
     e.keys.epoch++;
     e.l1?.clear();
     e.tags.clear();
-  };
+  }
 }

@@ -56,6 +56,15 @@ export function snapshotOf(engine: CacheEngine): CacheStatsSnapshot {
       received: s.busReceived,
       gaps: s.busGaps,
     },
+    tracking: {
+      enabled: engine.tracking !== undefined,
+      status: engine.tracking?.status ?? 'off',
+      refusal: engine.tracking?.refusal,
+      messages: s.trackingMessages,
+      keys: s.trackingKeys,
+      flushes: s.trackingFlushes,
+      gaps: s.trackingGaps,
+    },
     tags: { invalidations: s.tagInvalidations },
     grace: {
       staleServed: s.staleServed,

@@ -40,6 +40,13 @@ export type RedisHealth =
 /** Whether the invalidation bus (Redis pub/sub between instances) is subscribed. */
 export type BusHealth = { status: 'up' | 'down' | 'not configured' };
 
+/**
+ * Server-assisted invalidation (`tracking` option): `up` when Redis reports every change,
+ * `down` while it is being switched (back) on, `refused` when the server refused it (the bus
+ * alone invalidates; changes made outside the library end L1 copies only at `l1.ttl`).
+ */
+export type TrackingHealth = { status: 'up' | 'down' | 'not configured' } | { status: 'refused'; message: string };
+
 /** The data the indicator reports under its key, beside Terminus' own `status`. */
 export interface TieredCacheHealthDetails {
   [key: string]: unknown;
@@ -50,6 +57,7 @@ export interface TieredCacheHealthDetails {
   degraded: boolean;
   redis: RedisHealth;
   bus: BusHealth;
+  tracking: TrackingHealth;
 }
 
 /**
@@ -58,10 +66,11 @@ export interface TieredCacheHealthDetails {
  *
  * Statuses it reports under its key:
  * - `up`: Redis answers a PING (or is not configured: `redis: false`), and the bus is connected
- *   (or not configured).
+ *   (or not configured), and tracking is on, refused, or not configured (a refusal is reported in
+ *   `tracking` but is not a fault: the cache then works as with `tracking: false`).
  * - `degraded`: Redis is configured but does not answer within the module's `l2Timeout`, the
- *   bus is disconnected, or the Redis user lacks ACL permissions the cache needs
- *   (`redis.problem: 'permission'`, `redis.missingPermissions`). The app still serves; Terminus keeps the overall HTTP status at 200 and
+ *   bus is disconnected, tracking is being switched back on, or the Redis user lacks ACL
+ *   permissions the cache needs (`redis.problem: 'permission'`, `redis.missingPermissions`). The app still serves; Terminus keeps the overall HTTP status at 200 and
  *   sets the overall `status` to `degraded`. (With `@nestjs/terminus` 11, which has no degraded
  *   status, the indicator reports `up` with `degraded: true`.)
  * - `down`: as `degraded`, when `requireRedis` is set; and always when Redis refuses the
@@ -111,13 +120,15 @@ export class TieredCacheHealthIndicator {
     const snapshot = this.cache.stats();
     const redis = await this.#redisHealth(snapshot);
     const bus = busHealth(snapshot);
+    const tracking = trackingHealth(snapshot);
     const details: TieredCacheHealthDetails = {
       degraded: snapshot.degraded || redis.status === 'down',
       redis,
       bus,
+      tracking,
     };
 
-    if (!details.degraded && bus.status !== 'down') return indicator.up(details);
+    if (!details.degraded && bus.status !== 'down' && tracking.status !== 'down') return indicator.up(details);
     if (options.requireRedis || snapshot.l2.problem === 'auth' || snapshot.l2.problem === 'tls') return indicator.down(details);
     // NOTE: `degraded()` exists from @nestjs/terminus 12; on 11 the details still say so.
     return typeof indicator.degraded === 'function' ? indicator.degraded(details) : indicator.up(details);
@@ -143,4 +154,17 @@ export class TieredCacheHealthIndicator {
 function busHealth({ bus }: CacheStatsSnapshot): BusHealth {
   if (!bus.enabled) return { status: 'not configured' };
   return { status: bus.connected ? 'up' : 'down' };
+}
+
+function trackingHealth({ tracking }: CacheStatsSnapshot): TrackingHealth {
+  switch (tracking.status) {
+    case 'off':
+      return { status: 'not configured' };
+    case 'refused':
+      return { status: 'refused', message: tracking.refusal ?? 'refused by the server' };
+    case 'on':
+      return { status: 'up' };
+    default:
+      return { status: 'down' };
+  }
 }

@@ -91,6 +91,27 @@ export interface CacheStatsSnapshot {
     /** Reconnections after which L1 was dropped because messages may have been missed. */
     gaps: number;
   };
+  /** Server-assisted invalidation (`tracking` option: Redis reports every change under `keyPrefix`). */
+  tracking: {
+    /** Whether tracking is configured (`tracking: true`, with Redis and L1). */
+    enabled: boolean;
+    /**
+     * `on`: Redis reports every change; `connecting`: not yet, or not since a connection dropped
+     * (L1 is dropped once it is back on); `refused`: the server refused `CLIENT TRACKING`, the bus
+     * alone invalidates; `off`: not configured.
+     */
+    status: 'on' | 'connecting' | 'refused' | 'off';
+    /** The server's reply when it refused tracking. */
+    refusal: string | undefined;
+    /** Invalidation messages received from Redis. */
+    messages: number;
+    /** Keys named in them that this cache stores (entries and tag markers). */
+    keys: number;
+    /** Flushes reported (FLUSHDB/FLUSHALL): L1 was dropped. */
+    flushes: number;
+    /** Times tracking came back after a connection dropped: L1 was dropped. */
+    gaps: number;
+  };
   tags: {
     /** Tags invalidated by this instance. */
     invalidations: number;

@@ -145,6 +145,20 @@ export interface TieredCacheModuleOptions extends Omit<EntryOptions, 'l1Ttl'> {
    */
   bus?: boolean;
   /**
+   * Server-assisted invalidation (Redis 6+ `CLIENT TRACKING`, broadcasting mode over `keyPrefix`):
+   * Redis itself tells every instance when a cached key changes — written or deleted by any
+   * client (another service, `redis-cli`, a script), expired, evicted under `maxmemory`, or
+   * flushed — and the instance drops its L1 copy within the delivery delay (about a millisecond
+   * on a LAN) instead of serving it until `l1.ttl`. Costs one more connection per Redis primary
+   * and one message per change under `keyPrefix` to every instance. A server that refuses it
+   * (Redis < 6, an ACL or a managed service without `CLIENT`) is reported once at bootstrap, in
+   * `stats().tracking` and `/health`; the bus then invalidates as without it. Needs L1 (with
+   * `l1: false` there is nothing to invalidate). With tracking on every instance, `bus: false`
+   * halves the messages of a write (see the README's consistency model).
+   * @default true
+   */
+  tracking?: boolean;
+  /**
    * How long a tag invalidation is remembered, in milliseconds. An entry with tags never lives in
    * Redis longer than this, so an invalidated entry can never outlive the marker that hides it.
    * @default 86_400_000 (24 hours)

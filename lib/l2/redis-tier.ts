@@ -7,6 +7,8 @@ import {
   type Raw,
   type SharedTier,
   type Subscription,
+  type Tracking,
+  type TrackingListener,
   VERSION_TTL,
   versionKey,
 } from '../shared/shared-tier.interface.js';
@@ -21,6 +23,8 @@ import { type Diagnosis, diagnose, isPermissionRefusal, type L2Problem } from '.
 import { describeMissing, findMissingPermissions, type MissingPermission } from './redis-permissions.js';
 import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, PUT, PUT_IF_VERSION, RELEASE } from './redis-scripts.js';
 import { RedisSubscription } from './redis-subscription.js';
+import { RedisTracking } from './redis-tracking.js';
+import { OwnWrites } from './own-writes.js';
 
 /** Most commands allowed to wait for a reply at once; beyond it Redis is treated as away. */
 const MAX_PENDING = 10_000;
@@ -56,6 +60,8 @@ export class RedisTier implements SharedTier {
 
   readonly breaker: CircuitBreaker;
   readonly #deadlines = new DeadlineQueue();
+  /** Value writes of this instance, while tracking runs (their echoes are checked, not obeyed). */
+  #own: OwnWrites | undefined;
 
   constructor(
     { client, owned }: OwnedClient,
@@ -215,11 +221,13 @@ export class RedisTier implements SharedTier {
   }
 
   put(key: string, raw: Raw, ttl: number): Promise<Outcome<true>> {
+    this.#own?.record(key, raw);
     // A write replaces what other instances may serve: it goes through an open breaker, like a delete.
     return this.#script(PUT, [key, leaseKey(key), versionKey(key)], [raw, ttlArg(ttl), VERSION_TTL], true).then(okOrFailed);
   }
 
   putIfVersion(key: string, raw: Raw, ttl: number, version: string): Promise<Outcome<boolean>> {
+    this.#own?.record(key, raw);
     return this.#script(PUT_IF_VERSION, [key, versionKey(key)], [raw, ttlArg(ttl), version]).then(boolOrFailed);
   }
 
@@ -230,6 +238,7 @@ export class RedisTier implements SharedTier {
    */
   del(keys: readonly string[]): Promise<Outcome<true>> {
     if (keys.length === 0) return Promise.resolve(true);
+    if (this.#own !== undefined) for (const k of keys) this.#own.record(k, null);
     const groups = isCluster(this.client) ? groupBySlot(keys) : [keys];
     const send = (g: readonly string[]) => this.#evalsha(DELETE, g.flatMap((k) => [k, leaseKey(k), versionKey(k)]), [VERSION_TTL]);
     return this.#run(() => Promise.all(groups.map(send)), true).then(okOrFailed);
@@ -249,6 +258,7 @@ export class RedisTier implements SharedTier {
   }
 
   fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<Outcome<boolean>> {
+    this.#own?.record(key, raw);
     return this.#script(FILL, [key, leaseKey(key)], [token, raw, ttlArg(ttl), channel, message]).then(boolOrFailed);
   }
 
@@ -271,6 +281,11 @@ export class RedisTier implements SharedTier {
 
   subscribe(channel: string, onMessage: (message: string) => void, onGap: () => void): Subscription {
     return new RedisSubscription(this.client, channel, onMessage, onGap);
+  }
+
+  track(prefix: string, listener: TrackingListener): Tracking {
+    this.#own = new OwnWrites();
+    return new RedisTracking(this.client, prefix, listener, this.owned, this.#own, this.timeoutMs);
   }
 
   /**

@@ -28,7 +28,7 @@ interface Definition {
   help: string;
   labelNames?: readonly string[];
   /** Registered only when the cache runs this part. */
-  requires?: 'l1' | 'l2' | 'bus';
+  requires?: 'l1' | 'l2' | 'bus' | 'tracking';
   samples(s: CacheStatsSnapshot): readonly Sample[];
 }
 
@@ -104,6 +104,16 @@ const DEFINITIONS: readonly Definition[] = [
     kind: 'counter', name: 'bus_gaps_total', requires: 'bus',
     help: 'Bus reconnections after which L1 was dropped, since messages may have been missed.',
     samples: (s) => [[NONE, s.bus.gaps]],
+  },
+  {
+    kind: 'counter', name: 'tracking_messages_total', requires: 'tracking',
+    help: 'Invalidation messages Redis sent (CLIENT TRACKING): changes by other clients, expiries, evictions, flushes.',
+    samples: (s) => [[NONE, s.tracking.messages]],
+  },
+  {
+    kind: 'counter', name: 'tracking_gaps_total', requires: 'tracking',
+    help: 'Times tracking came back after a connection dropped (L1 was dropped).',
+    samples: (s) => [[NONE, s.tracking.gaps]],
   },
   {
     kind: 'counter', name: 'tag_invalidations_total',
@@ -196,6 +206,16 @@ const DEFINITIONS: readonly Definition[] = [
     samples: (s) => [[NONE, s.bus.connected ? 1 : 0]],
   },
   {
+    kind: 'gauge', name: 'tracking_active', requires: 'tracking',
+    help: '1 when Redis reports every change (CLIENT TRACKING on), else 0.',
+    samples: (s) => [[NONE, s.tracking.status === 'on' ? 1 : 0]],
+  },
+  {
+    kind: 'gauge', name: 'tracking_refused', requires: 'tracking',
+    help: '1 when the server refused CLIENT TRACKING (the bus alone invalidates), else 0.',
+    samples: (s) => [[NONE, s.tracking.status === 'refused' ? 1 : 0]],
+  },
+  {
     kind: 'gauge', name: 'degraded',
     help: '1 when Redis is configured but unreachable and the cache serves from L1 and loaders only, else 0.',
     samples: (s) => [[NONE, s.degraded ? 1 : 0]],
@@ -219,12 +239,14 @@ const DEFINITIONS: readonly Definition[] = [
  *   while the loader ran.
  * - `tiered_cache_bus_messages_total{direction="published"|"received"}`,
  *   `tiered_cache_bus_publish_failures_total`, `tiered_cache_bus_gaps_total`: the invalidation bus;
- *   `tiered_cache_tag_invalidations_total`.
+ *   `tiered_cache_tag_invalidations_total`; `tiered_cache_tracking_messages_total`,
+ *   `tiered_cache_tracking_gaps_total`: server-assisted invalidation (`tracking`).
  * - `tiered_cache_operations_total{operation="set"|"delete"}`: explicit writes.
  * - `tiered_cache_l2_errors_total`, `tiered_cache_l2_timeouts_total`, `tiered_cache_l2_skipped_total`,
  *   `tiered_cache_l2_corrupt_entries_total`, `tiered_cache_serialization_errors_total`.
  * - Gauges: `tiered_cache_entries{tier="l1"}`, `tiered_cache_size_bytes{tier="l1"}`,
- *   `tiered_cache_l2_connected`, `tiered_cache_bus_connected`, `tiered_cache_degraded`.
+ *   `tiered_cache_l2_connected`, `tiered_cache_bus_connected`, `tiered_cache_tracking_active`,
+ *   `tiered_cache_tracking_refused`, `tiered_cache_degraded`.
  *
  * A part the cache does not run (`redis: false`, `l1: false`, no bus) exports no series.
  *
@@ -261,8 +283,8 @@ export function registerTieredCacheMetrics(
     return snapshot;
   };
 
-  const { l1, l2, bus } = cache.stats();
-  const runs = { l1: l1.enabled, l2: l2.enabled, bus: bus.enabled };
+  const { l1, l2, bus, tracking } = cache.stats();
+  const runs = { l1: l1.enabled, l2: l2.enabled, bus: bus.enabled, tracking: tracking.enabled };
   const metrics = new Map<string, Metric>();
   for (const def of DEFINITIONS) {
     if (def.requires && !runs[def.requires]) continue;

@@ -23,6 +23,7 @@ export interface ResolvedOptions {
   lockWaitTimeout: number;
   onLockTimeout: 'load' | 'error';
   bus: boolean;
+  tracking: boolean;
   tagTtl: number;
   breaker: { threshold: number; openFor: number } | false;
   keyContext: (() => string | undefined) | undefined;
@@ -50,7 +51,7 @@ export const DEFAULTS = {
 /** Module-only option names; the entry options (but `l1Ttl`, which is `l1.ttl` here) come from entry-policy.ts. */
 const MODULE_OPTION_NAMES = [
   'redis', 'keyPrefix', 'l1', 'serializer', 'l2Timeout', 'connectTimeout', 'maxKeyLength', 'leaseTtl',
-  'lockWaitTimeout', 'onLockTimeout', 'bus', 'tagTtl', 'breaker', 'keyContext', 'maxValueBytes', 'isGlobal',
+  'lockWaitTimeout', 'onLockTimeout', 'bus', 'tracking', 'tagTtl', 'breaker', 'keyContext', 'maxValueBytes', 'isGlobal',
 ] as const;
 const KNOWN = new Set<string>([...MODULE_OPTION_NAMES, ...ENTRY_OPTION_NAMES.filter((n) => n !== 'l1Ttl')]);
 const KNOWN_L1 = new Set(['max', 'ttl', 'maxSize', 'sizeCalculation']);
@@ -102,6 +103,7 @@ export function resolveOptions(options: TieredCacheModuleOptions | undefined, ot
     lockWaitTimeout: duration(o, 'lockWaitTimeout', DEFAULTS.lockWaitTimeout, true),
     onLockTimeout: oneOf(o, 'onLockTimeout', ['load', 'error'] as const),
     bus: flag(o, 'bus', true),
+    tracking: flag(o, 'tracking', true),
     tagTtl: duration(o, 'tagTtl', DEFAULTS.tagTtl, false),
     breaker: resolveBreaker(o.breaker),
     keyContext: resolveKeyContext(o.keyContext),

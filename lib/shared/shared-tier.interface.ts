@@ -87,6 +87,39 @@ export interface SharedTier {
 
   /** Round-trip time in milliseconds; rejects when the tier does not answer. */
   ping(): Promise<number>;
+
+  /**
+   * Optional: server-assisted invalidation of every key under `prefix` that any other client
+   * changes (writes, deletes, expiry, eviction, flushes), reported to `listener`. A tier that
+   * cannot tell (in memory, Keyv stores) does not implement it.
+   */
+  track?(prefix: string, listener: TrackingListener): Tracking;
+}
+
+/** What server-assisted tracking reports. */
+export interface TrackingListener {
+  /** Storage keys changed by another client (any key under the prefix: leases and markers too). */
+  keys(keys: readonly string[]): void;
+  /** Everything may have changed: FLUSHDB/FLUSHALL, or the server dropped its tracking state. */
+  flush(): void;
+  /**
+   * Tracking is on again after being off (a connection dropped, a new primary took over slots,
+   * or it came up only after start-up): changes made meanwhile were not reported.
+   */
+  resumed(): void;
+}
+
+/** `on`: every change is reported; `connecting`: not yet, or not since a connection dropped; `refused`: never (the server refused). */
+export type TrackingStatus = 'on' | 'connecting' | 'refused';
+
+/** Server-assisted tracking as the engine sees it. */
+export interface Tracking {
+  readonly status: TrackingStatus;
+  /** The server's refusal, when `status` is `refused`. */
+  readonly refusal: string | undefined;
+  /** Switches tracking on, waiting at most `waitMs` milliseconds for it to be on or refused. Never throws. */
+  start(waitMs: number): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** A subscription to the invalidation bus. */

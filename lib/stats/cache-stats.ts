@@ -29,6 +29,10 @@ export class CacheStats {
   busPublishFailures = 0;
   busReceived = 0;
   busGaps = 0;
+  trackingMessages = 0;
+  trackingKeys = 0;
+  trackingFlushes = 0;
+  trackingGaps = 0;
   tagInvalidations = 0;
   staleServed = 0;
   refreshes = 0;

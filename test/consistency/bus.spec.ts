@@ -126,8 +126,9 @@ describe('every instance sees every write (invalidation bus, three Nest apps on 
     expect(await a!.catalog.find(2)).toBe('even'); // shelf:0 untouched, still cached
   });
 
-  it('control: with the bus off, A keeps serving its stale L1 copy until its L1 TTL', async () => {
-    const [a, b] = await fleetOf(2, { bus: false, l1: { ttl: 600 } });
+  it('control: with the bus and tracking off, A keeps serving its stale L1 copy until its L1 TTL', async () => {
+    // Tracking would tell A too (see test/tracking): off here, so the bus is all there is.
+    const [a, b] = await fleetOf(2, { bus: false, tracking: false, l1: { ttl: 600 } });
     await warm([a!, b!]);
     await b!.catalog.update(1, 'v2');
     await sleep(200);

@@ -181,6 +181,7 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
       degraded: false,
       redis: { status: 'up', latencyMs: expect.any(Number) },
       bus: { status: 'up' },
+      tracking: { status: 'up' },
     });
   });
 
@@ -203,6 +204,7 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
         degraded: true,
         redis: { status: 'down', message: expect.any(String) },
         bus: { status: 'down' },
+        tracking: { status: 'down' },
       });
 
       const strict = await send<HealthBody>('GET', `${url}/health/strict`);
@@ -295,6 +297,10 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
       '# TYPE tiered_cache_size_bytes gauge',
       '# TYPE tiered_cache_stale_served_total counter',
       '# TYPE tiered_cache_tag_invalidations_total counter',
+      '# TYPE tiered_cache_tracking_active gauge',
+      '# TYPE tiered_cache_tracking_gaps_total counter',
+      '# TYPE tiered_cache_tracking_messages_total counter',
+      '# TYPE tiered_cache_tracking_refused gauge',
     ]);
   });
 });

@@ -42,6 +42,7 @@ describe('TieredCacheHealthIndicator', () => {
         degraded: false,
         redis: { status: 'up', latencyMs: expect.any(Number) },
         bus: { status: 'up' },
+        tracking: { status: 'up' },
       },
     });
     expect(result.cache.redis.latencyMs).toBeGreaterThanOrEqual(0);
@@ -51,7 +52,7 @@ describe('TieredCacheHealthIndicator', () => {
     const result = await (await indicator(false)).isHealthy('l1-cache');
 
     expect(result).toEqual({
-      'l1-cache': { status: 'up', degraded: false, redis: { status: 'not configured' }, bus: { status: 'not configured' } },
+      'l1-cache': { status: 'up', degraded: false, redis: { status: 'not configured' }, bus: { status: 'not configured' }, tracking: { status: 'not configured' } },
     });
   });
 
@@ -69,5 +70,17 @@ describe('TieredCacheHealthIndicator', () => {
       redis.signal('SIGCONT');
     }
     expect(await health.isHealthy()).toMatchObject({ cache: { status: 'up', degraded: false } });
+  });
+
+  it('reports a server that refuses CLIENT TRACKING, without calling the cache degraded (the bus invalidates)', async () => {
+    await redis.command('ACL', 'SETUSER', 'health-noclient', 'on', '>pw', '~*', '&*', '+@all', '-client');
+    try {
+      const result = await (await indicator(`redis://health-noclient:pw@127.0.0.1:${redis.port}`)).isHealthy();
+      expect(result).toMatchObject({
+        cache: { status: 'up', degraded: false, tracking: { status: 'refused', message: expect.stringMatching(/NOPERM|permission/i) } },
+      });
+    } finally {
+      await redis.command('ACL', 'DELUSER', 'health-noclient');
+    }
   });
 });
