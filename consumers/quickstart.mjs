@@ -17,7 +17,10 @@ export function readQuickstart(readmePath) {
   const configs = new Map();
   for (const [, kind, a, b, body] of section.matchAll(MARKER)) {
     const indent = /^[ \t]*/.exec(body)[0];
-    const text = body.split('\n').map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line)).join('\n');
+    const text = body
+      .split('\n')
+      .map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line))
+      .join('\n');
     if (kind === 'file') {
       files.set(a, `${text}\n`);
     } else {

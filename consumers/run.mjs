@@ -27,7 +27,10 @@ let failed = 0;
 try {
   const quickstart = readQuickstart(join(root, 'README.md'));
   await run('npm', ['pack', '--pack-destination', work, '--loglevel=error'], { cwd: root });
-  const tarball = join(work, readdirSync(work).find((f) => f.endsWith('.tgz')));
+  const tarball = join(
+    work,
+    readdirSync(work).find((f) => f.endsWith('.tgz')),
+  );
   redis = await startRedis(work);
   for (const app of apps) {
     const t0 = Date.now();
@@ -141,7 +144,10 @@ async function runQuickstart(dir, redisUrl) {
     await request('GET', '/products/2');
     expect(count('SELECT product 2') === 1, '@CachePut did not store product 2 for the next read');
     const ttls = await redisTtls(redisUrl, ['shop:{product:1}', 'shop:{product:2}']);
-    expect(ttls.every((ms) => ms > 0 && ms <= 60_000), `@Cacheable and @CachePut entries must both live 60 s in Redis, PTTL: ${ttls.join(', ')}`);
+    expect(
+      ttls.every((ms) => ms > 0 && ms <= 60_000),
+      `@Cacheable and @CachePut entries must both live 60 s in Redis, PTTL: ${ttls.join(', ')}`,
+    );
     expect(!/ERROR|WARN/.test(log), 'the app logged a warning or an error');
   } finally {
     await stop(child);
@@ -182,8 +188,11 @@ function run(cmd, args, { cwd, env = process.env, timeoutMs = 300_000 }) {
 
 async function startRedis(dir) {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   await new Promise((ok, ko) => {
     child.once('spawn', ok);
     child.once('error', (err) => ko(new Error(`could not start redis-server (${err.message}): apt-get install redis-server`)));
@@ -203,9 +212,7 @@ function redisTtls(redisUrl, keys) {
     const socket = new Socket();
     let reply = '';
     socket.once('error', ko);
-    socket.connect(Number(port), '127.0.0.1', () =>
-      socket.write([`SELECT ${pathname.slice(1) || 0}`, ...keys.map((k) => `PTTL ${k}`), ''].join('\r\n')),
-    );
+    socket.connect(Number(port), '127.0.0.1', () => socket.write([`SELECT ${pathname.slice(1) || 0}`, ...keys.map((k) => `PTTL ${k}`), ''].join('\r\n')));
     socket.on('data', (d) => {
       reply += d;
       const lines = reply.split('\r\n').filter(Boolean);

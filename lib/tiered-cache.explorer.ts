@@ -33,9 +33,7 @@ export class TieredCacheExplorer implements OnModuleInit, OnApplicationShutdown 
         Object.defineProperty(instance, CACHE_SLOT, { value: this.cache, writable: true, configurable: true });
         this.#filled.push(instance);
       } else if (current !== this.cache && current instanceof TieredCacheService) {
-        this.#logger.warn(
-          `${String(wrapper.name)}: this object is a provider of two running apps; its methods use the first app's cache.`,
-        );
+        this.#logger.warn(`${String(wrapper.name)}: this object is a provider of two running apps; its methods use the first app's cache.`);
       }
     }
   }

@@ -27,7 +27,11 @@ const vitest = spawnSync('npx', ['vitest', 'run', '--no-file-parallelism', ...fi
 
 let rows = [];
 try {
-  rows = readFileSync(report, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  rows = readFileSync(report, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 } catch {
   // no property reported: vitest failed before running any
 }
@@ -37,7 +41,9 @@ const runs = rows.reduce((n, r) => n + r.runs, 0);
 const violations = rows.filter((r) => r.failed);
 console.log(`\nfuzz: ${rows.length} properties, ${runs} runs, ${violations.length} violations`);
 for (const r of rows) {
-  console.log(`  ${r.failed ? 'VIOLATION' : 'ok       '} ${r.name}: ${r.runs} runs, seed ${r.seed}${r.failed ? `, path ${r.path}` : ''}${r.interrupted ? ' (stopped at FUZZ_SECONDS)' : ''}`);
+  console.log(
+    `  ${r.failed ? 'VIOLATION' : 'ok       '} ${r.name}: ${r.runs} runs, seed ${r.seed}${r.failed ? `, path ${r.path}` : ''}${r.interrupted ? ' (stopped at FUZZ_SECONDS)' : ''}`,
+  );
   if (r.failed) console.log(`            ${r.error}\n            ${r.counterexample}`);
 }
 
@@ -56,10 +62,17 @@ const md = [
   '',
   '| Property | Runs | Result | Seed | Path | Time |',
   '| --- | ---: | --- | ---: | --- | ---: |',
-  ...rows.map((r) => `| ${r.name} | ${r.runs} | ${r.failed ? 'violation' : r.interrupted ? 'ok (time limit)' : 'ok'} | ${r.seed} | ${r.path ?? ''} | ${Math.round(r.ms / 1000)} s |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${r.runs} | ${r.failed ? 'violation' : r.interrupted ? 'ok (time limit)' : 'ok'} | ${r.seed} | ${r.path ?? ''} | ${Math.round(r.ms / 1000)} s |`,
+  ),
   '',
   ...(violations.length
-    ? ['## Violations', '', ...violations.flatMap((r) => [`### ${r.name} (seed ${r.seed}, path ${r.path})`, '', '```', r.error, '', r.counterexample, '```', ''])]
+    ? [
+        '## Violations',
+        '',
+        ...violations.flatMap((r) => [`### ${r.name} (seed ${r.seed}, path ${r.path})`, '', '```', r.error, '', r.counterexample, '```', '']),
+      ]
     : []),
 ].join('\n');
 writeFileSync('bench/FUZZ.md', `${md}\n`);

@@ -186,8 +186,7 @@ class RedisProcess {
     const log = openSync(join(this.dir, 'redis.log'), 'a');
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-        '--dir', this.dir, '--daemonize', 'no', '--loglevel', 'warning'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', '--loglevel', 'warning'],
       { stdio: ['ignore', log, log] },
     );
     closeSync(log);
@@ -339,9 +338,8 @@ function readRequests(inst) {
           ctx.p = 0;
           req.path = '/products';
         } else {
-          const p = (r < S.listShare + S.writtenShare && written > 0) || readOnly === 0
-            ? 1 + Math.floor(rng() * written)
-            : written + 1 + Math.floor(rng() * readOnly);
+          const p =
+            (r < S.listShare + S.writtenShare && written > 0) || readOnly === 0 ? 1 + Math.floor(rng() * written) : written + 1 + Math.floor(rng() * readOnly);
           ctx.p = p;
           req.path = `/products/${p}`;
         }
@@ -413,10 +411,7 @@ async function writer(p, apps, pause, until) {
 /** Closed-loop reads with autocannon; latencies are taken in `onResponse` (with the instance and path). */
 function runLoad(name, opts) {
   return new Promise((res, rej) => {
-    autocannon(
-      { timeout: S.requestTimeoutMs / 1000, duration: S.seconds, pipelining: 1, ...opts },
-      (err, result) => (err ? rej(err) : res({ name, result })),
-    );
+    autocannon({ timeout: S.requestTimeoutMs / 1000, duration: S.seconds, pipelining: 1, ...opts }, (err, result) => (err ? rej(err) : res({ name, result })));
   });
 }
 
@@ -480,8 +475,7 @@ function latencyFigures(filter) {
   return { reads: fig(reads), writes: fig(writes) };
 }
 
-const inFault = (kinds) => (start, end) =>
-  faults.some((f) => kinds.includes(f.kind) && start <= f.end + S.recoveryMs && end >= f.start);
+const inFault = (kinds) => (start, end) => faults.some((f) => kinds.includes(f.kind) && start <= f.end + S.recoveryMs && end >= f.start);
 
 /** Ack time of the first acknowledged version newer than `v` (undefined when none). */
 function firstNewerAck(list, v) {
@@ -524,8 +518,15 @@ function staleness() {
       const e = episodes.get(id);
       if (e === undefined) {
         episodes.set(id, {
-          product: reads.p[i], instance: reads.inst[i], source: reads.list[i] ? 'GET /products' : 'GET /products/:id',
-          returned: v, newerAckedAtS: +((newer - t0.at) / 1000).toFixed(2), fromS: at, toS: at, reads: 1, maxAgeMs: age,
+          product: reads.p[i],
+          instance: reads.inst[i],
+          source: reads.list[i] ? 'GET /products' : 'GET /products/:id',
+          returned: v,
+          newerAckedAtS: +((newer - t0.at) / 1000).toFixed(2),
+          fromS: at,
+          toS: at,
+          reads: 1,
+          maxAgeMs: age,
         });
       } else {
         e.toS = at;
@@ -543,7 +544,9 @@ function sumMetric(all, name) {
 
 function countLines(file, re) {
   try {
-    return readFileSync(file, 'utf8').split('\n').filter((l) => re.test(l)).length;
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => re.test(l)).length;
   } catch {
     return 0;
   }
@@ -568,11 +571,13 @@ async function main() {
   // loads them, the others read Redis), so that the figures are about the soak, not a cold start.
   for (const app of apps) {
     const paths = ['/products', ...Array.from({ length: S.products }, (_, i) => `/products/${i + 1}`)];
-    await Promise.all(paths.map(async (path) => {
-      const res = await fetch(`${app.url}${path}`);
-      if (res.status !== 200) throw new Error(`warm-up: GET ${path} on instance ${app.index}: ${res.status}`);
-      await res.arrayBuffer();
-    }));
+    await Promise.all(
+      paths.map(async (path) => {
+        const res = await fetch(`${app.url}${path}`);
+        if (res.status !== 200) throw new Error(`warm-up: GET ${path} on instance ${app.index}: ${res.status}`);
+        await res.arrayBuffer();
+      }),
+    );
   }
   const before = await Promise.all(apps.map((a) => a.metrics()));
   const load0 = loadavg()[0];
@@ -755,14 +760,18 @@ function previousHistory(file) {
   const text = readFileSync(file, 'utf8');
   const at = text.indexOf('\n## History');
   if (at < 0) return [];
-  return text.slice(at).split('\n').filter((l) => /^\| \d{4}-/.test(l));
+  return text
+    .slice(at)
+    .split('\n')
+    .filter((l) => /^\| \d{4}-/.test(l));
 }
 
 function markdown(r, history) {
   const S = r.settings;
   const yes = (g) => (g.met ? 'met' : '**missed**');
   const faultCount = (k) => r.faults.filter((f) => f.kind === k).length;
-  const lat = (name, l) => `| ${name} | ${l.reads.n} | ${ms(l.reads.p50)} | ${ms(l.reads.p99)} | ${ms(l.reads.p999)} | ${ms(l.reads.max)} | ${l.writes.n} | ${ms(l.writes.p50)} | ${ms(l.writes.p99)} | ${ms(l.writes.max)} |`;
+  const lat = (name, l) =>
+    `| ${name} | ${l.reads.n} | ${ms(l.reads.p50)} | ${ms(l.reads.p99)} | ${ms(l.reads.p999)} | ${ms(l.reads.max)} | ${l.writes.n} | ${ms(l.writes.p50)} | ${ms(l.writes.p99)} | ${ms(l.writes.max)} |`;
   const inst = r.perInstance;
   const row = (label, key) => `| ${label} | ${inst.map((x) => x[key]).join(' | ')} |`;
   return `# Chaos soak
@@ -808,7 +817,9 @@ Method, settings and how to read the figures: [\`soak/README.md\`](../soak/READM
 | Completed | ${r.requests.reads} | ${r.requests.writes} |
 | Failed | ${r.failed.reads} | ${r.failed.writes} |
 
-Read timeouts (${S.requestTimeoutMs / 1000} s): ${r.failed.readTimeouts}. Read status codes: ${Object.entries(r.failed.readStatusCodes).map(([c, n]) => `${c} × ${n}`).join(', ')}.
+Read timeouts (${S.requestTimeoutMs / 1000} s): ${r.failed.readTimeouts}. Read status codes: ${Object.entries(r.failed.readStatusCodes)
+    .map(([c, n]) => `${c} × ${n}`)
+    .join(', ')}.
 ${r.failed.badBodies.length ? `200 responses that were not the product asked for: ${r.failed.badBodies.map((b) => `${b.path} on #${b.instance}: ${b.error}`).join('; ')}.` : ''}
 ${r.failed.writeFailures.length ? `Failed writes: ${r.failed.writeFailures.map((w) => `product ${w.product} v${w.version} via #${w.instance} at ${w.atS} s: ${w.outcome}`).join('; ')}.` : ''}
 Acknowledged writes: ${r.acknowledgedWrites}; responses that did not echo the written version: ${r.writeMismatches.length};

@@ -60,9 +60,7 @@ async function msgpackCodec(): Promise<Codec> {
   try {
     mod = await import('msgpackr');
   } catch {
-    throw new TieredCacheConfigError(
-      'nestjs-tiered-cache: serializer "msgpack" needs the msgpackr package: npm install msgpackr.',
-    );
+    throw new TieredCacheConfigError('nestjs-tiered-cache: serializer "msgpack" needs the msgpackr package: npm install msgpackr.');
   }
   const packr = new mod.Packr({ structuredClone: true });
   return {
@@ -99,7 +97,7 @@ function customCodec(s: Serializer): Codec {
         throw new UnserializableValueError((err as Error).message);
       }
       wire[1] = e.value === null ? NULL_KIND : e.value === undefined ? UNDEFINED_KIND : VALUE_KIND;
-      return Buffer.concat([Buffer.from(JSON.stringify(wire) + '\n'), Buffer.from(payload)]);
+      return Buffer.concat([Buffer.from(`${JSON.stringify(wire)}\n`), Buffer.from(payload)]);
     },
     decode(raw) {
       const buf = typeof raw === 'string' ? Buffer.from(raw) : raw;

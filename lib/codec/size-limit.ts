@@ -19,9 +19,7 @@ export function limitSize(codec: Codec, maxBytes: number): Codec {
       const raw = codec.encode(envelope);
       const size = overBy(raw, maxBytes);
       if (size !== undefined) {
-        throw new OversizedValueError(
-          `it encodes to ${size} bytes, over maxValueBytes (${maxBytes}); raise maxValueBytes to cache values this large`,
-        );
+        throw new OversizedValueError(`it encodes to ${size} bytes, over maxValueBytes (${maxBytes}); raise maxValueBytes to cache values this large`);
       }
       return raw;
     },

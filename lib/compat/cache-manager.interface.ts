@@ -58,10 +58,9 @@ export interface CacheEvents {
  * Also a class, so it can be an injection token: `constructor(private cache: Cache) {}`.
  * @publicApi
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface and its injection token share one name, as in @nestjs/cache-manager
 export abstract class Cache {}
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface Cache {
   /** The value, `undefined` when the key is missing or expired; a stored `null` is `null`. */
   get: <T>(key: string) => Promise<T | undefined>;
@@ -96,12 +95,7 @@ export interface Cache {
    * not cached.
    */
   wrap: {
-    <T>(
-      key: string,
-      fnc: () => T | Promise<T>,
-      ttl?: number | ((value: T) => number),
-      refreshThreshold?: number | ((value: T) => number),
-    ): Promise<T>;
+    <T>(key: string, fnc: () => T | Promise<T>, ttl?: number | ((value: T) => number), refreshThreshold?: number | ((value: T) => number)): Promise<T>;
     <T>(key: string, fnc: () => T | Promise<T>, options: WrapOptions<T>): Promise<T>;
     <T>(key: string, fnc: () => T | Promise<T>, options: WrapOptionsRaw<T>): Promise<StoredDataRaw<T>>;
   };

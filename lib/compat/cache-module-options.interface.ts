@@ -62,16 +62,13 @@ export interface TieredOptions extends Omit<TieredCacheModuleOptions, 'ttl' | 'n
 }
 
 /** The options of `CacheModule.register()` without `isGlobal`. */
-export type CacheOptions<StoreConfig extends Record<any, any> = Record<never, never>> = CacheManagerOptions &
-  TieredOptions &
-  StoreConfig;
+export type CacheOptions<StoreConfig extends Record<any, any> = Record<never, never>> = CacheManagerOptions & TieredOptions & StoreConfig;
 
 /** The options of `CacheModule.register()`. */
-export type CacheModuleOptions<StoreConfig extends Record<any, any> = Record<never, never>> =
-  CacheOptions<StoreConfig> & {
-    /** Register `CacheModule` as a global module. @default false */
-    isGlobal?: boolean;
-  };
+export type CacheModuleOptions<StoreConfig extends Record<any, any> = Record<never, never>> = CacheOptions<StoreConfig> & {
+  /** Register `CacheModule` as a global module. @default false */
+  isGlobal?: boolean;
+};
 
 /**
  * A provider of the options, for `registerAsync({ useClass })` / `({ useExisting })`.

@@ -1,25 +1,10 @@
-import {
-  type CallHandler,
-  type ExecutionContext,
-  Inject,
-  Injectable,
-  Logger,
-  type NestInterceptor,
-  Optional,
-  StreamableFile,
-} from '@nestjs/common';
+import { type CallHandler, type ExecutionContext, Inject, Injectable, Logger, type NestInterceptor, Optional, StreamableFile } from '@nestjs/common';
 import { SSE_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, type Observable, of, tap } from 'rxjs';
 import type { Cache } from './cache-manager.interface.js';
 import type { CacheKeyFactory } from './cache-key.decorator.js';
-import {
-  CACHE_KEY_METADATA,
-  CACHE_MANAGER,
-  CACHE_PUBLIC_METADATA,
-  CACHE_TTL_METADATA,
-  LOAD_ONCE,
-} from './compat.constants.js';
+import { CACHE_KEY_METADATA, CACHE_MANAGER, CACHE_PUBLIC_METADATA, CACHE_TTL_METADATA, LOAD_ONCE } from './compat.constants.js';
 import { TieredCacheManager } from './tiered-cache-manager.js';
 
 /** A handler result that cannot be handed to several requests (a stream, a private response): never cached. */
@@ -141,12 +126,7 @@ export class CacheInterceptor implements NestInterceptor {
    * `@nestjs/cache-manager`'s behaviour: read, and on a miss run the handler and store its result
    * (a nil result is not stored: it would read back as a miss anyway).
    */
-  async #readThenWrite(
-    context: ExecutionContext,
-    next: CallHandler,
-    key: string,
-    ttl: () => Promise<number | undefined>,
-  ): Promise<Observable<unknown>> {
+  async #readThenWrite(context: ExecutionContext, next: CallHandler, key: string, ttl: () => Promise<number | undefined>): Promise<Observable<unknown>> {
     try {
       const value = await this.cacheManager.get(key);
       this.setHeadersWhenHttp(context, value);
@@ -198,9 +178,7 @@ export class CacheInterceptor implements NestInterceptor {
   }
 
   async #ttl(context: ExecutionContext): Promise<number | undefined> {
-    const ttl =
-      this.reflector.get(CACHE_TTL_METADATA, context.getHandler()) ??
-      this.reflector.get(CACHE_TTL_METADATA, context.getClass());
+    const ttl = this.reflector.get(CACHE_TTL_METADATA, context.getHandler()) ?? this.reflector.get(CACHE_TTL_METADATA, context.getClass());
     if (ttl === undefined || ttl === null) return undefined;
     return typeof ttl === 'function' ? await ttl(context) : ttl;
   }

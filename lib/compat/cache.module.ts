@@ -33,14 +33,9 @@ export class CacheModule {
   }
 
   /** Configures the cache with options from a factory, a `CacheOptionsFactory` class or an existing provider. */
-  static registerAsync<StoreConfig extends Record<any, any> = Record<never, never>>(
-    options: CacheModuleAsyncOptions<StoreConfig>,
-  ): DynamicModule {
+  static registerAsync<StoreConfig extends Record<any, any> = Record<never, never>>(options: CacheModuleAsyncOptions<StoreConfig>): DynamicModule {
     const host = CacheOptionsHost.registerAsync(options);
-    return assemble(
-      { ...host, providers: [...(host.providers ?? []), ...(options.extraProviders ?? [])] },
-      options.isGlobal,
-    );
+    return assemble({ ...host, providers: [...(host.providers ?? []), ...(options.extraProviders ?? [])] }, options.isGlobal);
   }
 }
 
@@ -66,8 +61,7 @@ function assemble(optionsModule: DynamicModule, isGlobal: boolean | undefined): 
       {
         provide: CACHE_MANAGER,
         inject: [TieredCacheService, CACHE_MODULE_OPTIONS],
-        useFactory: (service: TieredCacheService, options: CacheModuleOptions) =>
-          new TieredCacheManager(service, compatSettings(options)),
+        useFactory: (service: TieredCacheService, options: CacheModuleOptions) => new TieredCacheManager(service, compatSettings(options)),
       },
       { provide: Cache, useExisting: CACHE_MANAGER },
     ],

@@ -44,6 +44,6 @@ async function loadKeyv(name: string): Promise<KeyvClass> {
     const m = (await import('keyv')) as unknown as { Keyv?: KeyvClass; default?: KeyvClass };
     return (m.Keyv ?? m.default)!;
   } catch {
-    return fail(name, "a Keyv store adapter is used through Keyv: install it (npm install keyv), or pass new Keyv({ store }) yourself");
+    return fail(name, 'a Keyv store adapter is used through Keyv: install it (npm install keyv), or pass new Keyv({ store }) yourself');
   }
 }

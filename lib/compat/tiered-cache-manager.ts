@@ -49,8 +49,7 @@ export class TieredCacheManager implements Cache {
     return values;
   };
 
-  readonly ttl = async (key: string): Promise<number | undefined> =>
-    (await readWithExpiry(this.#service, key))?.expiresAt;
+  readonly ttl = async (key: string): Promise<number | undefined> => (await readWithExpiry(this.#service, key))?.expiresAt;
 
   readonly set = async <T>(key: string, value: T, ttl?: number): Promise<T> => {
     this.#supersede(key);

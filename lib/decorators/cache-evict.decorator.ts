@@ -27,17 +27,24 @@ export function CacheEvict<A extends any[] = any[]>(options: CacheEvictOptions<A
           `function (the key the matching @Cacheable uses), tags, or allEntries: true.`,
       );
     }
-    return installStub('@CacheEvict()', target, propertyKey, descriptor, (namespace, method, label) => ({
-      kind: 'evict',
-      label,
-      namespace: options.namespace ?? namespace,
-      method,
-      key: options.key,
-      tags: options.tags,
-      condition: options.condition,
-      options,
-      allEntries: options.allEntries ?? false,
-      beforeInvocation: options.beforeInvocation ?? false,
-    }), runCacheEvict) as TypedPropertyDescriptor<T>;
+    return installStub(
+      '@CacheEvict()',
+      target,
+      propertyKey,
+      descriptor,
+      (namespace, method, label) => ({
+        kind: 'evict',
+        label,
+        namespace: options.namespace ?? namespace,
+        method,
+        key: options.key,
+        tags: options.tags,
+        condition: options.condition,
+        options,
+        allEntries: options.allEntries ?? false,
+        beforeInvocation: options.beforeInvocation ?? false,
+      }),
+      runCacheEvict,
+    ) as TypedPropertyDescriptor<T>;
   };
 }

@@ -18,7 +18,9 @@ export interface CacheOperation {
    */
   namespace: string;
   /** The class that declares the method (for inherited methods, see `namespaceOf`). */
-  declaringClass?: Function;
+  declaringClass?: abstract new (
+    ...args: any[]
+  ) => unknown;
   method: string;
   key?: AnyFn;
   /** Tags from the arguments: stored with the entry (cacheable, put) or invalidated (evict). */
@@ -35,13 +37,7 @@ export interface CacheOperation {
 }
 
 /** Runs a `@Cacheable` method through the cache. An L1 hit allocates nothing but the promise. */
-export function runCacheable(
-  engine: CacheEngine,
-  op: CacheOperation,
-  original: AnyFn,
-  self: unknown,
-  args: unknown[],
-): Promise<unknown> {
+export function runCacheable(engine: CacheEngine, op: CacheOperation, original: AnyFn, self: unknown, args: unknown[]): Promise<unknown> {
   if (skipped(op, self, args)) return original.apply(self, args);
   const key = keyOf(engine, op, self, args);
   if (key === undefined) return original.apply(self, args);
@@ -84,13 +80,7 @@ function tagsOf(engine: CacheEngine, op: CacheOperation, self: unknown, args: un
 }
 
 /** Runs a `@CachePut` method: always runs it, then stores its result. */
-export async function runCachePut(
-  engine: CacheEngine,
-  op: CacheOperation,
-  original: AnyFn,
-  self: unknown,
-  args: unknown[],
-): Promise<unknown> {
+export async function runCachePut(engine: CacheEngine, op: CacheOperation, original: AnyFn, self: unknown, args: unknown[]): Promise<unknown> {
   if (skipped(op, self, args)) return original.apply(self, args);
   const key = keyOf(engine, op, self, args);
   const result = await callOriginal(engine, op, original, self, args);
@@ -99,13 +89,7 @@ export async function runCachePut(
 }
 
 /** Runs a `@CacheEvict` method: evicts after it resolves (or before it runs). */
-export async function runCacheEvict(
-  engine: CacheEngine,
-  op: CacheOperation,
-  original: AnyFn,
-  self: unknown,
-  args: unknown[],
-): Promise<unknown> {
+export async function runCacheEvict(engine: CacheEngine, op: CacheOperation, original: AnyFn, self: unknown, args: unknown[]): Promise<unknown> {
   if (skipped(op, self, args)) return original.apply(self, args);
   if (op.beforeInvocation) await evict(engine, op, self, args);
   const result = await callOriginal(engine, op, original, self, args);

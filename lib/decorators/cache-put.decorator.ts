@@ -26,18 +26,25 @@ export function CachePut<A extends any[] = any[], R = any>(options: CachePutOpti
           `function: the key the matching @Cacheable or service call reads.`,
       );
     }
-    return installStub('@CachePut()', target, propertyKey, descriptor, (namespace, method, label) => ({
-      kind: 'put',
-      label,
-      namespace,
-      method,
-      key: options.key,
-      tags: options.tags,
-      condition: options.condition,
-      unless: options.unless,
-      options,
-      allEntries: false,
-      beforeInvocation: false,
-    }), runCachePut) as TypedPropertyDescriptor<T>;
+    return installStub(
+      '@CachePut()',
+      target,
+      propertyKey,
+      descriptor,
+      (namespace, method, label) => ({
+        kind: 'put',
+        label,
+        namespace,
+        method,
+        key: options.key,
+        tags: options.tags,
+        condition: options.condition,
+        unless: options.unless,
+        options,
+        allEntries: false,
+        beforeInvocation: false,
+      }),
+      runCachePut,
+    ) as TypedPropertyDescriptor<T>;
   };
 }

@@ -20,17 +20,24 @@ export function Cacheable<A extends any[] = any[], R = any>(options: CacheableOp
     propertyKey: string | symbol,
     descriptor: TypedPropertyDescriptor<T>,
   ): TypedPropertyDescriptor<T> =>
-    installStub('@Cacheable()', target, propertyKey, descriptor, (namespace, method, label) => ({
-      kind: 'cacheable',
-      label,
-      namespace: options.namespace ?? namespace,
-      method,
-      key: options.key,
-      tags: options.tags,
-      condition: options.condition,
-      unless: options.unless,
-      options,
-      allEntries: false,
-      beforeInvocation: false,
-    }), runCacheable) as TypedPropertyDescriptor<T>;
+    installStub(
+      '@Cacheable()',
+      target,
+      propertyKey,
+      descriptor,
+      (namespace, method, label) => ({
+        kind: 'cacheable',
+        label,
+        namespace: options.namespace ?? namespace,
+        method,
+        key: options.key,
+        tags: options.tags,
+        condition: options.condition,
+        unless: options.unless,
+        options,
+        allEntries: false,
+        beforeInvocation: false,
+      }),
+      runCacheable,
+    ) as TypedPropertyDescriptor<T>;
 }

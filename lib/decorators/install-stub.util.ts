@@ -38,7 +38,7 @@ export function installStub(
   assertReturnsPromise(target, propertyKey, decorator);
   const op = build(defaultNamespace(target.constructor), String(propertyKey), label);
   checkOperation(op, `${decorator} on ${label}`);
-  if ((op.options as { namespace?: string }).namespace === undefined) op.declaringClass = target.constructor;
+  if ((op.options as { namespace?: string }).namespace === undefined) op.declaringClass = target.constructor as CacheOperation['declaringClass'];
 
   const stub = function (this: any, ...args: unknown[]) {
     // No engine (not injected yet, or a test stand-in for TieredCacheService): run uncached.
@@ -68,7 +68,8 @@ function checkOperation(op: CacheOperation, where: string): void {
   checkEntryOptions(op.options, where);
   for (const name of ['key', 'tags', 'condition', 'unless'] as const) {
     const v = (op.options as Record<string, unknown>)[name];
-    if (v !== undefined && typeof v !== 'function') fail(name, `give a function of the method's arguments${name === 'unless' ? ' (unless: of its result)' : ''}; got ${typeof v}`, where);
+    if (v !== undefined && typeof v !== 'function')
+      fail(name, `give a function of the method's arguments${name === 'unless' ? ' (unless: of its result)' : ''}; got ${typeof v}`, where);
   }
   if (op.namespace === '' || typeof op.namespace !== 'string') fail('namespace', 'give a non-empty string', where);
 }

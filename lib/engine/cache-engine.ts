@@ -147,7 +147,10 @@ export class CacheEngine {
     for (const k of list) this.local.evict(k);
     this.stats.deletes += list.length;
     if (this.isL1Only) return;
-    await this.durable.del(list, list.map((k) => this.storageKey(k)));
+    await this.durable.del(
+      list,
+      list.map((k) => this.storageKey(k)),
+    );
     this.bus?.publish('del', list);
   }
 
@@ -221,7 +224,7 @@ export class CacheEngine {
   }
 
   /** A fresh entry in the shared tier (for lease waiters, after the holder stored it). */
-  async #readFresh(key: string, sk: string): Promise<Envelope | undefined> {
+  async #readFresh(_key: string, sk: string): Promise<Envelope | undefined> {
     return this.read.accept(sk, await this.shared.get(sk), false);
   }
 
@@ -239,14 +242,19 @@ export class CacheEngine {
     const traced = () => {
       const load = traceMessage(this.instanceId, key);
       loadStart.publish(load);
-      return load.run(() => Promise.resolve().then(loader)).then(
-        (v) => (loadEnd.publish(load), v),
-        (err) => {
-          load.error = err;
-          loadEnd.publish(load);
-          throw err;
-        },
-      );
+      return load
+        .run(() => Promise.resolve().then(loader))
+        .then(
+          (v) => {
+            loadEnd.publish(load);
+            return v;
+          },
+          (err) => {
+            load.error = err;
+            loadEnd.publish(load);
+            throw err;
+          },
+        );
     };
     const result = read.run(() => this.read.miss(key, traced, p));
     const f = this.keys.flight(key);

@@ -7,9 +7,7 @@ const MAX_KEYS = 100_000;
 const RETRY_EVERY_MS = 1_000;
 
 /** A write of one key that the shared tier has not confirmed yet. */
-type Intent =
-  | { kind: 'del'; at: number; key: string }
-  | { kind: 'put'; at: number; key: string; raw: Raw; envelope: Envelope };
+type Intent = { kind: 'del'; at: number; key: string } | { kind: 'put'; at: number; key: string; raw: Raw; envelope: Envelope };
 
 /**
  * Writes and invalidations that must not be lost: deletes, `set()`/`@CachePut` writes, prefix
@@ -34,7 +32,9 @@ export class DurableWrites {
   /** Deletes entries (value, lease; bumping their versions), given by user key and storage key. */
   async del(keys: readonly string[], storageKeys: readonly string[]): Promise<void> {
     const at = Date.now();
-    storageKeys.forEach((sk, i) => this.#remember(sk, { kind: 'del', at, key: keys[i]! }));
+    storageKeys.forEach((sk, i) => {
+      this.#remember(sk, { kind: 'del', at, key: keys[i]! });
+    });
     if ((await this.shared.del(storageKeys)) === FAILED) return this.#schedule();
     for (const sk of storageKeys) this.#confirmed(sk, at);
   }

@@ -250,7 +250,8 @@ export class ReadPath {
    * whole life (`l1Ttl` then defaults to unbounded).
    */
   l1Ttl(entry: Envelope, now: number, p: EntryPolicy): number {
-    const end = this.e.isL1Only || entry.staleUntil !== entry.expiresAt ? entry.staleUntil : earlyRefreshWindowStart(entry.expiresAt, entry.delta, p.earlyRefresh);
+    const end =
+      this.e.isL1Only || entry.staleUntil !== entry.expiresAt ? entry.staleUntil : earlyRefreshWindowStart(entry.expiresAt, entry.delta, p.earlyRefresh);
     return Math.min(p.l1Ttl, end - now);
   }
 }

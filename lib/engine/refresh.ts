@@ -29,7 +29,7 @@ export class Refresher {
   async #run(key: string, sk: string, loader: () => unknown, p: EntryPolicy, seenCreatedAt: number, f: Flight): Promise<unknown> {
     const e = this.e;
     try {
-      let claim: Claim = undefined;
+      let claim: Claim;
       if (e.shared.connected) {
         if (p.lock && e.lease !== undefined) {
           const token = await e.lease.tryAcquire(sk);

@@ -108,7 +108,13 @@ export class WritePath {
    * one, or when the value cannot be serialized — logged, not thrown), and its L1 copy (stored
    * here). Undefined when the policy does not store the value.
    */
-  #prepare(key: string, value: unknown, p: EntryPolicy, createdAt: number, delta: number): { envelope: Envelope; raw: Raw | undefined; entry: L1Entry | undefined } | undefined {
+  #prepare(
+    key: string,
+    value: unknown,
+    p: EntryPolicy,
+    createdAt: number,
+    delta: number,
+  ): { envelope: Envelope; raw: Raw | undefined; entry: L1Entry | undefined } | undefined {
     const e = this.e;
     const now = Date.now();
     const times = entryTimes(p, value, now, e.options.tagTtl);

@@ -35,9 +35,7 @@ export function toRedisKey(prefix: string, key: string, maxKeyLength: number): s
 /** Throws a TypeError naming the problem unless `key` is a non-empty string. */
 export function assertKey(key: unknown, where: string): asserts key is string {
   if (typeof key !== 'string' || key.length === 0) {
-    throw new TypeError(
-      `nestjs-tiered-cache: ${where} needs a non-empty string key; got ${key === '' ? "''" : String(key)}`,
-    );
+    throw new TypeError(`nestjs-tiered-cache: ${where} needs a non-empty string key; got ${key === '' ? "''" : String(key)}`);
   }
 }
 

@@ -45,10 +45,9 @@ const WORDS = new Map<unknown, string>([
 ]);
 
 const BINARY = new Map<object, string>(
-  [
-    Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-    Float32Array, Float64Array, BigInt64Array, BigUint64Array,
-  ].map((c) => [c.prototype, c.name]),
+  [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array].map(
+    (c) => [c.prototype, c.name],
+  ),
 );
 
 function encode(v: unknown, seen: Set<object>): string {
@@ -112,8 +111,7 @@ function encodeObject(o: object, seen: Set<object>): string {
     return `toJSON(${JSON.stringify(className(proto))},${encode(toJSON.call(o), seen)})`;
   }
   throw new TypeError(
-    `a ${className(proto)} argument has no stable cache key (its state may not be enumerable); ` +
-      'give @Cacheable a key function, or the class a toJSON()',
+    `a ${className(proto)} argument has no stable cache key (its state may not be enumerable); give @Cacheable a key function, or the class a toJSON()`,
   );
 }
 

@@ -17,9 +17,7 @@ const logger = new Logger('TieredCache');
 export function defaultNamespace(ctor: object): string {
   const known = assigned.get(ctor);
   if (known !== undefined) return known;
-  const name = typeof (ctor as { name?: unknown }).name === 'string' && (ctor as { name: string }).name !== ''
-    ? (ctor as { name: string }).name
-    : 'anonymous';
+  const name = typeof (ctor as { name?: unknown }).name === 'string' && (ctor as { name: string }).name !== '' ? (ctor as { name: string }).name : 'anonymous';
   const n = (classesNamed.get(name) ?? 0) + 1;
   classesNamed.set(name, n);
   const namespace = n === 1 ? name : `${name}#${n}`;

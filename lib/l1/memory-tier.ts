@@ -53,9 +53,7 @@ export class MemoryTier {
       ...(this.sized
         ? {
             maxSize: options.maxSize,
-            sizeCalculation: userSize
-              ? (entry: L1Entry, key: string) => Math.max(1, userSize(entry.value, key))
-              : (entry: L1Entry) => Math.max(1, entry.size),
+            sizeCalculation: userSize ? (entry: L1Entry, key: string) => Math.max(1, userSize(entry.value, key)) : (entry: L1Entry) => Math.max(1, entry.size),
           }
         : {}),
     });

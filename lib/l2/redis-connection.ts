@@ -52,12 +52,7 @@ const CLUSTER_NODE_DEFAULTS: NonNullable<ClusterOptions['redisOptions']> = {
 };
 
 export function isRedisInstance(v: unknown): v is RedisClient {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as Redis).sendCommand === 'function' &&
-    typeof (v as Redis).status === 'string'
-  );
+  return typeof v === 'object' && v !== null && typeof (v as Redis).sendCommand === 'function' && typeof (v as Redis).status === 'string';
 }
 
 /** Whether the option is `{ cluster: [...nodes], options? }` (not a client instance). */

@@ -16,9 +16,16 @@ export interface Diagnosis {
 
 /** Node's certificate verification failures: the client does not trust the server's certificate. */
 const UNTRUSTED = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE',
-  'CERT_REVOKED', 'CERT_REJECTED', 'INVALID_CA',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REVOKED',
+  'CERT_REJECTED',
+  'INVALID_CA',
 ]);
 const EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 /** TLS alerts the server sends when it refuses the client's certificate (or its absence). */
@@ -48,7 +55,10 @@ export function diagnose(err: Error & { code?: unknown }, tls: boolean, fresh: b
     };
   }
   if (text.startsWith('NOPERM')) {
-    return { problem: 'permission', message: `Redis refused a command of the connection set-up (${redact(text, secrets)}): grant the cache user the ACL in the README's Security section. ${SERVING}` };
+    return {
+      problem: 'permission',
+      message: `Redis refused a command of the connection set-up (${redact(text, secrets)}): grant the cache user the ACL in the README's Security section. ${SERVING}`,
+    };
   }
   if (UNTRUSTED.has(code)) {
     return {
@@ -72,7 +82,10 @@ export function diagnose(err: Error & { code?: unknown }, tls: boolean, fresh: b
     };
   }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
-    return { problem: 'tls', message: `TLS: the Redis server does not speak TLS on this port (${code}): use redis:// without tls, or its TLS port. ${SERVING}` };
+    return {
+      problem: 'tls',
+      message: `TLS: the Redis server does not speak TLS on this port (${code}): use redis:// without tls, or its TLS port. ${SERVING}`,
+    };
   }
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
     return { problem: 'tls', message: `TLS: the handshake with Redis failed (${code}). Check the redis option's tls settings. ${SERVING}` };
@@ -88,7 +101,10 @@ export function diagnose(err: Error & { code?: unknown }, tls: boolean, fresh: b
     };
   }
   if (code === 'ETIMEDOUT' && tls && fresh) {
-    return { problem: 'unreachable', message: `Redis is not reachable (ETIMEDOUT): no TLS handshake answered; check host and port, and that the port speaks TLS. ${SERVING}` };
+    return {
+      problem: 'unreachable',
+      message: `Redis is not reachable (ETIMEDOUT): no TLS handshake answered; check host and port, and that the port speaks TLS. ${SERVING}`,
+    };
   }
   if (UNREACHABLE.has(code) || code === 'ECONNRESET') return { problem: 'unreachable', message: `Redis is not reachable (${code}): ${SERVING.toLowerCase()}` };
   return { problem: 'unreachable', message: `Redis is not reachable (${redact(text, secrets) || 'no reason given'}): ${SERVING.toLowerCase()}` };
@@ -108,9 +124,7 @@ export function isPermissionRefusal(err: unknown): boolean {
  * error text repeated in a log line, a health payload or an exception.
  */
 export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text
-    .replace(/(\/\/)[^/@\s]*@/g, '$1***@')
-    .replace(/-----BEGIN [^-]+-----[\s\S]*?(-----END [^-]+-----|$)/g, '[PEM]');
+  let out = text.replace(/(\/\/)[^/@\s]*@/g, '$1***@').replace(/-----BEGIN [^-]+-----[\s\S]*?(-----END [^-]+-----|$)/g, '[PEM]');
   for (const s of secrets) if (s.length > 0) out = out.split(s).join('***');
   return out;
 }

@@ -29,12 +29,12 @@ export const CONSEQUENCES = {
   DEL: 'values are not stored after a load, set() and @CachePut do not reach Redis, leases are freed only by expiry',
   UNLINK: 'del(), @CacheEvict and clear() do not remove entries from Redis: other instances read the old value until it expires',
   EXISTS: 'the fleet-wide lease is never taken: every instance runs the loader on a miss',
-  PTTL: 'waiting for another instance\'s load fails: every instance runs the loader on a miss',
+  PTTL: "waiting for another instance's load fails: every instance runs the loader on a miss",
   PEXPIRE: 'leases are not extended during long loads: another instance may run the same load after leaseTtl',
-  INCR: 'evictions do not bump the entry\'s version: a load in flight during an eviction may store its stale value',
+  INCR: "evictions do not bump the entry's version: a load in flight during an eviction may store its stale value",
   SCAN: 'clear() and allEntries/namespace evictions do not reach Redis',
   PUBLISH: 'other instances are not told of writes and evictions: they serve stale L1 copies until l1.ttl',
-  SUBSCRIBE: 'this instance is not told of other instances\' writes and evictions: it serves stale L1 copies until l1.ttl',
+  SUBSCRIBE: "this instance is not told of other instances' writes and evictions: it serves stale L1 copies until l1.ttl",
   EVALSHA: 'the lease and store scripts fail: loaded values are not stored in Redis and every instance runs the loader on a miss',
   EVAL: 'when Redis has forgotten the scripts (restart, SCRIPT FLUSH), leases and stores fail until the next reconnect',
   'SCRIPT|LOAD': 'scripts are not loaded on connect: each is sent in full (EVAL) on first use',
@@ -136,14 +136,16 @@ async function within(ms: number, send: () => Promise<unknown>): Promise<Error |
 async function subscribeOnce(client: RedisClient, channel: string, timeoutMs: number): Promise<void> {
   const base: Redis | undefined = isCluster(client) ? client.nodes('master')[0] : client;
   if (base === undefined) return;
-  const sub = guardSockets(base.duplicate({
-    lazyConnect: true,
-    enableOfflineQueue: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    autoResubscribe: false,
-    connectTimeout: Math.max(timeoutMs, 1_000),
-  }));
+  const sub = guardSockets(
+    base.duplicate({
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      autoResubscribe: false,
+      connectTimeout: Math.max(timeoutMs, 1_000),
+    }),
+  );
   sub.on('error', () => undefined);
   try {
     await sub.connect();

@@ -88,9 +88,7 @@ export class RedisTier implements SharedTier {
       },
     );
     this.#everReady = client.status === 'ready';
-    this.#firstReady = this.#everReady
-      ? Promise.resolve()
-      : new Promise((resolve) => client.once('ready', () => resolve()));
+    this.#firstReady = this.#everReady ? Promise.resolve() : new Promise((resolve) => client.once('ready', () => resolve()));
     client.on('ready', this.#onReady);
     client.on('error', this.#onError);
     client.on('end', this.#onDown);
@@ -240,7 +238,12 @@ export class RedisTier implements SharedTier {
     if (keys.length === 0) return Promise.resolve(true);
     if (this.#own !== undefined) for (const k of keys) this.#own.record(k, null);
     const groups = isCluster(this.client) ? groupBySlot(keys) : [keys];
-    const send = (g: readonly string[]) => this.#evalsha(DELETE, g.flatMap((k) => [k, leaseKey(k), versionKey(k)]), [VERSION_TTL]);
+    const send = (g: readonly string[]) =>
+      this.#evalsha(
+        DELETE,
+        g.flatMap((k) => [k, leaseKey(k), versionKey(k)]),
+        [VERSION_TTL],
+      );
     return this.#run(() => Promise.all(groups.map(send)), true).then(okOrFailed);
   }
 
@@ -395,7 +398,11 @@ export class RedisTier implements SharedTier {
         return settled(onFail);
       }
       // Start-up: wait for the first connection within the timeout.
-      return this.#withTimeout(this.#firstReady.then(() => this.#send(command)), onReply, onFail);
+      return this.#withTimeout(
+        this.#firstReady.then(() => this.#send(command)),
+        onReply,
+        onFail,
+      );
     }
     if (!critical && !this.breaker.allow()) {
       this.stats.l2Skipped++;
@@ -403,7 +410,6 @@ export class RedisTier implements SharedTier {
     }
     return this.#withTimeout(this.#send(command), onReply, onFail);
   }
-
 
   /** Resolves once no command awaits a reply, or after `ms`. */
   #drain(ms: number): Promise<void> {
@@ -475,9 +481,6 @@ export class RedisTier implements SharedTier {
       );
     });
   }
-
-
-
 
   readonly #onReady = (): void => {
     this.#everReady = true;

@@ -59,10 +59,7 @@ export class RedisTracking implements Tracking {
       this.#reconcile();
     }
     if (this.status === 'connecting' && waitMs > 0) {
-      await Promise.race([
-        new Promise<void>((r) => this.#waiting.push(r)),
-        new Promise((r) => setTimeout(r, waitMs).unref()),
-      ]);
+      await Promise.race([new Promise<void>((r) => this.#waiting.push(r)), new Promise((r) => setTimeout(r, waitMs).unref())]);
     }
     this.#started = true;
     if (this.status === 'connecting' && this.client.status === 'ready') {

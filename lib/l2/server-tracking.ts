@@ -153,7 +153,10 @@ export class ServerTracking {
   readonly #onMessage = (channel: Buffer, message: Buffer | Buffer[] | null): void => {
     if (channel.toString() !== INVALIDATE) return;
     // A null (or empty) message: FLUSHDB/FLUSHALL, or the server dropped its tracking state.
-    if (message === null || (Array.isArray(message) && message.length === 0)) return this.listener.flush();
+    if (message === null || (Array.isArray(message) && message.length === 0)) {
+      this.listener.flush();
+      return;
+    }
     // A plain string: someone PUBLISHed on the channel; not an invalidation.
     if (!Array.isArray(message)) return;
     let report: string[] | undefined;

@@ -101,11 +101,14 @@ export class FleetLease {
   hold<T>(redisKey: string, token: string, work: Promise<T>, maxHold: number): Promise<T> {
     const ttl = this.options.leaseTtl;
     const until = Date.now() + maxHold;
-    const timer = setInterval(() => {
-      const left = until - Date.now();
-      if (left <= 0) return clearInterval(timer);
-      void this.tier.extend(redisKey, token, Math.min(ttl, left));
-    }, Math.max(10, Math.floor(ttl / 3)));
+    const timer = setInterval(
+      () => {
+        const left = until - Date.now();
+        if (left <= 0) return clearInterval(timer);
+        void this.tier.extend(redisKey, token, Math.min(ttl, left));
+      },
+      Math.max(10, Math.floor(ttl / 3)),
+    );
     timer.unref();
     return work.finally(() => clearInterval(timer));
   }

@@ -31,8 +31,11 @@ export class ScrapeTimeHistogram {
   async get() {
     const { bounds, cumulativeCounts, count, sum } = this.read();
     const bucket = `${this.name}_bucket`;
-    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] =
-      bounds.map((le, i) => ({ metricName: bucket, labels: { le }, value: cumulativeCounts[i] ?? count }));
+    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = bounds.map((le, i) => ({
+      metricName: bucket,
+      labels: { le },
+      value: cumulativeCounts[i] ?? count,
+    }));
     values.push(
       { metricName: bucket, labels: { le: '+Inf' }, value: count },
       { metricName: `${this.name}_sum`, labels: {}, value: sum },

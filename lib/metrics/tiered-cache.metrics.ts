@@ -46,177 +46,253 @@ function perTier(s: CacheStatsSnapshot, l1: number, l2: number): Sample[] {
 
 const DEFINITIONS: readonly Definition[] = [
   {
-    kind: 'counter', name: 'hits_total', labelNames: ['tier'],
+    kind: 'counter',
+    name: 'hits_total',
+    labelNames: ['tier'],
     help: 'Reads answered by a tier (l1: in-process, l2: Redis).',
     samples: (s) => perTier(s, s.l1.hits, s.l2.hits),
   },
   {
-    kind: 'counter', name: 'misses_total', labelNames: ['tier'],
+    kind: 'counter',
+    name: 'misses_total',
+    labelNames: ['tier'],
     help: 'Reads a tier could not answer.',
     samples: (s) => perTier(s, s.l1.misses, s.l2.misses),
   },
   {
-    kind: 'counter', name: 'loader_calls_total',
+    kind: 'counter',
+    name: 'loader_calls_total',
     help: 'Loader (cached method) runs, i.e. reads that reached the source of truth.',
     samples: (s) => [[NONE, s.loads.calls]],
   },
   {
-    kind: 'counter', name: 'loader_errors_total',
+    kind: 'counter',
+    name: 'loader_errors_total',
     help: 'Loader runs that threw or rejected (never cached).',
     samples: (s) => [[NONE, s.loads.errors]],
   },
   {
-    kind: 'counter', name: 'coalesced_waits_total',
+    kind: 'counter',
+    name: 'coalesced_waits_total',
     help: 'Callers that joined a load already in flight in this process instead of running the loader.',
     samples: (s) => [[NONE, s.loads.coalesced]],
   },
   {
-    kind: 'counter', name: 'loader_results_discarded_total',
+    kind: 'counter',
+    name: 'loader_results_discarded_total',
     help: 'Loader results not stored because the key was evicted while the loader ran.',
     samples: (s) => [[NONE, s.lease.lost]],
   },
   {
-    kind: 'counter', name: 'lease_acquired_total', requires: 'l2',
+    kind: 'counter',
+    name: 'lease_acquired_total',
+    requires: 'l2',
     help: 'Redis leases taken: this instance ran the loader for every instance.',
     samples: (s) => [[NONE, s.lease.acquired]],
   },
   {
-    kind: 'counter', name: 'lease_waits_total', requires: 'l2',
+    kind: 'counter',
+    name: 'lease_waits_total',
+    requires: 'l2',
     help: "Loads that waited for another instance's lease instead of running the loader.",
     samples: (s) => [[NONE, s.lease.waits]],
   },
   {
-    kind: 'counter', name: 'lease_timeouts_total', requires: 'l2',
+    kind: 'counter',
+    name: 'lease_timeouts_total',
+    requires: 'l2',
     help: 'Lease waits that ran out (lockWaitTimeout).',
     samples: (s) => [[NONE, s.lease.timeouts]],
   },
   {
-    kind: 'counter', name: 'bus_messages_total', labelNames: ['direction'], requires: 'bus',
+    kind: 'counter',
+    name: 'bus_messages_total',
+    labelNames: ['direction'],
+    requires: 'bus',
     help: 'Invalidation messages published by this instance and received from others.',
-    samples: (s) => [[{ direction: 'published' }, s.bus.published], [{ direction: 'received' }, s.bus.received]],
+    samples: (s) => [
+      [{ direction: 'published' }, s.bus.published],
+      [{ direction: 'received' }, s.bus.received],
+    ],
   },
   {
-    kind: 'counter', name: 'bus_publish_failures_total', requires: 'bus',
+    kind: 'counter',
+    name: 'bus_publish_failures_total',
+    requires: 'bus',
     help: 'Invalidation messages that could not be published.',
     samples: (s) => [[NONE, s.bus.publishFailures]],
   },
   {
-    kind: 'counter', name: 'bus_gaps_total', requires: 'bus',
+    kind: 'counter',
+    name: 'bus_gaps_total',
+    requires: 'bus',
     help: 'Bus reconnections after which L1 was dropped, since messages may have been missed.',
     samples: (s) => [[NONE, s.bus.gaps]],
   },
   {
-    kind: 'counter', name: 'tracking_messages_total', requires: 'tracking',
+    kind: 'counter',
+    name: 'tracking_messages_total',
+    requires: 'tracking',
     help: 'Invalidation messages Redis sent (CLIENT TRACKING): changes by other clients, expiries, evictions, flushes.',
     samples: (s) => [[NONE, s.tracking.messages]],
   },
   {
-    kind: 'counter', name: 'tracking_gaps_total', requires: 'tracking',
+    kind: 'counter',
+    name: 'tracking_gaps_total',
+    requires: 'tracking',
     help: 'Times tracking came back after a connection dropped (L1 was dropped).',
     samples: (s) => [[NONE, s.tracking.gaps]],
   },
   {
-    kind: 'counter', name: 'tag_invalidations_total',
+    kind: 'counter',
+    name: 'tag_invalidations_total',
     help: 'Tags invalidated by this instance.',
     samples: (s) => [[NONE, s.tags.invalidations]],
   },
   {
-    kind: 'counter', name: 'operations_total', labelNames: ['operation'],
+    kind: 'counter',
+    name: 'operations_total',
+    labelNames: ['operation'],
     help: 'Explicit writes: set (set(), @CachePut) and delete (del(), @CacheEvict).',
-    samples: (s) => [[{ operation: 'set' }, s.sets], [{ operation: 'delete' }, s.deletes]],
+    samples: (s) => [
+      [{ operation: 'set' }, s.sets],
+      [{ operation: 'delete' }, s.deletes],
+    ],
   },
   {
-    kind: 'counter', name: 'l2_errors_total', requires: 'l2',
+    kind: 'counter',
+    name: 'l2_errors_total',
+    requires: 'l2',
     help: 'Redis commands that failed (connection refused, Redis error).',
     samples: (s) => [[NONE, s.l2.errors]],
   },
   {
-    kind: 'counter', name: 'l2_timeouts_total', requires: 'l2',
+    kind: 'counter',
+    name: 'l2_timeouts_total',
+    requires: 'l2',
     help: 'Redis commands abandoned after l2Timeout.',
     samples: (s) => [[NONE, s.l2.timeouts]],
   },
   {
-    kind: 'counter', name: 'l2_skipped_total', requires: 'l2',
+    kind: 'counter',
+    name: 'l2_skipped_total',
+    requires: 'l2',
     help: 'Redis commands not sent because the connection was not ready (degraded mode).',
     samples: (s) => [[NONE, s.l2.skipped]],
   },
   {
-    kind: 'counter', name: 'l2_corrupt_entries_total', requires: 'l2',
+    kind: 'counter',
+    name: 'l2_corrupt_entries_total',
+    requires: 'l2',
     help: 'Redis entries that did not decode: deleted and treated as misses.',
     samples: (s) => [[NONE, s.l2.corrupt]],
   },
   {
-    kind: 'gauge', name: 'l2_breaker_open', requires: 'l2',
+    kind: 'gauge',
+    name: 'l2_breaker_open',
+    requires: 'l2',
     help: '1 while the Redis circuit breaker is open (no reads or writes sent to Redis), else 0.',
     samples: (s) => [[NONE, s.l2.breaker === 'closed' ? 0 : 1]],
   },
   {
-    kind: 'counter', name: 'l2_breaker_opens_total', requires: 'l2',
+    kind: 'counter',
+    name: 'l2_breaker_opens_total',
+    requires: 'l2',
     help: 'Times the Redis circuit breaker opened.',
     samples: (s) => [[NONE, s.l2.breakerOpens]],
   },
   {
-    kind: 'gauge', name: 'l2_pending_writes', requires: 'l2',
+    kind: 'gauge',
+    name: 'l2_pending_writes',
+    requires: 'l2',
     help: 'Writes and invalidations Redis has not confirmed yet (retried until it does).',
     samples: (s) => [[NONE, s.l2.pendingWrites]],
   },
   {
-    kind: 'counter', name: 'stale_served_total',
+    kind: 'counter',
+    name: 'stale_served_total',
     help: 'Reads answered with a stale value in its grace period (a refresh ran or was backing off).',
     samples: (s) => [[NONE, s.grace.staleServed]],
   },
   {
-    kind: 'counter', name: 'refreshes_total', labelNames: ['result'],
+    kind: 'counter',
+    name: 'refreshes_total',
+    labelNames: ['result'],
     help: 'Background refreshes (grace period and early refresh), by result.',
-    samples: (s) => [[{ result: 'ok' }, s.grace.refreshes - s.grace.refreshErrors], [{ result: 'error' }, s.grace.refreshErrors]],
+    samples: (s) => [
+      [{ result: 'ok' }, s.grace.refreshes - s.grace.refreshErrors],
+      [{ result: 'error' }, s.grace.refreshErrors],
+    ],
   },
   {
-    kind: 'counter', name: 'early_refreshes_total',
+    kind: 'counter',
+    name: 'early_refreshes_total',
     help: 'Refreshes started before expiry by XFetch.',
     samples: (s) => [[NONE, s.grace.earlyRefreshes]],
   },
   {
-    kind: 'counter', name: 'loader_timeouts_total', labelNames: ['kind'],
+    kind: 'counter',
+    name: 'loader_timeouts_total',
+    labelNames: ['kind'],
     help: 'Reads that stopped waiting for a loader: soft (served the stale value) or hard (LoaderTimeoutError).',
-    samples: (s) => [[{ kind: 'soft' }, s.grace.softTimeouts], [{ kind: 'hard' }, s.grace.hardTimeouts]],
+    samples: (s) => [
+      [{ kind: 'soft' }, s.grace.softTimeouts],
+      [{ kind: 'hard' }, s.grace.hardTimeouts],
+    ],
   },
   {
-    kind: 'counter', name: 'serialization_errors_total',
+    kind: 'counter',
+    name: 'serialization_errors_total',
     help: 'Values that could not be serialized: returned to their caller, not cached.',
     samples: (s) => [[NONE, s.serializationErrors]],
   },
   {
-    kind: 'gauge', name: 'entries', labelNames: ['tier'], requires: 'l1',
+    kind: 'gauge',
+    name: 'entries',
+    labelNames: ['tier'],
+    requires: 'l1',
     help: 'Entries held in the in-process tier now.',
     samples: (s) => [[L1, s.l1.entries]],
   },
   {
-    kind: 'gauge', name: 'size_bytes', labelNames: ['tier'], requires: 'l1',
+    kind: 'gauge',
+    name: 'size_bytes',
+    labelNames: ['tier'],
+    requires: 'l1',
     help: 'Approximate bytes held in the in-process tier now (0 unless l1.maxSize is set).',
     samples: (s) => [[L1, s.l1.bytes]],
   },
   {
-    kind: 'gauge', name: 'l2_connected', requires: 'l2',
+    kind: 'gauge',
+    name: 'l2_connected',
+    requires: 'l2',
     help: '1 when the Redis command connection is ready, else 0.',
     samples: (s) => [[NONE, s.l2.connected ? 1 : 0]],
   },
   {
-    kind: 'gauge', name: 'bus_connected', requires: 'bus',
+    kind: 'gauge',
+    name: 'bus_connected',
+    requires: 'bus',
     help: '1 when the invalidation bus is subscribed, else 0.',
     samples: (s) => [[NONE, s.bus.connected ? 1 : 0]],
   },
   {
-    kind: 'gauge', name: 'tracking_active', requires: 'tracking',
+    kind: 'gauge',
+    name: 'tracking_active',
+    requires: 'tracking',
     help: '1 when Redis reports every change (CLIENT TRACKING on), else 0.',
     samples: (s) => [[NONE, s.tracking.status === 'on' ? 1 : 0]],
   },
   {
-    kind: 'gauge', name: 'tracking_refused', requires: 'tracking',
+    kind: 'gauge',
+    name: 'tracking_refused',
+    requires: 'tracking',
     help: '1 when the server refused CLIENT TRACKING (the bus alone invalidates), else 0.',
     samples: (s) => [[NONE, s.tracking.status === 'refused' ? 1 : 0]],
   },
   {
-    kind: 'gauge', name: 'degraded',
+    kind: 'gauge',
+    name: 'degraded',
     help: '1 when Redis is configured but unreachable and the cache serves from L1 and loaders only, else 0.',
     samples: (s) => [[NONE, s.degraded ? 1 : 0]],
   },
@@ -265,10 +341,7 @@ const DEFINITIONS: readonly Definition[] = [
  * // GET /metrics: res.type(registry.contentType).send(await registry.metrics())
  * ```
  */
-export function registerTieredCacheMetrics(
-  cache: TieredCacheService,
-  options: TieredCacheMetricsOptions = {},
-): () => void {
+export function registerTieredCacheMetrics(cache: TieredCacheService, options: TieredCacheMetricsOptions = {}): () => void {
   const registry = options.registry ?? globalRegistry;
   const prefix = options.prefix ?? 'tiered_cache_';
 
@@ -294,31 +367,38 @@ export function registerTieredCacheMetrics(
     metrics.set(
       name,
       def.kind === 'counter'
-        ? new Counter({ ...config, collect() { this.reset(); for (const [l, v] of samples()) this.inc(l, v); } })
-        : new Gauge({ ...config, collect() { this.reset(); for (const [l, v] of samples()) this.set(l, v); } }),
+        ? new Counter({
+            ...config,
+            collect() {
+              this.reset();
+              for (const [l, v] of samples()) this.inc(l, v);
+            },
+          })
+        : new Gauge({
+            ...config,
+            collect() {
+              this.reset();
+              for (const [l, v] of samples()) this.set(l, v);
+            },
+          }),
     );
   }
-  const loaderDuration = new ScrapeTimeHistogram(
-    `${prefix}loader_duration_seconds`,
-    'Time loaders (cached methods) took, in seconds.',
-    () => {
-      const { loads } = read();
-      const { boundsMs, counts } = loads.durationHistogram;
-      return {
-        bounds: boundsMs.map((ms) => ms / 1000),
-        cumulativeCounts: counts,
-        count: loads.durationCount,
-        sum: loads.durationMsSum / 1000,
-      };
-    },
-  );
+  const loaderDuration = new ScrapeTimeHistogram(`${prefix}loader_duration_seconds`, 'Time loaders (cached methods) took, in seconds.', () => {
+    const { loads } = read();
+    const { boundsMs, counts } = loads.durationHistogram;
+    return {
+      bounds: boundsMs.map((ms) => ms / 1000),
+      cumulativeCounts: counts,
+      count: loads.durationCount,
+      sum: loads.durationMsSum / 1000,
+    };
+  });
   metrics.set(loaderDuration.name, loaderDuration as unknown as Metric);
 
   const taken = [...metrics.keys()].filter((name) => registry.getSingleMetric(name));
   if (taken.length > 0) {
     throw new Error(
-      `registerTieredCacheMetrics: the registry already has ${taken.join(', ')}. ` +
-        'Register each cache once per registry, or give each its own `prefix`.',
+      `registerTieredCacheMetrics: the registry already has ${taken.join(', ')}. Register each cache once per registry, or give each its own \`prefix\`.`,
     );
   }
   for (const metric of metrics.values()) registry.registerMetric(metric);

@@ -6,18 +6,7 @@ import { beta, duration, fail, flag, fraction } from './option-checks.js';
  * types are derived from it, the merge below walks it, and the check under it makes a name
  * missing from the merge a compile error.
  */
-export const ENTRY_OPTION_NAMES = [
-  'ttl',
-  'l1Ttl',
-  'nullTtl',
-  'lock',
-  'grace',
-  'graceBackoff',
-  'softTimeout',
-  'hardTimeout',
-  'earlyRefresh',
-  'jitter',
-] as const;
+export const ENTRY_OPTION_NAMES = ['ttl', 'l1Ttl', 'nullTtl', 'lock', 'grace', 'graceBackoff', 'softTimeout', 'hardTimeout', 'earlyRefresh', 'jitter'] as const;
 
 export type EntryOptionName = (typeof ENTRY_OPTION_NAMES)[number];
 

@@ -1,10 +1,6 @@
 import { isRedisInstance } from '../l2/redis-connection.js';
 import { redact } from '../l2/redis-diagnosis.js';
-import type {
-  L1Options,
-  SerializerOption,
-  TieredCacheModuleOptions,
-} from '../interfaces/tiered-cache-options.interface.js';
+import type { L1Options, SerializerOption, TieredCacheModuleOptions } from '../interfaces/tiered-cache-options.interface.js';
 import { defaultPolicy, ENTRY_OPTION_NAMES, type EntryOptionName, type EntryPolicy } from './entry-policy.js';
 import { beta, duration, fail, flag, fraction } from './option-checks.js';
 
@@ -50,15 +46,33 @@ export const DEFAULTS = {
 
 /** Module-only option names; the entry options (but `l1Ttl`, which is `l1.ttl` here) come from entry-policy.ts. */
 const MODULE_OPTION_NAMES = [
-  'redis', 'keyPrefix', 'l1', 'serializer', 'l2Timeout', 'connectTimeout', 'maxKeyLength', 'leaseTtl',
-  'lockWaitTimeout', 'onLockTimeout', 'bus', 'tracking', 'tagTtl', 'breaker', 'keyContext', 'maxValueBytes', 'isGlobal',
+  'redis',
+  'keyPrefix',
+  'l1',
+  'serializer',
+  'l2Timeout',
+  'connectTimeout',
+  'maxKeyLength',
+  'leaseTtl',
+  'lockWaitTimeout',
+  'onLockTimeout',
+  'bus',
+  'tracking',
+  'tagTtl',
+  'breaker',
+  'keyContext',
+  'maxValueBytes',
+  'isGlobal',
 ] as const;
 const KNOWN = new Set<string>([...MODULE_OPTION_NAMES, ...ENTRY_OPTION_NAMES.filter((n) => n !== 'l1Ttl')]);
 const KNOWN_L1 = new Set(['max', 'ttl', 'maxSize', 'sizeCalculation']);
 
 // Every module option has a name in the lists above, and every listed name is a module option.
 type ModuleOptionName = (typeof MODULE_OPTION_NAMES)[number] | Exclude<EntryOptionName, 'l1Ttl'>;
-const _everyOptionListed: Record<Exclude<keyof TieredCacheModuleOptions, ModuleOptionName> | Exclude<ModuleOptionName, keyof TieredCacheModuleOptions | 'isGlobal'>, never> = {};
+const _everyOptionListed: Record<
+  Exclude<keyof TieredCacheModuleOptions, ModuleOptionName> | Exclude<ModuleOptionName, keyof TieredCacheModuleOptions | 'isGlobal'>,
+  never
+> = {};
 void _everyOptionListed;
 
 /**
@@ -119,10 +133,10 @@ function resolveKeyContext(v: unknown): ResolvedOptions['keyContext'] {
 
 function resolveMaxValueBytes(v: unknown): number {
   if (v === undefined) return DEFAULTS.maxValueBytes;
-  if (!Number.isSafeInteger(v) || (v as number) < 1) fail('maxValueBytes', `give a whole number of bytes >= 1, e.g. ${DEFAULTS.maxValueBytes} (8 MiB); got ${String(v)}`);
+  if (!Number.isSafeInteger(v) || (v as number) < 1)
+    fail('maxValueBytes', `give a whole number of bytes >= 1, e.g. ${DEFAULTS.maxValueBytes} (8 MiB); got ${String(v)}`);
   return v as number;
 }
-
 
 function resolveBreaker(v: unknown): ResolvedOptions['breaker'] {
   if (v === false) return false;
@@ -160,7 +174,9 @@ function resolveRedis(v: unknown): ResolvedOptions['redis'] {
     if (!Array.isArray(r.cluster) || r.cluster.length === 0) {
       fail('redis.cluster', "give the startup nodes, e.g. [{ host: '127.0.0.1', port: 7000 }]");
     }
-    r.cluster.forEach((n, i) => clusterNode(n, `redis.cluster[${i}]`));
+    r.cluster.forEach((n, i) => {
+      clusterNode(n, `redis.cluster[${i}]`);
+    });
     if (r.options !== undefined && (typeof r.options !== 'object' || r.options === null || Array.isArray(r.options))) {
       fail('redis.options', 'give ioredis ClusterOptions, e.g. { redisOptions: { password } }');
     }
@@ -187,7 +203,6 @@ function clusterNode(n: unknown, path: string): void {
   }
   fail(path, "give { host, port }, a port number or 'host:port'");
 }
-
 
 function oneOf<const T extends readonly string[]>(o: Record<string, unknown>, name: string, values: T): T[number] {
   const v = o[name] ?? values[0];

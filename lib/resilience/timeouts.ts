@@ -7,7 +7,9 @@ export class LoaderTimeoutError extends TieredCacheError {
     readonly key: string,
     readonly timeoutMs: number,
   ) {
-    super(`nestjs-tiered-cache: the loader of "${key}" took longer than hardTimeout (${timeoutMs} ms); it goes on in the background and its result will be cached if it succeeds`);
+    super(
+      `nestjs-tiered-cache: the loader of "${key}" took longer than hardTimeout (${timeoutMs} ms); it goes on in the background and its result will be cached if it succeeds`,
+    );
   }
 }
 

@@ -141,10 +141,7 @@ export class KeyvSharedTier implements SharedTier {
 
   del(keys: readonly string[]): Promise<Outcome<true>> {
     for (const k of keys) this.#wrote(k);
-    return this.#call(
-      () => Promise.all(keys.map((k) => this.#inOrder(k, () => this.#all((s) => s.delete(k))))).then(() => true as const),
-      true,
-    );
+    return this.#call(() => Promise.all(keys.map((k) => this.#inOrder(k, () => this.#all((s) => s.delete(k))))).then(() => true as const), true);
   }
 
   delPrefix(prefix: string): Promise<Outcome<true>> {

@@ -1,13 +1,4 @@
-import {
-  FAILED,
-  leaseKey,
-  type Outcome,
-  type Raw,
-  type SharedTier,
-  type Subscription,
-  VERSION_TTL,
-  versionKey,
-} from './shared-tier.interface.js';
+import { FAILED, leaseKey, type Outcome, type Raw, type SharedTier, type Subscription, VERSION_TTL, versionKey } from './shared-tier.interface.js';
 
 /**
  * Decides when a tier's reply or a bus delivery happens: `(p) => p` runs them in order; a

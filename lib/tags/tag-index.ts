@@ -58,7 +58,9 @@ export class TagIndex {
     return this.shared.getMarkers(unknown.map((t) => this.markerKey(t))).then((ats) => {
       // A tag that cannot be checked makes the entry a miss: never serve what may be invalidated.
       if (ats === FAILED) return true;
-      unknown.forEach((t, i) => this.#registry.set(t, Number(ats[i] ?? 0)));
+      unknown.forEach((t, i) => {
+        this.#registry.set(t, Number(ats[i] ?? 0));
+      });
       return this.#registry.isStale(tags, createdAt) !== false;
     });
   }

@@ -1,14 +1,4 @@
-import {
-  type Attributes,
-  context,
-  type Meter,
-  metrics,
-  type ObservableResult,
-  type Span,
-  SpanStatusCode,
-  trace,
-  type Tracer,
-} from '@opentelemetry/api';
+import { type Attributes, context, type Meter, metrics, type ObservableResult, type Span, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { CacheStatsSnapshot } from '../interfaces/cache-stats.interface.js';
 import { ENGINE } from '../tiered-cache.constants.js';
@@ -50,10 +40,7 @@ export interface TieredCacheInstrumentationOptions {
  * ```
  * @publicApi
  */
-export function instrumentTieredCache(
-  cache: TieredCacheService,
-  options: TieredCacheInstrumentationOptions = {},
-): () => void {
+export function instrumentTieredCache(cache: TieredCacheService, options: TieredCacheInstrumentationOptions = {}): () => void {
   const tracer = options.tracer ?? trace.getTracer('nestjs-tiered-cache');
   const keys = options.keys ?? 'namespace';
   const engine = cache[ENGINE];
@@ -94,7 +81,8 @@ export function instrumentTieredCache(
     [CACHE_TRACE_CHANNELS.loadEnd, end],
   ];
   for (const [name, fn] of subscriptions) subscribe(name, fn);
-  const stopMetrics = options.metrics === false ? () => undefined : mirrorMetrics(options.meter ?? metrics.getMeter('nestjs-tiered-cache'), () => cache.stats());
+  const stopMetrics =
+    options.metrics === false ? () => undefined : mirrorMetrics(options.meter ?? metrics.getMeter('nestjs-tiered-cache'), () => cache.stats());
   return () => {
     for (const [name, fn] of subscriptions) unsubscribe(name, fn);
     stopMetrics();

@@ -10,8 +10,6 @@ export async function listen(app: INestApplication, config: Pick<SampleAppConfig
     await app.listen(config.port, config.host);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    throw new Error(
-      `Port ${config.port} on ${config.host} is in use (another instance of the sample?): stop it, or start this one with PORT=<another port>`,
-    );
+    throw new Error(`Port ${config.port} on ${config.host} is in use (another instance of the sample?): stop it, or start this one with PORT=<another port>`);
   }
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { TieredCacheService } from 'nestjs-tiered-cache';
 import { CACHE_MANAGER, type Cache, CacheModule, type CacheModuleOptions } from 'nestjs-tiered-cache/compat';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { redisSuite } from '../support/redis-suite.js';
 import { ADAPTERS, type AdapterName, compatPrefix, eventually, listen } from './compat-app.js';
 
@@ -265,7 +265,13 @@ describe.each<AdapterName>(ADAPTERS)('the injected cache (cache-manager 7 API) o
     it('takes the ttl from a function of the result', async () => {
       const { cache } = await start();
 
-      await expectExpiry(cache, 'f', 6_000, () => cache.wrap('f', () => ({ ttl: 6_000 }), (v) => v.ttl));
+      await expectExpiry(cache, 'f', 6_000, () =>
+        cache.wrap(
+          'f',
+          () => ({ ttl: 6_000 }),
+          (v) => v.ttl,
+        ),
+      );
     });
 
     it('caches a null result, and runs the function again after an undefined one', async () => {

@@ -2,15 +2,8 @@ import 'reflect-metadata';
 import { Inject, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Cacheable, TieredCacheConfigError, TieredCacheService } from 'nestjs-tiered-cache';
-import {
-  CACHE_MANAGER,
-  CACHE_MODULE_OPTIONS,
-  Cache,
-  CacheModule,
-  type CacheModuleOptions,
-  type CacheOptionsFactory,
-} from 'nestjs-tiered-cache/compat';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CACHE_MANAGER, CACHE_MODULE_OPTIONS, Cache, CacheModule, type CacheModuleOptions, type CacheOptionsFactory } from 'nestjs-tiered-cache/compat';
+import { describe, expect, it } from 'vitest';
 import { rawClient } from '../support/redis-server.js';
 import { withoutVersions } from '../support/topology.js';
 import { redisSuite } from '../support/redis-suite.js';
@@ -115,7 +108,7 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
     expect(await cache.get('product:8')).toEqual({ id: 8 });
   });
 
-  it("caches @Cacheable service methods in the same entries", async () => {
+  it('caches @Cacheable service methods in the same entries', async () => {
     @Injectable()
     class Catalog {
       loads = 0;
@@ -223,9 +216,7 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
   it('registerAsync() takes the options from a CacheOptionsFactory class (useClass) with extraProviders', async () => {
     configure();
     const { app } = await start({
-      imports: [
-        CacheModule.registerAsync({ imports: [ConfigModule], useClass: CacheConfigService, extraProviders: [TtlPolicy] }),
-      ],
+      imports: [CacheModule.registerAsync({ imports: [ConfigModule], useClass: CacheConfigService, extraProviders: [TtlPolicy] })],
     });
 
     const ttl = await defaultTtlOf(app.get(CACHE_MANAGER));
@@ -290,17 +281,13 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule on %s', (adapter) => {
   });
 
   it('fails bootstrap on a stores entry that is not a Keyv store, naming what to give', async () => {
-    await expect(
-      Test.createTestingModule({ imports: [CacheModule.register({ stores: [{}] } as never)] }).compile(),
-    ).rejects.toThrow(TieredCacheConfigError);
-    await expect(
-      Test.createTestingModule({ imports: [CacheModule.register({ stores: [{}] } as never)] }).compile(),
-    ).rejects.toThrow(/"stores\[0\]".*Keyv instance.*KeyvRedis/);
+    await expect(Test.createTestingModule({ imports: [CacheModule.register({ stores: [{}] } as never)] }).compile()).rejects.toThrow(TieredCacheConfigError);
+    await expect(Test.createTestingModule({ imports: [CacheModule.register({ stores: [{}] } as never)] }).compile()).rejects.toThrow(
+      /"stores\[0\]".*Keyv instance.*KeyvRedis/,
+    );
   });
 
   it('fails bootstrap on an unknown option', async () => {
-    await expect(
-      Test.createTestingModule({ imports: [CacheModule.register({ max: 100 } as never)] }).compile(),
-    ).rejects.toThrow(/"max"/);
+    await expect(Test.createTestingModule({ imports: [CacheModule.register({ max: 100 } as never)] }).compile()).rejects.toThrow(/"max"/);
   });
 });

@@ -31,13 +31,10 @@ export async function listen(adapter: AdapterName, metadata: ModuleMetadata): Pr
 }
 
 /** A GET (or other method) over real HTTP: status, `X-Cache` header and parsed JSON body (if any). */
-export async function request<T = unknown>(
-  url: string,
-  init?: RequestInit,
-): Promise<{ status: number; xCache: string | null; body: T; text: string }> {
+export async function request<T = unknown>(url: string, init?: RequestInit): Promise<{ status: number; xCache: string | null; body: T; text: string }> {
   const res = await fetch(url, init);
   const text = await res.text();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = text === '' ? undefined : JSON.parse(text);
   } catch {

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { CACHE_MANAGER, type Cache } from 'nestjs-tiered-cache/compat';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisSuite } from '../support/redis-suite.js';
 import { ADAPTERS, type AdapterName, compatPrefix, eventually, listen, request } from './compat-app.js';
 import { AppModule } from './fixtures/cache-manager-app/app.module.js';
@@ -22,8 +22,7 @@ describe.each<AdapterName>(ADAPTERS)('an app written for @nestjs/cache-manager, 
     return { ...r, todos: r.app.get(TodosService), cache: r.app.get<Cache>(CACHE_MANAGER) };
   }
 
-  const post = (url: string, body: unknown) =>
-    request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (url: string, body: unknown) => request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   it('serves GET /todos from the cache', async () => {
     const { url, todos } = await start();
@@ -94,7 +93,12 @@ describe.each<AdapterName>(ADAPTERS)('an app written for @nestjs/cache-manager, 
 
     expect(again).toMatchObject({ xCache: 'HIT', body: { user: 'ada', load: 1 } });
     expect(other).toMatchObject({ xCache: 'MISS', body: { user: 'bob', load: 1 } });
-    expect(app.get(ProfileController).loads).toEqual(new Map([['ada', 1], ['bob', 1]]));
+    expect(app.get(ProfileController).loads).toEqual(
+      new Map([
+        ['ada', 1],
+        ['bob', 1],
+      ]),
+    );
   });
 
   it('answers from the cache on a second instance, and sees its evictions', async () => {

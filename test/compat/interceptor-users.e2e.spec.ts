@@ -1,30 +1,10 @@
 import 'reflect-metadata';
-import {
-  type CallHandler,
-  Controller,
-  type ExecutionContext,
-  Get,
-  Header,
-  Headers,
-  Injectable,
-  Logger,
-  type NestInterceptor,
-  Res,
-  UseInterceptors,
-} from '@nestjs/common';
+import { Controller, type ExecutionContext, Get, Header, Headers, Injectable, Logger, Res, UseInterceptors } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import {
-  CACHE_MANAGER,
-  type Cache,
-  CacheInterceptor,
-  CacheKey,
-  CacheModule,
-  CachePublic,
-} from 'nestjs-tiered-cache/compat';
-import type { Observable } from 'rxjs';
+import { CACHE_MANAGER, type Cache, CacheInterceptor, CacheKey, CacheModule, CachePublic } from 'nestjs-tiered-cache/compat';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { redisSuite } from '../support/redis-suite.js';
 import { ADAPTERS, type AdapterName, compatPrefix, listen, request } from './compat-app.js';
@@ -32,8 +12,7 @@ import { handlerRuns } from './handler-runs.js';
 
 /** Bearer tokens and the users they authenticate, as an auth guard would resolve them. */
 const USERS: Record<string, string> = { 'token-alice': 'alice', 'token-bob': 'bob' };
-const userOf = (authorization: string | undefined) =>
-  authorization === undefined ? 'anonymous' : (USERS[authorization.replace(/^Bearer /, '')] ?? 'unknown');
+const userOf = (authorization: string | undefined) => (authorization === undefined ? 'anonymous' : (USERS[authorization.replace(/^Bearer /, '')] ?? 'unknown'));
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 const CONCURRENT = 20;
@@ -238,9 +217,7 @@ describe.each<AdapterName>(ADAPTERS)('CacheInterceptor and users, on %s', (adapt
   it(`does not hand a private response to ${CONCURRENT} concurrent requests for the same URL`, async () => {
     const { url, runs } = await start();
 
-    const responses = await Promise.all(
-      Array.from({ length: CONCURRENT }, (_, i) => request(`${url}/session`, { headers: { 'x-session': `s${i}` } })),
-    );
+    const responses = await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => request(`${url}/session`, { headers: { 'x-session': `s${i}` } })));
 
     expect(responses.map((r) => r.body)).toEqual(Array.from({ length: CONCURRENT }, (_, i) => ({ session: `s${i}` })));
     expect(runs.count('session')).toBe(CONCURRENT);
@@ -249,8 +226,14 @@ describe.each<AdapterName>(ADAPTERS)('CacheInterceptor and users, on %s', (adapt
   it('neither reads nor writes a CACHE_MANAGER a test put in place for an authenticated request', async () => {
     const calls: string[] = [];
     const fake = {
-      get: async (key: string) => (calls.push(`get ${key}`), { user: 'someone else' }),
-      set: async (key: string, value: unknown) => (calls.push(`set ${key}`), value),
+      get: async (key: string) => {
+        calls.push(`get ${key}`);
+        return { user: 'someone else' };
+      },
+      set: async (key: string, value: unknown) => {
+        calls.push(`set ${key}`);
+        return value;
+      },
     };
     const moduleRef = await Test.createTestingModule({
       imports: [CacheModule.register({ redis: suite.redis.url, keyPrefix: compatPrefix(adapter) })],

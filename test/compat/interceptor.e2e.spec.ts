@@ -1,13 +1,11 @@
 import 'reflect-metadata';
 import {
-  type CallHandler,
   Controller,
   type ExecutionContext,
   Get,
   Headers,
   Injectable,
   type MessageEvent,
-  type NestInterceptor,
   NotFoundException,
   Param,
   Post,
@@ -22,7 +20,7 @@ import { Test } from '@nestjs/testing';
 import { TieredCacheService } from 'nestjs-tiered-cache';
 import { CACHE_MANAGER, type Cache, CacheInterceptor, CacheKey, CacheModule, CacheTTL } from 'nestjs-tiered-cache/compat';
 import { from, type Observable } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisSuite } from '../support/redis-suite.js';
 import { ADAPTERS, type AdapterName, compatPrefix, eventually, listen, request } from './compat-app.js';
 import { handlerRuns } from './handler-runs.js';

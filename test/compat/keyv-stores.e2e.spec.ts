@@ -222,7 +222,10 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule with Keyv stores, on %s', (ada
       hooks: {},
       stats: {},
       get: async (k: string) => map.get(k),
-      set: async (k: string, v: unknown) => (map.set(k, v), true),
+      set: async (k: string, v: unknown) => {
+        map.set(k, v);
+        return true;
+      },
       delete: async (k: string) => map.delete(k),
       clear: async () => map.clear(),
       disconnect: async () => void disconnects++,
@@ -238,9 +241,9 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule with Keyv stores, on %s', (ada
   });
 
   it('fails at bootstrap, naming the fix, when given both stores and redis', async () => {
-    await expect(
-      listen(adapter, { imports: [CacheModule.register({ stores: [new Keyv()], redis: suite.redis.url })] }),
-    ).rejects.toThrow(/give stores \(Keyv\) or redis, not both/);
+    await expect(listen(adapter, { imports: [CacheModule.register({ stores: [new Keyv()], redis: suite.redis.url })] })).rejects.toThrow(
+      /give stores \(Keyv\) or redis, not both/,
+    );
   });
 
   it('fails at bootstrap, naming the fix, on a store that is not a Keyv store', async () => {
@@ -249,4 +252,3 @@ describe.each<AdapterName>(ADAPTERS)('CacheModule with Keyv stores, on %s', (ada
     );
   });
 });
-

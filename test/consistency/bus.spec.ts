@@ -157,8 +157,7 @@ describe('every instance sees every write (invalidation bus, three Nest apps on 
     // B and C read them into their L1 too.
     for (const i of [b!, c!]) expect(await i.cache.get('row:9999')).toBe('row:9999');
     for (const i of [b!, c!]) await Promise.all(keys.map((k) => i.cache.get(k)));
-    const writes = async () =>
-      (await Promise.all(['set', 'del', 'unlink', 'evalsha'].map((c) => commandCalls(raw, c)))).reduce((a, b) => a + b);
+    const writes = async () => (await Promise.all(['set', 'del', 'unlink', 'evalsha'].map((c) => commandCalls(raw, c)))).reduce((a, b) => a + b);
     // Writes Redis did not confirm in time (a loaded machine) are retried: let them all land first.
     expect(await eventually(() => [a!, b!, c!].every((i) => i.cache.stats().l2.pendingWrites === 0), 10_000)).toBe(true);
     const writesBefore = await writes();

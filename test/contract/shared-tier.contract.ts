@@ -107,7 +107,11 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
     it('fill stores, frees the lease and publishes, only while the token holds the lease', async () => {
       const channel = `${fx.prefix}__bus`;
       const got: string[] = [];
-      const sub = fx.b.subscribe(channel, (m) => got.push(m), () => undefined);
+      const sub = fx.b.subscribe(
+        channel,
+        (m) => got.push(m),
+        () => undefined,
+      );
       await sub.start(2_000);
       await fx.a.acquire(k, 'ta', 1_000, false);
       expect(await fx.b.fill(k, 'tb', 'not mine', 10_000, channel, 'm-b')).toBe(false);
@@ -156,7 +160,11 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
     it('delivers published messages in order to the other instances', async () => {
       const channel = `${fx.prefix}__bus`;
       const got: string[] = [];
-      const sub = fx.b.subscribe(channel, (m) => got.push(m), () => undefined);
+      const sub = fx.b.subscribe(
+        channel,
+        (m) => got.push(m),
+        () => undefined,
+      );
       await sub.start(2_000);
       expect(sub.connected).toBe(true);
       for (const m of ['1', '2', '3']) expect(await fx.a.publish(channel, m)).toBe(true);

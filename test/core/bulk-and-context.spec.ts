@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable } from '@nestjs/common';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Cacheable, CacheEvict } from 'nestjs-tiered-cache';
 import { eventually } from '../support/app.js';
 import { commandCalls } from '../support/redis-server.js';
@@ -29,11 +29,11 @@ describe('bulk operations and tenant-safe keys', () => {
   const suite = redisSuite();
 
   it('getMany reads L1 first and only the misses from Redis, in order; setMany and delMany write and evict many', async () => {
-    const { app, cache } = await suite.app({ keyPrefix: 'bulk:' });
+    const { cache } = await suite.app({ keyPrefix: 'bulk:' });
     const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
     await cache.setMany(keys.map((key, i) => ({ key, value: i, options: { ttl: 60_000 } })));
     // A second instance has none of them in L1; it reads half of them first.
-    const { app: other, cache: reader } = await suite.app({ keyPrefix: 'bulk:' });
+    const { cache: reader } = await suite.app({ keyPrefix: 'bulk:' });
     await reader.getMany(keys.slice(0, 50));
     const gets = await commandCalls(suite.raw, 'get');
     const values = await reader.getMany([...keys, 'missing']);
@@ -47,10 +47,7 @@ describe('bulk operations and tenant-safe keys', () => {
   });
 
   it('keyContext makes the tenant part of every key: one tenant never reads another tenant’s entry', async () => {
-    const { app, cache } = await suite.app(
-      { keyPrefix: 'tenants:', keyContext: () => tenant.getStore() },
-      { providers: [Invoices] },
-    );
+    const { app, cache } = await suite.app({ keyPrefix: 'tenants:', keyContext: () => tenant.getStore() }, { providers: [Invoices] });
     const invoices = app.get(Invoices);
     expect(await tenant.run('acme', () => invoices.find(1))).toBe('invoice 1 of acme');
     expect(await tenant.run('globex', () => invoices.find(1))).toBe('invoice 1 of globex');
@@ -66,13 +63,16 @@ describe('bulk operations and tenant-safe keys', () => {
     await tenant.run('acme', () => invoices.find(1));
     expect(invoices.reads).toEqual(['acme:1', 'globex:1', 'acme:1']);
     // Entries only: a write or eviction also leaves the key's write version (`…:ver`) for a while.
-    const stored = async () => withoutVersions(await suite.raw.keys('tenants:*')).sort().join(' ');
+    const stored = async () =>
+      withoutVersions(await suite.raw.keys('tenants:*'))
+        .sort()
+        .join(' ');
     expect(await eventually(async () => (await stored()) === 'tenants:{acme/invoice:1} tenants:{globex/invoice:1}')).toBe(true);
   });
 
   it('a tenant value cannot forge another tenant’s key (context values are encoded)', async () => {
     let current = 'a';
-    const { app, cache } = await suite.app({ redis: false, keyContext: () => current });
+    const { cache } = await suite.app({ redis: false, keyContext: () => current });
     await cache.set('b/c', 'secret of a');
     current = 'a/b';
     expect(await cache.get('c')).toBeUndefined();

@@ -147,7 +147,6 @@ describe('options are checked at bootstrap', () => {
   });
 });
 
-
 describe('shutdown', () => {
   it('an app closed right after a load still stores the value and frees its lease', async () => {
     const redis = await RedisServer.start();

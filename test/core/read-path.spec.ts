@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Cacheable } from 'nestjs-tiered-cache';
-import { createApp, eventually, sleep } from '../support/app.js';
+import { eventually, sleep } from '../support/app.js';
 import { commandCalls } from '../support/redis-server.js';
 import { redisSuite } from '../support/redis-suite.js';
 

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TieredCacheModuleOptions } from 'nestjs-tiered-cache';
 import { eventually, sleep } from '../support/app.js';
 import { redisSuite } from '../support/redis-suite.js';
@@ -18,7 +18,11 @@ describe('values: what is cached, what is not', () => {
     for (const l1 of [undefined, false] as const) {
       const cache = await cacheWith({ l1 });
       let loads = 0;
-      const load = () => cache.getOrSet('falsy', async () => (loads++, value));
+      const load = () =>
+        cache.getOrSet('falsy', async () => {
+          loads++;
+          return value;
+        });
       expect(await load()).toEqual(value);
       await eventually(async () => (await cache.get('falsy')) !== undefined, 1_000);
       expect(await load()).toEqual(value);
@@ -30,7 +34,11 @@ describe('values: what is cached, what is not', () => {
   it('caches null for nullTtl (negative caching) and get() returns null, not undefined', async () => {
     const cache = await cacheWith({ nullTtl: 200, l1: false });
     let loads = 0;
-    const load = () => cache.getOrSet('missing-row', async () => (loads++, null));
+    const load = () =>
+      cache.getOrSet('missing-row', async () => {
+        loads++;
+        return null;
+      });
     expect(await load()).toBeNull();
     await eventually(async () => (await cache.get('missing-row')) === null, 1_000);
     expect(await load()).toBeNull();
@@ -54,8 +62,14 @@ describe('values: what is cached, what is not', () => {
   it('nullTtl: 0 does not cache null results', async () => {
     const cache = await cacheWith({ nullTtl: 0 });
     let loads = 0;
-    await cache.getOrSet('n', async () => (loads++, null));
-    await cache.getOrSet('n', async () => (loads++, null));
+    await cache.getOrSet('n', async () => {
+      loads++;
+      return null;
+    });
+    await cache.getOrSet('n', async () => {
+      loads++;
+      return null;
+    });
     expect(loads).toBe(2);
   });
 
@@ -84,7 +98,10 @@ describe('values: what is cached, what is not', () => {
     circular.self = circular;
     let loads = 0;
     for (const value of [circular, { big: 10n }]) {
-      const got = await cache.getOrSet(`bad-${loads}`, async () => (loads++, value));
+      const got = await cache.getOrSet(`bad-${loads}`, async () => {
+        loads++;
+        return value;
+      });
       expect(got).toBe(value);
       expect(await cache.get(`bad-${loads - 1}`)).toBeUndefined();
     }
@@ -104,7 +121,7 @@ describe('values: what is cached, what is not', () => {
     expect(await eventually(async () => (await suite.raw.exists('corrupt:{a}', 'corrupt:{c}')) === 0)).toBe(true);
   });
 
-  it("msgpack keeps Date, Map, Set, BigInt and binary values", async () => {
+  it('msgpack keeps Date, Map, Set, BigInt and binary values', async () => {
     const cache = await cacheWith({ serializer: 'msgpack', l1: false });
     const value = {
       at: new Date('2026-01-02T03:04:05.000Z'),
@@ -139,7 +156,10 @@ describe('values: what is cached, what is not', () => {
     const cache = await cacheWith({
       l1: false,
       serializer: {
-        serialize: (v) => (used++, Buffer.from(`custom:${JSON.stringify(v)}`)),
+        serialize: (v) => {
+          used++;
+          return Buffer.from(`custom:${JSON.stringify(v)}`);
+        },
         deserialize: (b) => JSON.parse(b.toString().slice('custom:'.length)),
       },
     });

@@ -1,17 +1,5 @@
 import 'reflect-metadata';
-import {
-  type CanActivate,
-  Controller,
-  Get,
-  Inject,
-  Injectable,
-  Module,
-  Param,
-  ParseIntPipe,
-  Scope,
-  SetMetadata,
-  UseGuards,
-} from '@nestjs/common';
+import { type CanActivate, Controller, Get, Inject, Injectable, Module, Param, ParseIntPipe, Scope, SetMetadata, UseGuards } from '@nestjs/common';
 import { ContextIdFactory, Reflector } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -171,10 +159,7 @@ describe('wiring: decorated methods reach their own app’s cache', () => {
     });
 
     it('caches a method of a useFactory provider', async () => {
-      const { app, cache } = await boot(
-        { redis: redis.url },
-        { providers: [{ provide: 'CATALOG', useFactory: () => new HandBuiltCatalog() }] },
-      );
+      const { app, cache } = await boot({ redis: redis.url }, { providers: [{ provide: 'CATALOG', useFactory: () => new HandBuiltCatalog() }] });
       const service = app.get<HandBuiltCatalog>('CATALOG');
 
       await service.findOne(3);
@@ -210,10 +195,7 @@ describe('wiring: decorated methods reach their own app’s cache', () => {
     });
 
     it('an aliased provider (useExisting) shares the cache of its original and is not wrapped twice', async () => {
-      const { app, cache } = await boot(
-        { redis: redis.url },
-        { providers: [CatalogService, { provide: 'CATALOG_ALIAS', useExisting: CatalogService }] },
-      );
+      const { app, cache } = await boot({ redis: redis.url }, { providers: [CatalogService, { provide: 'CATALOG_ALIAS', useExisting: CatalogService }] });
       const original = app.get(CatalogService);
       const alias = app.get<CatalogService>('CATALOG_ALIAS');
       expect(alias).toBe(original);
@@ -243,10 +225,7 @@ describe('wiring: decorated methods reach their own app’s cache', () => {
           return this.source.name(id);
         }
       }
-      const { app, cache } = await boot(
-        { redis: redis.url },
-        { providers: [{ provide: Catalog, useValue: catalog }, RequestScopedCatalog] },
-      );
+      const { app, cache } = await boot({ redis: redis.url }, { providers: [{ provide: Catalog, useValue: catalog }, RequestScopedCatalog] });
       const first = await app.resolve(RequestScopedCatalog, ContextIdFactory.create());
       const second = await app.resolve(RequestScopedCatalog, ContextIdFactory.create());
       expect(second).not.toBe(first);
@@ -319,10 +298,7 @@ describe('wiring: decorated methods reach their own app’s cache', () => {
       class MusicCatalog extends BaseCatalog {
         @Inject('GENRE') readonly genre!: string;
       }
-      const { app } = await boot(
-        { redis: redis.url },
-        { providers: [{ provide: 'GENRE', useValue: 'jazz' }, MusicCatalog] },
-      );
+      const { app } = await boot({ redis: redis.url }, { providers: [{ provide: 'GENRE', useValue: 'jazz' }, MusicCatalog] });
       const music = app.get(MusicCatalog);
       expect(music.genre).toBe('jazz');
 
@@ -425,10 +401,7 @@ describe('wiring: decorated methods reach their own app’s cache', () => {
 
   describe('when the method is reached', () => {
     it('stays cached when a reference captured after compile() and before init() is called after init()', async () => {
-      const moduleRef = await compileOnly([
-        CatalogService,
-        { provide: 'CATALOG', useFactory: () => new HandBuiltCatalog() },
-      ]);
+      const moduleRef = await compileOnly([CatalogService, { provide: 'CATALOG', useFactory: () => new HandBuiltCatalog() }]);
       const service = moduleRef.get(CatalogService);
       const factoryMade = moduleRef.get<HandBuiltCatalog>('CATALOG');
       const findItem = service.findOne.bind(service);
@@ -587,10 +560,7 @@ describe('wiring: decorated methods reach their own app’s cache', () => {
       class ShelfModule {}
 
       const moduleRef = await Test.createTestingModule({
-        imports: [
-          TieredCacheModule.forRoot({ redis: redis.url, keyPrefix: uniquePrefix('wiring'), isGlobal: false }),
-          ShelfModule,
-        ],
+        imports: [TieredCacheModule.forRoot({ redis: redis.url, keyPrefix: uniquePrefix('wiring'), isGlobal: false }), ShelfModule],
       }).compile();
       closers.push(() => moduleRef.close());
       const app = await moduleRef.init();

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createSampleApp } from '../../sample-app/src/create-sample-app.js';
 import { listen } from '../../sample-app/src/listen.js';
 import type { Product } from '../../sample-app/src/products/product.js';
@@ -25,9 +25,13 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
    * Starts the sample on an ephemeral port. Instances that share data share a key prefix (and a
    * database file); by default each gets its own prefix and an in-memory database.
    */
-  async function start(
-    { keyPrefix = `e2e-${adapter}-${randomUUID()}:`, dbFile }: { keyPrefix?: string; dbFile?: string } = {},
-  ): Promise<Running & { keyPrefix: string }> {
+  async function start({
+    keyPrefix = `e2e-${adapter}-${randomUUID()}:`,
+    dbFile,
+  }: {
+    keyPrefix?: string;
+    dbFile?: string;
+  } = {}): Promise<Running & { keyPrefix: string }> {
     const app = await createSampleApp({
       adapter,
       port: 0,
@@ -48,8 +52,14 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
     const first = await start();
     const { port } = new URL(first.url);
     const second = await createSampleApp({
-      adapter, port: 0, host: '127.0.0.1', redisUrl: suite.redis.url, keyPrefix: `e2e-${randomUUID()}:`,
-      dbLatencyMs: 5, dbFile: undefined, logger: false,
+      adapter,
+      port: 0,
+      host: '127.0.0.1',
+      redisUrl: suite.redis.url,
+      keyPrefix: `e2e-${randomUUID()}:`,
+      dbLatencyMs: 5,
+      dbFile: undefined,
+      logger: false,
     });
     suite.closeAfter(second);
 
@@ -109,10 +119,7 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
       await send('PATCH', `${a.url}/products/2`, { stock: 0 });
 
       // Through the invalidation bus, and at the latest once b's L1 entry expires (5 s).
-      await vi.waitFor(
-        async () => expect(await getJson<Product>(`${b.url}/products/2`)).toMatchObject({ stock: 0 }),
-        { timeout: 10_000, interval: 50 },
-      );
+      await vi.waitFor(async () => expect(await getJson<Product>(`${b.url}/products/2`)).toMatchObject({ stock: 0 }), { timeout: 10_000, interval: 50 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -218,10 +225,7 @@ describe.each<HttpAdapterName>(['fastify', 'express'])('sample app on %s', (adap
       await suite.redis.start();
     }
 
-    await vi.waitFor(
-      async () => expect((await send<HealthBody>('GET', `${url}/health`)).body.status).toBe('ok'),
-      { timeout: 15_000, interval: 100 },
-    );
+    await vi.waitFor(async () => expect((await send<HealthBody>('GET', `${url}/health`)).body.status).toBe('ok'), { timeout: 15_000, interval: 100 });
     expect((await scrape(url)).get('tiered_cache_degraded')).toBe(0);
   });
 

@@ -108,9 +108,7 @@ describe('OpenTelemetry instrumentation', () => {
     const { resourceMetrics } = await reader.collect();
     const all = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
     const point = (name: string, attrs: Record<string, string> = {}) =>
-      all
-        .find((m) => m.descriptor.name === name)
-        ?.dataPoints.find((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v))?.value;
+      all.find((m) => m.descriptor.name === name)?.dataPoints.find((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v))?.value;
     expect(point('tiered_cache.hits', { tier: 'l1' })).toBe(1);
     expect(point('tiered_cache.loader.calls')).toBe(1);
     expect(point('tiered_cache.l1.entries')).toBe(1);

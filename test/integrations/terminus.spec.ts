@@ -23,10 +23,7 @@ describe('TieredCacheHealthIndicator', () => {
 
   async function indicator(redisOption: string | false): Promise<TieredCacheHealthIndicator> {
     const moduleRef = await Test.createTestingModule({
-      imports: [
-        TerminusModule.forRoot({ logger: false }),
-        TieredCacheModule.forRoot({ redis: redisOption, keyPrefix: `health-${Math.random()}:` }),
-      ],
+      imports: [TerminusModule.forRoot({ logger: false }), TieredCacheModule.forRoot({ redis: redisOption, keyPrefix: `health-${Math.random()}:` })],
       providers: [TieredCacheHealthIndicator],
     }).compile();
     app = await moduleRef.init();
@@ -52,7 +49,13 @@ describe('TieredCacheHealthIndicator', () => {
     const result = await (await indicator(false)).isHealthy('l1-cache');
 
     expect(result).toEqual({
-      'l1-cache': { status: 'up', degraded: false, redis: { status: 'not configured' }, bus: { status: 'not configured' }, tracking: { status: 'not configured' } },
+      'l1-cache': {
+        status: 'up',
+        degraded: false,
+        redis: { status: 'not configured' },
+        bus: { status: 'not configured' },
+        tracking: { status: 'not configured' },
+      },
     });
   });
 

@@ -16,16 +16,18 @@ import { memoryFleet, runBatches } from './support/memory-fleet.js';
  */
 const interleaving = (faults: boolean, shared = true) =>
   fc.asyncProperty(
-    runOptionsArb(3).map((run) => (shared ? run : { ...run, instances: 1 })).chain((run) =>
-      fc.tuple(
-        fc.constant(run),
-        fc.array(fc.array(fc.oneof(...commandArbs({ ...run, faults, waits: [0], quiesce: 0 })), { minLength: 1, maxLength: 4, size: 'medium' }), {
-          minLength: 1,
-          maxLength: fuzzing ? 12 : 6,
-        }),
-        fc.scheduler(),
+    runOptionsArb(3)
+      .map((run) => (shared ? run : { ...run, instances: 1 }))
+      .chain((run) =>
+        fc.tuple(
+          fc.constant(run),
+          fc.array(fc.array(fc.oneof(...commandArbs({ ...run, faults, waits: [0], quiesce: 0 })), { minLength: 1, maxLength: 4, size: 'medium' }), {
+            minLength: 1,
+            maxLength: fuzzing ? 12 : 6,
+          }),
+          fc.scheduler(),
+        ),
       ),
-    ),
     async ([run, batches, s]) => {
       const fleet = await memoryFleet(run, s, shared);
       // Logical time: the oracle enforces the bus bound between steps, and no L1 TTL ever passes.
@@ -39,17 +41,29 @@ const interleaving = (faults: boolean, shared = true) =>
   );
 
 describe('an engine without a shared tier keeps the consistency model in every interleaving', () => {
-  it('of its loads, reads and invalidations', async () => {
-    await checkProperty('interleavings, L1 only', interleaving(false, false), { ...budget(200, 100_000), timeout: 10_000 });
-  }, fuzzing ? 3_600_000 : 30_000);
+  it(
+    'of its loads, reads and invalidations',
+    async () => {
+      await checkProperty('interleavings, L1 only', interleaving(false, false), { ...budget(200, 100_000), timeout: 10_000 });
+    },
+    fuzzing ? 3_600_000 : 30_000,
+  );
 });
 
 describe('engines over one in-memory shared tier keep the consistency model in every interleaving', () => {
-  it('with the tier healthy', async () => {
-    await checkProperty('interleavings', interleaving(false), { ...budget(150, 100_000), timeout: 10_000 });
-  }, fuzzing ? 3_600_000 : 30_000);
+  it(
+    'with the tier healthy',
+    async () => {
+      await checkProperty('interleavings', interleaving(false), { ...budget(150, 100_000), timeout: 10_000 });
+    },
+    fuzzing ? 3_600_000 : 30_000,
+  );
 
-  it('with the tier stopped, restarted empty and its subscribers dropped', async () => {
-    await checkProperty('interleavings with faults', interleaving(true), { ...budget(150, 100_000), timeout: 10_000 });
-  }, fuzzing ? 3_600_000 : 30_000);
+  it(
+    'with the tier stopped, restarted empty and its subscribers dropped',
+    async () => {
+      await checkProperty('interleavings with faults', interleaving(true), { ...budget(150, 100_000), timeout: 10_000 });
+    },
+    fuzzing ? 3_600_000 : 30_000,
+  );
 });

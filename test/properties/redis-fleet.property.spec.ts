@@ -23,7 +23,10 @@ const fleetProperty = (faults: boolean) =>
       fc.tuple(
         fc.constant(run),
         run.perCall ? perCallArb : fc.constant({}),
-        fc.commands(commandArbs({ ...run, faults, waits: WAITS, quiesce: fuzzing ? 3 : 1 }), { maxCommands: fuzzing ? 30 : 14, size: fuzzing ? 'large' : 'medium' }),
+        fc.commands(commandArbs({ ...run, faults, waits: WAITS, quiesce: fuzzing ? 3 : 1 }), {
+          maxCommands: fuzzing ? 30 : 14,
+          size: fuzzing ? 'large' : 'medium',
+        }),
       ),
     ),
     async ([run, decoratorOptions, cmds]) => {
@@ -32,11 +35,19 @@ const fleetProperty = (faults: boolean) =>
   );
 
 describe('a fleet on real Redis keeps the README consistency model', () => {
-  it('under random operations and options', async () => {
-    await checkProperty('redis fleet, no faults', fleetProperty(false), { ...budget(4, 1_000), endOnFailure: !fuzzing });
-  }, fuzzing ? 3_600_000 : 60_000);
+  it(
+    'under random operations and options',
+    async () => {
+      await checkProperty('redis fleet, no faults', fleetProperty(false), { ...budget(4, 1_000), endOnFailure: !fuzzing });
+    },
+    fuzzing ? 3_600_000 : 60_000,
+  );
 
-  it('under random operations, options and Redis faults (SIGSTOP, restart, pub/sub killed)', async () => {
-    await checkProperty('redis fleet with faults', fleetProperty(true), { ...budget(4, 1_000), endOnFailure: !fuzzing });
-  }, fuzzing ? 3_600_000 : 60_000);
+  it(
+    'under random operations, options and Redis faults (SIGSTOP, restart, pub/sub killed)',
+    async () => {
+      await checkProperty('redis fleet with faults', fleetProperty(true), { ...budget(4, 1_000), endOnFailure: !fuzzing });
+    },
+    fuzzing ? 3_600_000 : 60_000,
+  );
 });

@@ -23,8 +23,7 @@ describe('defect 1: a grace refresh of an L1-stale entry reads and writes its ow
   it('a refresh of a stale entry never answers with another tenant’s value (keyContext)', async () => {
     const tenant = new AsyncLocalStorage<string>();
     const { cache } = await suite.app({ ...graceful, keyContext: () => tenant.getStore() });
-    const report = (t: string, version: number, ttl: number) =>
-      tenant.run(t, () => cache.getOrSet('report', async () => `${t} report v${version}`, { ttl }));
+    const report = (t: string, version: number, ttl: number) => tenant.run(t, () => cache.getOrSet('report', async () => `${t} report v${version}`, { ttl }));
     await report('acme', 1, 100);
     await report('globex', 1, 100);
     await sleep(150);

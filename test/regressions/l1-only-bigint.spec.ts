@@ -6,7 +6,11 @@ describe('defect 13: without Redis, l1.maxSize does not make values go through t
     const { app, cache } = await createApp({ redis: false, l1: { maxSize: 1_000_000 } });
     try {
       let runs = 0;
-      const load = () => cache.getOrSet('balance', async () => (++runs, 10n ** 20n));
+      const load = () =>
+        cache.getOrSet('balance', async () => {
+          runs++;
+          return 10n ** 20n;
+        });
       expect(await load()).toBe(10n ** 20n);
       expect(await load()).toBe(10n ** 20n);
       expect(runs).toBe(1);

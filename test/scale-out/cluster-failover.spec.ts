@@ -24,8 +24,9 @@ describe('Cluster failover: a primary SIGKILLed', () => {
   /** A primary not failed over yet (it still has a replica), its replica, and a key it serves. */
   const shard = async (keyPrefix: string, name: string) => {
     const nodes = await cluster.topology();
-    const primary = nodes.find((n) => n.role === 'master' && !n.failed && n.slots.length > 0 && !used.has(n.port) &&
-      nodes.some((r) => r.masterId === n.id && !r.failed))!;
+    const primary = nodes.find(
+      (n) => n.role === 'master' && !n.failed && n.slots.length > 0 && !used.has(n.port) && nodes.some((r) => r.masterId === n.id && !r.failed),
+    )!;
     used.add(primary.port);
     const replicas = nodes.filter((r) => r.masterId === primary.id && !r.failed).map((r) => r.port);
     const serves = (key: string) => {
@@ -127,10 +128,14 @@ describe('Cluster failover: a primary SIGKILLed', () => {
     const hot = `k${onDeadShard(next + 1)}`;
     let loads = 0;
     const after = await Promise.all(
-      fresh.flatMap((c) => Array.from({ length: 20 }, () => c.getOrSet(hot, async () => {
-        await sleep(20);
-        return ++loads;
-      }))),
+      fresh.flatMap((c) =>
+        Array.from({ length: 20 }, () =>
+          c.getOrSet(hot, async () => {
+            await sleep(20);
+            return ++loads;
+          }),
+        ),
+      ),
     );
     expect(new Set(after).size).toBe(1);
     expect(loads).toBe(1);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Injectable, type INestApplicationContext } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cacheable, CacheEvict, type TieredCacheModuleOptions, type TieredCacheService } from 'nestjs-tiered-cache';
@@ -199,7 +199,7 @@ describe.each([
     const [a, b, c] = apps.map(({ app: nest, cache }) => ({ cache, catalog: nest.get(Catalog) }));
     expect(await eventually(() => apps.every((x) => x.cache.stats().bus.connected), 5_000)).toBe(true);
     const sees = async (value: string | undefined) =>
-      (await eventually(async () => (await a!.catalog.find('1')) === value && (await c!.catalog.find('1')) === value, 3_000));
+      await eventually(async () => (await a!.catalog.find('1')) === value && (await c!.catalog.find('1')) === value, 3_000);
 
     db.set('1', 'v1');
     for (const x of [a!, b!, c!]) expect(await x.catalog.find('1')).toBe('v1');

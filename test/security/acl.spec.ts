@@ -64,8 +64,12 @@ describe('a least-privilege Redis ACL user', () => {
         await nodeCall(port, ['ACL', 'LOG', 'RESET']);
       }
       const options = {
-        sentinels: set.sentinels, name: set.name, username: 'cache', password: 'cache-password',
-        sentinelUsername: 'sentinel-reader', sentinelPassword: 'sentinel-password',
+        sentinels: set.sentinels,
+        name: set.name,
+        username: 'cache',
+        password: 'cache-password',
+        sentinelUsername: 'sentinel-reader',
+        sentinelPassword: 'sentinel-password',
       };
       const a = await observedApp({ keyPrefix: prefix, redis: options, l1: { max: 1_000, ttl: 60_000 } });
       apps.push(a);
@@ -137,7 +141,12 @@ describe('a least-privilege Redis ACL user', () => {
     // says, once, as a warning, that it is off.
     const lines = logs.matching(/permission/i).filter((l) => l.level === 'error');
     expect(lines).toHaveLength(1);
-    expect(logs.matching(/permission/i).filter((l) => l.level !== 'error').every((l) => /CLIENT TRACKING/.test(l.text))).toBe(true);
+    expect(
+      logs
+        .matching(/permission/i)
+        .filter((l) => l.level !== 'error')
+        .every((l) => /CLIENT TRACKING/.test(l.text)),
+    ).toBe(true);
     expect(lines[0]!.text).toContain(`ACL SETUSER <user> +${command}.`);
     expect(lines[0]!.text).toContain(`${command.toUpperCase()} (+${command}): `);
     expect(lines[0]!.text).toMatch(consequence);
@@ -210,11 +219,13 @@ const CLUSTER_ADDITIONS = ['+cluster|slots', '+cluster|info', '+readwrite', '+as
  */
 async function runCoreScenario(a: ObservedApp, b: ObservedApp, storedInRedis: (key: string) => Promise<boolean>): Promise<void> {
   let loads = 0;
-  const load = (value: string, ms = 0) => async () => {
-    loads++;
-    await sleep(ms);
-    return value;
-  };
+  const load =
+    (value: string, ms = 0) =>
+    async () => {
+      loads++;
+      await sleep(ms);
+      return value;
+    };
 
   expect(await a.cache.getOrSet('product:1', load('v1'))).toBe('v1');
   expect(await a.cache.getOrSet('product:1', load('other'))).toBe('v1');

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createCacheUser } from '../support/acl.js';
 import { eventually } from '../support/app.js';
 import { freePort, rawClient, RedisServer } from '../support/redis-server.js';
 import { observedApp, type ObservedApp } from '../support/security-app.js';

@@ -73,7 +73,10 @@ describe('keys: what a read can reach, what a delete can reach', () => {
       const candidates = [key, `globex/${key}`, `globex:${key}`, ...suffixes(redisKey)];
       for (const tenant of OTHER_TENANTS) {
         const read = await as(tenant, () => cache.getMany(candidates));
-        expect(read.filter((v) => v !== undefined), `tenant ${JSON.stringify(tenant)}`).toEqual([]);
+        expect(
+          read.filter((v) => v !== undefined),
+          `tenant ${JSON.stringify(tenant)}`,
+        ).toEqual([]);
         expect(await as(tenant, () => cache.getOrSet(key, async () => `${tenant}'s own`))).toBe(`${tenant}'s own`);
       }
       expect(await as('globex', () => cache.get(key))).toBe('planted for globex');

@@ -64,8 +64,7 @@ describe('untrusted bytes from Redis', () => {
     it('reads a planted __proto__ payload as plain data: no prototype changed, now or when the app merges the value', async () => {
       const { cache, plant } = await target(serializer, 'profile:1');
       const payload = JSON.parse(
-        '{"name":"eve","__proto__":{"polluted":"yes","isAdmin":true},' +
-          '"nested":{"__proto__":{"polluted":"yes"}},"list":[{"__proto__":{"polluted":"yes"}}]}',
+        '{"name":"eve","__proto__":{"polluted":"yes","isAdmin":true},' + '"nested":{"__proto__":{"polluted":"yes"}},"list":[{"__proto__":{"polluted":"yes"}}]}',
       );
       await plant(plantable(serializer, payload));
 

@@ -88,10 +88,26 @@ describe('Redis over TLS', () => {
 
   const failures: [string, () => RedisOptions | string, RegExp][] = [
     ['a rediss:// URL whose CA the system does not trust', () => server.url, /TLS: the Redis server's certificate is not trusted \(\w+\)/],
-    ['a wrong CA', () => ({ host: server.host, port: server.port, tls: { ca: pki.otherCa.cert } }), /TLS: the Redis server's certificate is not trusted \(\w+\).*tls\.ca/],
-    ['a host name the certificate does not list', () => ({ host: server.host, port: server.port, tls: { ca: pki.ca.cert, servername: 'redis.example.com' } }), /TLS: .*does not name the host.*tls\.servername/],
-    ['no client certificate where the server requires one', () => ({ host: mutual.host, port: mutual.port, tls: { ca: pki.ca.cert } }), /TLS: .*client certificate/],
-    ['a client certificate from another CA', () => ({ host: mutual.host, port: mutual.port, tls: { ca: pki.ca.cert, cert: pki.strangerClient.cert, key: pki.strangerClient.key } }), /TLS: .*client certificate/],
+    [
+      'a wrong CA',
+      () => ({ host: server.host, port: server.port, tls: { ca: pki.otherCa.cert } }),
+      /TLS: the Redis server's certificate is not trusted \(\w+\).*tls\.ca/,
+    ],
+    [
+      'a host name the certificate does not list',
+      () => ({ host: server.host, port: server.port, tls: { ca: pki.ca.cert, servername: 'redis.example.com' } }),
+      /TLS: .*does not name the host.*tls\.servername/,
+    ],
+    [
+      'no client certificate where the server requires one',
+      () => ({ host: mutual.host, port: mutual.port, tls: { ca: pki.ca.cert } }),
+      /TLS: .*client certificate/,
+    ],
+    [
+      'a client certificate from another CA',
+      () => ({ host: mutual.host, port: mutual.port, tls: { ca: pki.ca.cert, cert: pki.strangerClient.cert, key: pki.strangerClient.key } }),
+      /TLS: .*client certificate/,
+    ],
     ['plain text to a TLS port', () => ({ host: server.host, port: server.port }), /TLS: .*requires TLS; use rediss:\/\//],
   ];
 

@@ -49,9 +49,7 @@ describe('stampede protection across instances (separate OS processes on one Red
 
   it('4 processes x 250 concurrent calls on one cold key run the loader exactly once', async () => {
     const keyPrefix = await startFleet(4);
-    const batches = await Promise.all(
-      fleet.map((f) => f.send<Batch>('getOrSet', { key: 'cold', n: 250, loaderMs: 50 })),
-    );
+    const batches = await Promise.all(fleet.map((f) => f.send<Batch>('getOrSet', { key: 'cold', n: 250, loaderMs: 50 })));
     const results = batches.flatMap((b) => b.results);
     expect(results).toHaveLength(1_000);
     expect(results.every((r) => r.ok)).toBe(true);
@@ -123,7 +121,7 @@ describe('stampede protection across instances (separate OS processes on one Red
     expect(await eventually(async () => (await raw.exists(`${keyPrefix}{bad}:lease`)) === 0)).toBe(true);
   });
 
-  it("waits at most lockWaitTimeout, then runs the loader itself (default) or fails with LockTimeoutError", async () => {
+  it('waits at most lockWaitTimeout, then runs the loader itself (default) or fails with LockTimeoutError', async () => {
     const keyPrefix = await startFleet(3, { lockWaitTimeout: 200 });
     const [holder, loadsAnyway] = fleet;
     void holder!.send('getOrSet', { key: 'wait', loaderMs: 2_000 }).catch(() => undefined);
@@ -131,7 +129,12 @@ describe('stampede protection across instances (separate OS processes on one Red
     const own = await loadsAnyway!.send<Batch>('getOrSet', { key: 'wait', loaderMs: 10, value: 'own' });
     expect(own.results[0]).toMatchObject({ ok: true, value: 'own' });
     expect(own.stats.lease.timeouts).toBe(1);
-    const strict = await FleetInstance.start(await cacheUserUrl(raw, redis.port, keyPrefix), keyPrefix, { lockWaitTimeout: 200, onLockTimeout: 'error' }, redis.url);
+    const strict = await FleetInstance.start(
+      await cacheUserUrl(raw, redis.port, keyPrefix),
+      keyPrefix,
+      { lockWaitTimeout: 200, onLockTimeout: 'error' },
+      redis.url,
+    );
     fleet.push(strict);
     await raw.del(`${keyPrefix}{wait}`);
     await raw.set(`${keyPrefix}{wait}:lease`, 'someone-else', 'PX', 5_000);

@@ -6,17 +6,40 @@ import type { Redis } from 'ioredis';
  * (a spec checks the two agree).
  */
 export const CACHE_USER_COMMANDS = [
-  'get', 'mget', 'set', 'del', 'unlink', 'exists', 'pttl', 'pexpire', 'incr', 'scan',
-  'publish', 'subscribe', 'evalsha', 'eval', 'script|load', 'ping', 'info',
+  'get',
+  'mget',
+  'set',
+  'del',
+  'unlink',
+  'exists',
+  'pttl',
+  'pexpire',
+  'incr',
+  'scan',
+  'publish',
+  'subscribe',
+  'evalsha',
+  'eval',
+  'script|load',
+  'ping',
+  'info',
   // Server-assisted invalidation (`tracking`): switched on atomically on the command connection.
-  'client|id', 'client|tracking', 'multi', 'exec',
+  'client|id',
+  'client|tracking',
+  'multi',
+  'exec',
 ] as const;
 
 /** The ACL rules of a least-privilege cache user for `keyPrefix` (without `on` and the password). */
 export function cacheUserRules(keyPrefix: string, without: readonly string[] = []): string[] {
   const prefix = keyPrefix.replace(/[*?[\]\\]/g, '\\$&');
   return [
-    'resetkeys', `~${prefix}*`, 'resetchannels', `&${prefix}__bus:v1`, '&__redis__:invalidate', '-@all',
+    'resetkeys',
+    `~${prefix}*`,
+    'resetchannels',
+    `&${prefix}__bus:v1`,
+    '&__redis__:invalidate',
+    '-@all',
     ...CACHE_USER_COMMANDS.filter((c) => !without.includes(c)).map((c) => `+${c}`),
   ];
 }

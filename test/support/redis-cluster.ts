@@ -40,13 +40,8 @@ export class RedisCluster {
     try {
       // A port found free can be taken by another process before the server binds it: try
       // another one then.
-      const ports = await Promise.all(
-        Array.from({ length: primaries * (1 + replicas) }, () => cluster.#spawnOnFreePort(nodeTimeout)),
-      );
-      await run('redis-cli', [
-        '--cluster', 'create', ...ports.map((p) => `${cluster.host}:${p}`),
-        '--cluster-replicas', String(replicas), '--cluster-yes',
-      ]);
+      const ports = await Promise.all(Array.from({ length: primaries * (1 + replicas) }, () => cluster.#spawnOnFreePort(nodeTimeout)));
+      await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `${cluster.host}:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
       await cluster.waitUntilHealthy(20_000);
       return cluster;
     } catch (err) {
@@ -84,9 +79,7 @@ export class RedisCluster {
 
   /** The port of the primary serving `slot`, according to a live node. */
   async primaryPortFor(slot: number): Promise<number> {
-    const owner = (await this.topology()).find(
-      (n) => n.role === 'master' && !n.failed && n.slots.some(([a, b]) => slot >= a && slot <= b),
-    );
+    const owner = (await this.topology()).find((n) => n.role === 'master' && !n.failed && n.slots.some(([a, b]) => slot >= a && slot <= b));
     if (owner === undefined) throw new Error(`no primary serves slot ${slot}`);
     return owner.port;
   }
@@ -167,7 +160,10 @@ export class RedisCluster {
     }
     const topology = await this.topology();
     const live = topology.filter((n) => !n.failed && this.#nodes.has(n.port));
-    const covered = live.filter((n) => n.role === 'master').flatMap((n) => n.slots).reduce((s, [a, b]) => s + b - a + 1, 0);
+    const covered = live
+      .filter((n) => n.role === 'master')
+      .flatMap((n) => n.slots)
+      .reduce((s, [a, b]) => s + b - a + 1, 0);
     if (covered !== 16_384) return `slots covered by live primaries: ${covered}`;
     for (const n of live.filter((x) => x.role === 'slave')) {
       const repl = await nodeCommand(n.port, ['INFO', 'replication']);
@@ -176,8 +172,14 @@ export class RedisCluster {
     // Every live node must agree on who the primaries are (gossip settled).
     for (const port of nodes) {
       const view = parseClusterNodes(await nodeCommand(port, ['CLUSTER', 'NODES']));
-      const primaries = view.filter((n) => n.role === 'master' && !n.failed && n.slots.length > 0).map((n) => n.port).sort();
-      const expected = live.filter((n) => n.role === 'master' && n.slots.length > 0).map((n) => n.port).sort();
+      const primaries = view
+        .filter((n) => n.role === 'master' && !n.failed && n.slots.length > 0)
+        .map((n) => n.port)
+        .sort();
+      const expected = live
+        .filter((n) => n.role === 'master' && n.slots.length > 0)
+        .map((n) => n.port)
+        .sort();
       if (primaries.join() !== expected.join()) return `node ${port} sees primaries ${primaries.join()}`;
     }
     return '';
@@ -201,14 +203,32 @@ export class RedisCluster {
     const child = spawn(
       'redis-server',
       [
-        '--port', String(port), '--bind', this.host, '--save', '', '--appendonly', 'no',
-        '--dir', this.#dir, '--daemonize', 'no', '--loglevel', 'warning',
-        '--cluster-enabled', 'yes', '--cluster-config-file', join(this.#dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout', String(nodeTimeout),
+        '--port',
+        String(port),
+        '--bind',
+        this.host,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.#dir,
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(this.#dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        String(nodeTimeout),
         // A replica stopped for a test (SIGSTOP) may still be promoted afterwards.
-        '--cluster-replica-validity-factor', '0',
+        '--cluster-replica-validity-factor',
+        '0',
         // Replicas sync at once instead of after the default 5 s diskless-sync delay.
-        '--repl-diskless-sync-delay', '0',
+        '--repl-diskless-sync-delay',
+        '0',
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
@@ -263,8 +283,15 @@ export function parseClusterNodes(text: string): ClusterNodeInfo[] {
 /** One command to one server on a short-lived connection; rejects if it does not answer. */
 export async function nodeCall(port: number, args: string[], host = '127.0.0.1'): Promise<unknown> {
   const client = new Redis({
-    host, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null,
-    connectTimeout: 1_000, commandTimeout: 2_000, enableOfflineQueue: false, enableReadyCheck: false,
+    host,
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1_000,
+    commandTimeout: 2_000,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
   });
   client.on('error', () => undefined);
   try {

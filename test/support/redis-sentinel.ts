@@ -86,24 +86,28 @@ export class RedisSentinelSet {
    * and the two other sentinels, and the replica (if alive) is in sync.
    */
   async waitUntilHealthy(timeoutMs = 15_000): Promise<void> {
-    await this.#until(async () => {
-      const primaries = new Set<number>();
-      for (const port of this.#sentinelPorts) {
-        const reply = (await nodeCall(port, ['SENTINEL', 'MASTER', this.name])) as unknown[];
-        const m = new Map<string, string>();
-        for (let i = 0; i + 1 < reply.length; i += 2) m.set(String(reply[i]), String(reply[i + 1]));
-        if (m.get('flags') !== 'master' || m.get('num-other-sentinels') !== '2') return false;
-        primaries.add(Number(m.get('port')));
-      }
-      if (primaries.size !== 1) return false;
-      const [primary] = [...primaries];
-      if (!/role:master/.test(await nodeCommand(primary!, ['INFO', 'replication']))) return false;
-      for (const port of this.#dataPorts) {
-        if (port === primary || !this.#children.has(port)) continue;
-        if (!/master_link_status:up/.test(await nodeCommand(port, ['INFO', 'replication']))) return false;
-      }
-      return true;
-    }, timeoutMs, 'sentinels agree on a primary');
+    await this.#until(
+      async () => {
+        const primaries = new Set<number>();
+        for (const port of this.#sentinelPorts) {
+          const reply = (await nodeCall(port, ['SENTINEL', 'MASTER', this.name])) as unknown[];
+          const m = new Map<string, string>();
+          for (let i = 0; i + 1 < reply.length; i += 2) m.set(String(reply[i]), String(reply[i + 1]));
+          if (m.get('flags') !== 'master' || m.get('num-other-sentinels') !== '2') return false;
+          primaries.add(Number(m.get('port')));
+        }
+        if (primaries.size !== 1) return false;
+        const [primary] = [...primaries];
+        if (!/role:master/.test(await nodeCommand(primary!, ['INFO', 'replication']))) return false;
+        for (const port of this.#dataPorts) {
+          if (port === primary || !this.#children.has(port)) continue;
+          if (!/master_link_status:up/.test(await nodeCommand(port, ['INFO', 'replication']))) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+      'sentinels agree on a primary',
+    );
   }
 
   /** Waits until the sentinels name a primary other than `oldPort`; returns the new one. */
@@ -146,8 +150,22 @@ export class RedisSentinelSet {
 
   #dataArgs(port: number): string[] {
     return [
-      '--port', String(port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--dir', this.#dir,
-      '--daemonize', 'no', '--loglevel', 'warning', '--repl-diskless-sync-delay', '0',
+      '--port',
+      String(port),
+      '--bind',
+      this.host,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.#dir,
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+      '--repl-diskless-sync-delay',
+      '0',
     ];
   }
 

@@ -36,12 +36,12 @@ export class RedisServer {
   }
 
   /** Starts (or restarts) the server on the same port and waits until it answers PING. */
+  // biome-ignore lint/suspicious/useAdjacentOverloadSignatures: the instance start() restarts; the static one creates
   async start(): Promise<void> {
     if (this.#child) return;
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no',
-        '--dir', this.#dir, '--daemonize', 'no', '--loglevel', 'warning'],
+      ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--dir', this.#dir, '--daemonize', 'no', '--loglevel', 'warning'],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     this.#child = child;
@@ -49,13 +49,7 @@ export class RedisServer {
       if (this.#child === child) this.#child = undefined;
     });
     await new Promise<void>((resolve, reject) => {
-      child.once('error', (err) =>
-        reject(
-          new Error(
-            `Could not start redis-server (${err.message}). Install it: apt-get install -y redis-server`,
-          ),
-        ),
-      );
+      child.once('error', (err) => reject(new Error(`Could not start redis-server (${err.message}). Install it: apt-get install -y redis-server`)));
       child.once('spawn', () => resolve());
     });
     await this.#waitForPing(5_000);

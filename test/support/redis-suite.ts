@@ -7,7 +7,6 @@ import { aclDenials, cacheUserUrl } from './acl.js';
 import { createApp, uniquePrefix } from './app.js';
 import { rawClient, RedisServer } from './redis-server.js';
 
-
 /**
  * The usual suite fixture: one real redis-server for the file (stopped by PID after), a plain
  * (admin) client to look at or damage what the cache stored, and apps on that Redis that are

@@ -41,8 +41,7 @@ export class TestPki {
   #ca(name: string, cn: string): CertPair {
     const keyFile = join(this.dir, `${name}.key`);
     const certFile = join(this.dir, `${name}.crt`);
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile,
-      '-days', '2', '-subj', `/CN=${cn}`);
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${cn}`);
     return pair(certFile, keyFile);
   }
 
@@ -53,8 +52,7 @@ export class TestPki {
     const extFile = join(this.dir, `${name}.ext`);
     writeFileSync(extFile, `${extensions}\n`);
     openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csrFile, '-subj', `/CN=${cn}`);
-    openssl('x509', '-req', '-in', csrFile, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial',
-      '-out', certFile, '-days', '2', '-extfile', extFile);
+    openssl('x509', '-req', '-in', csrFile, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', extFile);
     return pair(certFile, keyFile);
   }
 }

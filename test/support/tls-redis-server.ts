@@ -46,10 +46,32 @@ export class TlsRedisServer {
     const { server, ca } = this.pki;
     const child = spawn(
       'redis-server',
-      ['--port', String(this.adminPort), '--tls-port', String(this.port), '--bind', this.host,
-        '--tls-cert-file', server.certFile, '--tls-key-file', server.keyFile, '--tls-ca-cert-file', ca.certFile,
-        '--tls-auth-clients', this.authClients, '--save', '', '--appendonly', 'no', '--dir', this.#dir,
-        '--daemonize', 'no', '--loglevel', 'warning'],
+      [
+        '--port',
+        String(this.adminPort),
+        '--tls-port',
+        String(this.port),
+        '--bind',
+        this.host,
+        '--tls-cert-file',
+        server.certFile,
+        '--tls-key-file',
+        server.keyFile,
+        '--tls-ca-cert-file',
+        ca.certFile,
+        '--tls-auth-clients',
+        this.authClients,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.#dir,
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+      ],
       // redis-server logs every refused handshake; the specs provoke them on purpose.
       { stdio: ['ignore', 'ignore', 'ignore'] },
     );
@@ -58,9 +80,7 @@ export class TlsRedisServer {
       if (this.#child === child) this.#child = undefined;
     });
     await new Promise<void>((resolve, reject) => {
-      child.once('error', (err) =>
-        reject(new Error(`Could not start redis-server (${err.message}). Install it: apt-get install -y redis-server`)),
-      );
+      child.once('error', (err) => reject(new Error(`Could not start redis-server (${err.message}). Install it: apt-get install -y redis-server`)));
       child.once('spawn', () => resolve());
     });
     const deadline = Date.now() + 5_000;

@@ -177,7 +177,8 @@ describe('tracking: changes any client makes in Redis end every L1 copy', () => 
       const all = await fleet(2, { redis: url });
       const said = warn.mock.calls.filter(([m]) => String(m).includes('refused CLIENT TRACKING'));
       expect(said.length).toBe(2); // once per instance
-      for (const i of all) expect(i.cache.stats().tracking).toMatchObject({ enabled: true, status: 'refused', refusal: expect.stringMatching(/NOPERM|permission/i) });
+      for (const i of all)
+        expect(i.cache.stats().tracking).toMatchObject({ enabled: true, status: 'refused', refusal: expect.stringMatching(/NOPERM|permission/i) });
       const registry = new Registry();
       registerTieredCacheMetrics(all[0]!.cache, { registry });
       expect(await registry.getSingleMetricAsString('tiered_cache_tracking_refused')).toMatch(/tiered_cache_tracking_refused 1/);

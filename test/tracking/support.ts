@@ -28,7 +28,11 @@ export interface Instance {
  * `n` Nest apps sharing a key prefix on one Redis, with an L1 TTL of ten minutes: when a copy
  * ends in a test, the L1 TTL is never what ended it.
  */
-export async function fleetOf(n: number, redis: TieredCacheModuleOptions['redis'], options: TieredCacheModuleOptions = {}): Promise<{ keyPrefix: string; instances: Instance[] }> {
+export async function fleetOf(
+  n: number,
+  redis: TieredCacheModuleOptions['redis'],
+  options: TieredCacheModuleOptions = {},
+): Promise<{ keyPrefix: string; instances: Instance[] }> {
   const keyPrefix = options.keyPrefix ?? uniquePrefix('tracking');
   const instances = await Promise.all(
     Array.from({ length: n }, async () => {

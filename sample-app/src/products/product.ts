@@ -30,10 +30,26 @@ export function validateUpdate(body: unknown): string | undefined {
 }
 
 const NAMES = [
-  'Espresso beans 1 kg', 'Filter papers (100)', 'Burr grinder', 'Milk jug 350 ml', 'Tamper 58 mm',
-  'Scale 0.1 g', 'Gooseneck kettle', 'Pour-over dripper', 'Cold brew jar', 'Knock box',
-  'Descaler', 'Cleaning tablets', 'Portafilter basket', 'Latte cups (2)', 'Travel mug',
-  'Green tea 250 g', 'Chai spice mix', 'Hot chocolate 500 g', 'Oat milk 1 l', 'Barista apron',
+  'Espresso beans 1 kg',
+  'Filter papers (100)',
+  'Burr grinder',
+  'Milk jug 350 ml',
+  'Tamper 58 mm',
+  'Scale 0.1 g',
+  'Gooseneck kettle',
+  'Pour-over dripper',
+  'Cold brew jar',
+  'Knock box',
+  'Descaler',
+  'Cleaning tablets',
+  'Portafilter basket',
+  'Latte cups (2)',
+  'Travel mug',
+  'Green tea 250 g',
+  'Chai spice mix',
+  'Hot chocolate 500 g',
+  'Oat milk 1 l',
+  'Barista apron',
 ];
 
 /** The rows a fresh database starts with. */

@@ -1,7 +1,4 @@
-import {
-  BadRequestException, Body, Controller, Delete, Get, HttpCode, NotFoundException, Param,
-  ParseIntPipe, Patch, Post,
-} from '@nestjs/common';
+import { BadRequestException, Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, ParseIntPipe, Patch, Post } from '@nestjs/common';
 import { validateUpdate, type Product, type UpdateProduct } from './product.js';
 import { ProductsService } from './products.service.js';
 

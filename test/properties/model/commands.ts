@@ -55,13 +55,15 @@ export class ReadCommand implements Cmd {
         ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock, epoch), policyOf(world, this.per, key))
         : inst.catalog.find(tenant, key, this.delay, this.fail, epoch),
     );
-    const checked = call.then(
-      (v) => world.oracle.checkValue(instance, tenant, key, startedAt, v, what),
-      (err) => {
-        if (err instanceof PropertyViolation) return;
-        world.oracle.checkError(instance, tenant, key, startedAt, err, what);
-      },
-    ).catch(() => undefined);
+    const checked = call
+      .then(
+        (v) => world.oracle.checkValue(instance, tenant, key, startedAt, v, what),
+        (err) => {
+          if (err instanceof PropertyViolation) return;
+          world.oracle.checkError(instance, tenant, key, startedAt, err, what);
+        },
+      )
+      .catch(() => undefined);
     if (this.background) {
       world.pending.add(checked);
       void checked.then(() => world.pending.delete(checked));
@@ -133,9 +135,9 @@ export class WriteCommand implements Cmd {
     const e = world.oracle.invalidating(instance, [rowId(tenant, key)]);
     const inst = world.instances[instance]!;
     const policy = { ...policyOf(world, this.per, key) } as Record<string, unknown>;
-    delete policy['lock'];
-    delete policy['grace'];
-    delete policy['hardTimeout'];
+    delete policy.lock;
+    delete policy.grace;
+    delete policy.hardTimeout;
     try {
       await inTenant(world, tenant, async () => {
         switch (this.via) {
@@ -172,7 +174,10 @@ export class TagCommand implements Cmd {
     rethrow(world);
     const rows = idsOfTag(world.run, this.tag);
     for (const r of rows) world.db.write(r.tenant, r.key);
-    const e = world.oracle.invalidating(this.instance, rows.map((r) => rowId(r.tenant, r.key)));
+    const e = world.oracle.invalidating(
+      this.instance,
+      rows.map((r) => rowId(r.tenant, r.key)),
+    );
     try {
       await world.instances[this.instance]!.cache.invalidateTags([this.tag]);
     } catch (err) {
@@ -193,7 +198,10 @@ export class ClearCommand implements Cmd {
     rethrow(world);
     const rows = allIds(world.run);
     for (const r of rows) world.db.write(r.tenant, r.key);
-    const e = world.oracle.invalidating(this.instance, rows.map((r) => r.id));
+    const e = world.oracle.invalidating(
+      this.instance,
+      rows.map((r) => r.id),
+    );
     try {
       await world.instances[this.instance]!.cache.clear();
     } catch (err) {
@@ -298,7 +306,16 @@ export class FaultCommand implements Cmd {
 }
 
 /** The commands of a run over `instances` instances. */
-export function commandArbs(opts: { instances: number; tenants: readonly Tenant[]; keys: readonly string[]; tags: boolean; perCall: boolean; faults: boolean; waits: readonly number[]; quiesce: number }) {
+export function commandArbs(opts: {
+  instances: number;
+  tenants: readonly Tenant[];
+  keys: readonly string[];
+  tags: boolean;
+  perCall: boolean;
+  faults: boolean;
+  waits: readonly number[];
+  quiesce: number;
+}) {
   const inst = fc.integer({ min: 0, max: opts.instances - 1 });
   const tenant = fc.constantFrom(...opts.tenants);
   const key = fc.constantFrom(...opts.keys);
@@ -307,7 +324,16 @@ export function commandArbs(opts: { instances: number; tenants: readonly Tenant[
   const writes = (['del', 'evict', 'set', 'put', 'setNull'] as const).filter((w) => !avoided(w));
   const arbs: fc.Arbitrary<Cmd>[] = [
     fc
-      .tuple(inst, tenant, key, avoided('decorator') ? fc.constant<'service'>('service') : fc.constantFrom<'service' | 'decorator'>('service', 'decorator'), fc.constantFrom(0, 0, 20, 200), fails, fc.boolean(), per)
+      .tuple(
+        inst,
+        tenant,
+        key,
+        avoided('decorator') ? fc.constant<'service'>('service') : fc.constantFrom<'service' | 'decorator'>('service', 'decorator'),
+        fc.constantFrom(0, 0, 20, 200),
+        fails,
+        fc.boolean(),
+        per,
+      )
       .map(([i, t, k, via, d, fail, bg, p]) => new ReadCommand(i, t, k, via, d, fail, bg, via === 'service' ? p : undefined)),
     fc
       .tuple(inst, tenant, key, fc.constantFrom(0, 0, 20, 200), fails, fc.boolean(), per)
@@ -324,7 +350,9 @@ export function commandArbs(opts: { instances: number; tenants: readonly Tenant[
   if (opts.tags) arbs.push(fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, t]) => new TagCommand(i, t)));
   if (opts.faults) {
     arbs.push(
-      fc.constantFrom<FaultCommand['kind']>(...(['stop', 'resume', 'resume', 'killSubscribers', 'restart'] as const).filter((f) => !avoided(f))).map((k) => new FaultCommand(k)),
+      fc
+        .constantFrom<FaultCommand['kind']>(...(['stop', 'resume', 'resume', 'killSubscribers', 'restart'] as const).filter((f) => !avoided(f)))
+        .map((k) => new FaultCommand(k)),
     );
   }
   return arbs;

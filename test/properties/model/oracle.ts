@@ -131,7 +131,8 @@ export class Oracle {
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
       if (o.instance === instance) {
-        if (o.epoch === epoch) this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
+        if (o.epoch === epoch)
+          this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
       } else if (
         // An eviction deletes the lease (the load in flight will store nothing): the next caller
         // anywhere loads afresh. Two loaders started with no eviction between them break the lease.

@@ -74,49 +74,51 @@ export const TAG_OF: Record<string, string> = { k0: 'even', k1: 'odd' };
 export const TAGS = ['even', 'odd'] as const;
 
 export function runOptionsArb(maxInstances = 3): fc.Arbitrary<RunOptions> {
-  return fc.record({
-    instances: fc.integer({ min: 2, max: maxInstances }),
-    // Half the runs hammer one row: races need several calls on the same key.
-    keys: fc.constantFrom<readonly string[]>(KEYS, ['k0']),
-    keyContext: unless('keyContext', fc.boolean(), false),
-    tags: unless('tags', fc.boolean(), false),
-    perCall: unless('perCall', fc.boolean(), false),
-    ttl: fc.constantFrom(60_000, 400),
-    grace: unless('grace', fc.constantFrom(0, 0, 1_000), 0),
-    nullTtl: unless('nullTtl0', fc.constantFrom(5_000, 300, 0), 5_000),
-    lock: unless('lockFalse', fc.boolean(), true),
-    bus: unless('busFalse', fc.constantFrom(true, true, false), true),
-    hardTimeout: unless('hardTimeout', fc.constantFrom(0, 0, 150), 0),
-    softTimeout: fc.constantFrom(0, 0, 40),
-    l1: fc.constantFrom<false | { max: number; ttl: number }>({ max: 100, ttl: 300 }, { max: 100, ttl: 1_000 }, false),
-    earlyRefresh: unless('earlyRefresh', fc.constantFrom<1 | false>(1, false), false),
-    serializer: unless('msgpack', fc.constantFrom<'json' | 'msgpack'>('json', 'msgpack'), 'json'),
-    breaker: fc.constantFrom<false | { threshold: number; openFor: number }>({ threshold: 3, openFor: 300 }, false),
-  }).map((r) => ({
-    instances: r.instances,
-    keys: r.keys,
-    // `undefined` and '' are distinct tenants (README, keyContext).
-    tenants: r.keyContext && r.keys.length > 1 ? ((avoided('emptyTenant') ? ['a', undefined] : ['a', undefined, '']) as Tenant[]) : [undefined],
-    tags: r.tags,
-    perCall: r.perCall,
-    module: {
-      ttl: r.ttl,
-      grace: r.grace,
-      nullTtl: r.nullTtl,
-      lock: r.lock,
-      bus: r.bus,
-      hardTimeout: r.hardTimeout,
-      softTimeout: r.softTimeout,
-      l1: r.l1,
-      earlyRefresh: r.earlyRefresh,
-      serializer: r.serializer,
-      breaker: r.breaker,
-      l2Timeout: 100,
-      lockWaitTimeout: 1_500,
-      connectTimeout: 1_000,
-      ...(r.keyContext ? { keyContext: () => undefined } : {}),
-    },
-  }));
+  return fc
+    .record({
+      instances: fc.integer({ min: 2, max: maxInstances }),
+      // Half the runs hammer one row: races need several calls on the same key.
+      keys: fc.constantFrom<readonly string[]>(KEYS, ['k0']),
+      keyContext: unless('keyContext', fc.boolean(), false),
+      tags: unless('tags', fc.boolean(), false),
+      perCall: unless('perCall', fc.boolean(), false),
+      ttl: fc.constantFrom(60_000, 400),
+      grace: unless('grace', fc.constantFrom(0, 0, 1_000), 0),
+      nullTtl: unless('nullTtl0', fc.constantFrom(5_000, 300, 0), 5_000),
+      lock: unless('lockFalse', fc.boolean(), true),
+      bus: unless('busFalse', fc.constantFrom(true, true, false), true),
+      hardTimeout: unless('hardTimeout', fc.constantFrom(0, 0, 150), 0),
+      softTimeout: fc.constantFrom(0, 0, 40),
+      l1: fc.constantFrom<false | { max: number; ttl: number }>({ max: 100, ttl: 300 }, { max: 100, ttl: 1_000 }, false),
+      earlyRefresh: unless('earlyRefresh', fc.constantFrom<1 | false>(1, false), false),
+      serializer: unless('msgpack', fc.constantFrom<'json' | 'msgpack'>('json', 'msgpack'), 'json'),
+      breaker: fc.constantFrom<false | { threshold: number; openFor: number }>({ threshold: 3, openFor: 300 }, false),
+    })
+    .map((r) => ({
+      instances: r.instances,
+      keys: r.keys,
+      // `undefined` and '' are distinct tenants (README, keyContext).
+      tenants: r.keyContext && r.keys.length > 1 ? ((avoided('emptyTenant') ? ['a', undefined] : ['a', undefined, '']) as Tenant[]) : [undefined],
+      tags: r.tags,
+      perCall: r.perCall,
+      module: {
+        ttl: r.ttl,
+        grace: r.grace,
+        nullTtl: r.nullTtl,
+        lock: r.lock,
+        bus: r.bus,
+        hardTimeout: r.hardTimeout,
+        softTimeout: r.softTimeout,
+        l1: r.l1,
+        earlyRefresh: r.earlyRefresh,
+        serializer: r.serializer,
+        breaker: r.breaker,
+        l2Timeout: 100,
+        lockWaitTimeout: 1_500,
+        connectTimeout: 1_000,
+        ...(r.keyContext ? { keyContext: () => undefined } : {}),
+      },
+    }));
 }
 
 /** `arb`, or `fallback` when a fuzz run avoids `feature` (see `avoided`). */

@@ -49,7 +49,9 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
     killSubscribers: async () => {
       for (const t of tiers) t.dropMessages(true);
       // The subscribers come back by themselves, a scheduler step later (and report the gap).
-      void s.schedule(Promise.resolve(), 'resubscribe').then(() => tiers.forEach((t) => t.dropMessages(false)));
+      void s.schedule(Promise.resolve(), 'resubscribe').then(() => {
+        for (const t of tiers) t.dropMessages(false);
+      });
     },
     restart: async () => {
       broker.setDown(true);

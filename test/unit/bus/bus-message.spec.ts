@@ -15,7 +15,10 @@ describe('bus messages from the wire', () => {
     ['keys that are not strings', JSON.stringify({ i: 'a', o: 'del', k: [1] })],
     ['a tag invalidation without a time', JSON.stringify({ i: 'a', o: 'tags', k: ['catalog'] })],
     ['a tag invalidation at a time that is not a number', JSON.stringify({ i: 'a', o: 'tags', k: ['catalog'], t: '9999999999999' })],
-    ['a tag invalidation far in the future (it would hide the tag until the next bus gap)', JSON.stringify({ i: 'a', o: 'tags', k: ['catalog'], t: Date.now() + MAX_CLOCK_SKEW_MS + 60_000 })],
+    [
+      'a tag invalidation far in the future (it would hide the tag until the next bus gap)',
+      JSON.stringify({ i: 'a', o: 'tags', k: ['catalog'], t: Date.now() + MAX_CLOCK_SKEW_MS + 60_000 }),
+    ],
   ])('ignores %s', (_what, raw) => {
     expect(parseBusMessage(raw)).toBeUndefined();
   });

@@ -50,7 +50,8 @@ describe('canonicalArgs: distinct arguments give distinct keys', () => {
     ['two RegExps', /a/, /b/],
     ['RegExps differing in flags', /a/g, /a/i],
     ['a RegExp and {}', /a/, {}],
-    ['a hole and undefined', [, 1], [undefined, 1]], // eslint-disable-line no-sparse-arrays
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what this case is about
+    ['a hole and undefined', [, 1], [undefined, 1]],
     ['an array with a hole and an empty array', new Array(1), []],
     ['a Buffer and a Uint8Array of the same bytes', Buffer.from([1, 2]), new Uint8Array([1, 2])],
     ['Uint8Arrays of different bytes', new Uint8Array([1]), new Uint8Array([2])],
@@ -73,7 +74,21 @@ describe('canonicalArgs: distinct arguments give distinct keys', () => {
 
   it('gives one key whatever the key order of plain objects, or the insertion order of Maps and Sets', () => {
     expect(canonicalArgs([{ a: 1, b: { c: 2, d: 3 } }])).toBe(canonicalArgs([{ b: { d: 3, c: 2 }, a: 1 }]));
-    expect(canonicalArgs([new Map([[1, 'a'], [2, 'b']])])).toBe(canonicalArgs([new Map([[2, 'b'], [1, 'a']])]));
+    expect(
+      canonicalArgs([
+        new Map([
+          [1, 'a'],
+          [2, 'b'],
+        ]),
+      ]),
+    ).toBe(
+      canonicalArgs([
+        new Map([
+          [2, 'b'],
+          [1, 'a'],
+        ]),
+      ]),
+    );
     expect(canonicalArgs([new Set(['x', 'y'])])).toBe(canonicalArgs([new Set(['y', 'x'])]));
   });
 
@@ -84,7 +99,12 @@ describe('canonicalArgs: distinct arguments give distinct keys', () => {
   it.each<[string, unknown]>([
     ['URLSearchParams (no enumerable state)', new URLSearchParams('q=admin')],
     ['a class instance with #private fields', new Secret('a')],
-    ['a plain class instance without toJSON', new (class Query { q = 'a'; })()],
+    [
+      'a plain class instance without toJSON',
+      new (class Query {
+        q = 'a';
+      })(),
+    ],
     ['a function', () => 1],
     ['a symbol', Symbol('s')],
     ['a Promise', Promise.resolve(1)],
@@ -95,7 +115,14 @@ describe('canonicalArgs: distinct arguments give distinct keys', () => {
     ['an array subclass', new (class List extends Array {})()],
     ['an array with an extra property', Object.assign([1], { extra: 2 })],
     ['an object with a symbol key', { [Symbol('k')]: 1 }],
-    ['a circular object', (() => { const o: Record<string, unknown> = {}; o.self = o; return o; })()],
+    [
+      'a circular object',
+      (() => {
+        const o: Record<string, unknown> = {};
+        o.self = o;
+        return o;
+      })(),
+    ],
     ['a Map holding a class instance', new Map([['k', new Secret('a')]])],
   ])('throws TypeError (so the call runs uncached) for %s', (_, v) => {
     expect(() => canonicalArgs([v])).toThrow(TypeError);
@@ -186,7 +213,9 @@ function reordered(v: unknown): unknown {
   }
   if (proto === Array.prototype) {
     const out = new Array((v as unknown[]).length);
-    (v as unknown[]).forEach((x, i) => (out[i] = reordered(x)));
+    (v as unknown[]).forEach((x, i) => {
+      out[i] = reordered(x);
+    });
     return out;
   }
   if (proto === Map.prototype) return new Map([...(v as Map<unknown, unknown>)].reverse().map(([k, x]) => [reordered(k), reordered(x)]));
@@ -196,9 +225,36 @@ function reordered(v: unknown): unknown {
 
 /** Few distinct leaves, so that generated pairs are often equal, or differ only in type. */
 const leaf = fc.constantFrom<unknown>(
-  0, -0, 1, NaN, Infinity, -Infinity, 10, 1.5,
-  '', '0', '1', '-0', 'NaN', 'Infinity', '10n', 'undefined', 'null', 'true', 'hole', ',', '"', ':',
-  0n, 1n, 10n, -1n, true, false, null, undefined,
+  0,
+  -0,
+  1,
+  NaN,
+  Infinity,
+  -Infinity,
+  10,
+  1.5,
+  '',
+  '0',
+  '1',
+  '-0',
+  'NaN',
+  'Infinity',
+  '10n',
+  'undefined',
+  'null',
+  'true',
+  'hole',
+  ',',
+  '"',
+  ':',
+  0n,
+  1n,
+  10n,
+  -1n,
+  true,
+  false,
+  null,
+  undefined,
 );
 const leafObject = fc.oneof(
   fc.integer({ min: -1, max: 1 }).map((t) => new Date(t)),
@@ -223,8 +279,15 @@ const small = fc.letrec<{ value: unknown }>((tie) => ({
   ),
 })).value;
 const rich = fc.anything({
-  withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true,
-  withSparseArray: true, withNullPrototype: true, withBoxedValues: true, withObjectString: true,
+  withBigInt: true,
+  withDate: true,
+  withMap: true,
+  withSet: true,
+  withTypedArray: true,
+  withSparseArray: true,
+  withNullPrototype: true,
+  withBoxedValues: true,
+  withObjectString: true,
 });
 const args = fc.array(fc.oneof(small, rich), { maxLength: 3 });
 

@@ -30,7 +30,10 @@ describe('defaultNamespace', () => {
     const a = classNamed('UsersService');
     const b = classNamed('UsersService');
     expect([defaultNamespace(a), defaultNamespace(b), defaultNamespace(a), defaultNamespace(b)]).toEqual([
-      'UsersService', 'UsersService#2', 'UsersService', 'UsersService#2',
+      'UsersService',
+      'UsersService#2',
+      'UsersService',
+      'UsersService#2',
     ]);
     expect(warn).toHaveBeenCalledTimes(1);
   });

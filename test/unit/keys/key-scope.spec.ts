@@ -51,7 +51,10 @@ describe('createKeyScope', () => {
     // Small alphabets full of the characters that matter, so near-collisions are common.
     const text = fc.string({ unit: fc.constantFrom('a', '/', '%', '2', 'F', '@', 'n', 'o', 'e', ':', ' ', 'é'), maxLength: 6 });
     const ctx = fc.option(text, { nil: undefined, freq: 4 });
-    const pair = fc.tuple(ctx, text.filter((k) => k !== ''));
+    const pair = fc.tuple(
+      ctx,
+      text.filter((k) => k !== ''),
+    );
     fc.assert(
       fc.property(pair, pair, ([c1, k1], [c2, k2]) => {
         const same = c1 === c2 && k1 === k2;

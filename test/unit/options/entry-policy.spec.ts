@@ -3,14 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { Cacheable, CachePut, TieredCacheConfigError } from 'nestjs-tiered-cache';
 import type { CacheableOptions, CachePutOptions, GetOrSetOptions, SetOptions, TieredCacheModuleOptions } from 'nestjs-tiered-cache';
-import {
-  callPolicy,
-  ENTRY_OPTION_NAMES,
-  type EntryOptionName,
-  entryTimes,
-  MAX_LEASE_HOLD,
-  mergePolicy,
-} from '../../../lib/options/entry-policy.js';
+import { callPolicy, ENTRY_OPTION_NAMES, type EntryOptionName, entryTimes, MAX_LEASE_HOLD, mergePolicy } from '../../../lib/options/entry-policy.js';
 import { resolveOptions } from '../../../lib/options/resolve-options.js';
 
 const moduleDefaults = () => resolveOptions({ redis: 'redis://127.0.0.1:1' }).entry;

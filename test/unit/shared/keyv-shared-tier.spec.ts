@@ -25,7 +25,13 @@ function slowWrites(keyv = new Keyv()) {
     delete: (k) => keyv.delete(k),
     clear: () => keyv.clear(),
   };
-  return { store, keyv, releaseWrites: () => gates.splice(0).forEach((r) => r()) };
+  return {
+    store,
+    keyv,
+    releaseWrites: () => {
+      for (const r of gates.splice(0)) r();
+    },
+  };
 }
 
 describe('KeyvSharedTier', () => {

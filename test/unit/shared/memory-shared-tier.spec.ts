@@ -79,7 +79,11 @@ describe('MemorySharedTier faults', () => {
     const { a, b } = fleet();
     const got: string[] = [];
     let gaps = 0;
-    const sub = b.subscribe('bus', (m) => got.push(m), () => gaps++);
+    const sub = b.subscribe(
+      'bus',
+      (m) => got.push(m),
+      () => gaps++,
+    );
     await sub.start(100);
     b.dropMessages(true);
     expect(sub.connected).toBe(false);
@@ -94,7 +98,11 @@ describe('MemorySharedTier faults', () => {
   it('reports a gap to subscribers after the broker was down', async () => {
     const { broker, a, b } = fleet();
     let gaps = 0;
-    const sub = b.subscribe('bus', () => undefined, () => gaps++);
+    const sub = b.subscribe(
+      'bus',
+      () => undefined,
+      () => gaps++,
+    );
     await sub.start(100);
     broker.setDown(true);
     broker.setDown(false);
@@ -107,12 +115,16 @@ describe('MemorySharedTier faults', () => {
     const got: string[] = [];
     const held: (() => void)[] = [];
     b.deliver = (_m, deliver) => held.push(deliver);
-    const sub = b.subscribe('bus', (m) => got.push(m), () => undefined);
+    const sub = b.subscribe(
+      'bus',
+      (m) => got.push(m),
+      () => undefined,
+    );
     await sub.start(100);
     await a.publish('bus', 'm1');
     await new Promise((r) => setTimeout(r, 1));
     expect(got).toEqual([]);
-    held.forEach((d) => d());
+    for (const d of held) d();
     expect(got).toEqual(['m1']);
   });
 
@@ -125,12 +137,12 @@ describe('MemorySharedTier faults', () => {
     expect(await a.get('k')).toBeNull();
   });
 
-  it("refuses a key without TTL, as every shared key must expire", async () => {
+  it('refuses a key without TTL, as every shared key must expire', async () => {
     const { a } = fleet();
     await expect(a.put('k', 'v', 0)).rejects.toThrow(/TTL/);
   });
 
-  it('applies one instance\'s commands in the order it sent them, whatever the scheduler picks', async () => {
+  it("applies one instance's commands in the order it sent them, whatever the scheduler picks", async () => {
     await fc.assert(
       fc.asyncProperty(fc.scheduler(), async (s) => {
         const broker = new MemoryBroker({ schedule: (p, label) => s.schedule(p, label) });
