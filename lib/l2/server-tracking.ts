@@ -26,9 +26,10 @@ const REDIRECT: RedisOptions = {
  * the invalidations to a RESP2 connection of its own, subscribed to `__redis__:invalidate`.
  *
  * Tracking belongs to a connection, and the redirect target's client id changes when it
- * reconnects: whenever either connection becomes ready, tracking is switched on again (OFF and ON
- * in one MULTI, so there is no instant without it), and the changes made meanwhile, which were not
- * reported, are accounted for by `onEstablished`.
+ * reconnects: whenever either connection becomes ready, tracking is switched on again (OFF, then
+ * ON with the new target), and the changes made meanwhile, which were not reported, are accounted
+ * for by `onEstablished` once it is on. (Not in a MULTI: an ioredis transaction whose connection
+ * closes can leave a rejection nobody can handle, which would crash the host app.)
  */
 export class ServerTracking {
   readonly #redirect: Redis;
@@ -98,19 +99,12 @@ export class ServerTracking {
     if (this.#closed || this.refusal !== undefined || id === undefined || this.command.status !== 'ready') return;
     const attempt = ++this.#attempt;
     clearTimeout(this.#retry);
-    let replies: [Error | null, unknown][] | null;
     try {
-      replies = await this.command
-        .multi()
-        .call('CLIENT', 'TRACKING', 'OFF')
-        .call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', 'PREFIX', this.prefix, 'NOLOOP')
-        .exec();
+      await this.command.call('CLIENT', 'TRACKING', 'OFF');
+      await this.command.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', 'PREFIX', this.prefix, 'NOLOOP');
     } catch (err) {
-      const previous = (err as { previousErrors?: Error[] }).previousErrors ?? [];
-      return this.#failed(previous[0] ?? (err as Error));
+      return this.#failed(err as Error);
     }
-    const error = replies?.find(([e]) => e !== null)?.[0] ?? (replies === null ? new Error('MULTI aborted') : undefined);
-    if (error) return this.#failed(error);
     if (attempt !== this.#attempt || this.#closed || this.#redirectId !== id) return;
     if (this.command.status !== 'ready' || this.#redirect.status !== 'ready') return;
     this.#on = true;

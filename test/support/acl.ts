@@ -23,11 +23,9 @@ export const CACHE_USER_COMMANDS = [
   'script|load',
   'ping',
   'info',
-  // Server-assisted invalidation (`tracking`): switched on atomically on the command connection.
+  // Server-assisted invalidation (`tracking`).
   'client|id',
   'client|tracking',
-  'multi',
-  'exec',
 ] as const;
 
 /** The ACL rules of a least-privilege cache user for `keyPrefix` (without `on` and the password). */
