@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { ReadOutcome } from '../interfaces/read-outcome.interface.js';
 import type { Claim } from './write-path.js';
 
@@ -18,63 +19,55 @@ export interface Flight {
   claim: Claim;
 }
 
-interface KeyState {
-  flight: Flight | undefined;
-  refresh: Flight | undefined;
-  /** Until then (epoch ms) a failed refresh is not retried; the stale value is served. */
-  backoffUntil: number;
-}
-
-/** Most keys remembered only for a refresh backoff; past it the oldest backoffs are forgotten. */
-const MAX_IDLE = 10_000;
+/** Most keys remembered for a refresh backoff; past it the oldest are forgotten (they refresh again). */
+const MAX_BACKOFFS = 10_000;
 
 /**
  * Everything this process knows about one key between calls, in one place: the load in flight,
  * the background refresh, the refresh backoff. Plus `epoch`, bumped by every local eviction or
  * overwrite, so a read that overlapped one does not back-fill L1 with what it read before.
+ * (Three small maps inside: the foreground load, looked up on every L1 miss, costs one map entry
+ * and no other object.)
  */
 export class KeyStates {
-  readonly #states = new Map<string, KeyState>();
-  #idle = 0;
+  readonly #flights = new Map<string, Flight>();
+  readonly #refreshes = new Map<string, Flight>();
+  readonly #backoffs = new LRUCache<string, true>({ max: MAX_BACKOFFS });
   epoch = 0;
 
   flight(key: string): Flight | undefined {
-    return this.#states.get(key)?.flight;
+    return this.#flights.get(key);
   }
 
   refresh(key: string): Flight | undefined {
-    return this.#states.get(key)?.refresh;
+    return this.#refreshes.get(key);
   }
 
   /** Registers a foreground load; it stays registered until `promise` settles or it is superseded. */
   beginFlight(key: string): Flight {
     const f = newFlight();
-    this.#state(key).flight = f;
+    this.#flights.set(key, f);
     return f;
   }
 
   beginRefresh(key: string): Flight {
     const f = newFlight();
-    this.#state(key).refresh = f;
+    this.#refreshes.set(key, f);
     return f;
   }
 
   /** Forgets a settled load (if it is still the key's). */
   end(key: string, f: Flight): void {
-    const s = this.#states.get(key);
-    if (s === undefined) return;
-    if (s.flight === f) s.flight = undefined;
-    if (s.refresh === f) s.refresh = undefined;
-    this.#tidy(key, s);
+    if (this.#flights.get(key) === f) this.#flights.delete(key);
+    else if (this.#refreshes.get(key) === f) this.#refreshes.delete(key);
   }
 
   inBackoff(key: string): boolean {
-    const s = this.#states.get(key);
-    return s !== undefined && s.backoffUntil > Date.now();
+    return this.#backoffs.size > 0 && this.#backoffs.has(key);
   }
 
   backoff(key: string, ms: number): void {
-    if (ms > 0) this.#state(key).backoffUntil = Date.now() + ms;
+    if (ms > 0) this.#backoffs.set(key, true, { ttl: ms });
   }
 
   /**
@@ -83,64 +76,32 @@ export class KeyStates {
    */
   supersede(key: string): void {
     this.epoch++;
-    const s = this.#states.get(key);
-    if (s === undefined) return;
-    this.#supersede(s);
-    this.#tidy(key, s);
+    const f = this.#flights.get(key);
+    if (f !== undefined) {
+      f.superseded = true;
+      this.#flights.delete(key);
+    }
+    const r = this.#refreshes.get(key);
+    if (r !== undefined) r.superseded = true;
+    if (this.#backoffs.size > 0) this.#backoffs.delete(key);
   }
 
   /** `supersede` for every key `match` accepts (every key without `match`). */
   supersedeWhere(match?: (key: string) => boolean): void {
     this.epoch++;
-    for (const [key, s] of this.#states) {
+    for (const [key, f] of this.#flights) {
       if (match !== undefined && !match(key)) continue;
-      this.#supersede(s);
-      this.#tidy(key, s);
+      f.superseded = true;
+      this.#flights.delete(key);
     }
+    for (const [key, r] of this.#refreshes) if (match === undefined || match(key)) r.superseded = true;
+    if (match === undefined) this.#backoffs.clear();
+    else for (const key of [...this.#backoffs.keys()]) if (match(key)) this.#backoffs.delete(key);
   }
 
   /** Loads in flight (foreground and background), for shutdown. */
   get busy(): number {
-    let n = 0;
-    for (const s of this.#states.values()) n += (s.flight ? 1 : 0) + (s.refresh ? 1 : 0);
-    return n;
-  }
-
-  #supersede(s: KeyState): void {
-    if (s.flight !== undefined) {
-      s.flight.superseded = true;
-      s.flight = undefined;
-    }
-    if (s.refresh !== undefined) s.refresh.superseded = true;
-    s.backoffUntil = 0;
-  }
-
-  #state(key: string): KeyState {
-    let s = this.#states.get(key);
-    if (s === undefined) {
-      s = { flight: undefined, refresh: undefined, backoffUntil: 0 };
-      this.#states.set(key, s);
-    }
-    return s;
-  }
-
-  /** Drops a state that holds nothing; bounds states kept only for a backoff. */
-  #tidy(key: string, s: KeyState): void {
-    if (s.flight !== undefined || s.refresh !== undefined) return;
-    if (s.backoffUntil <= Date.now()) {
-      this.#states.delete(key);
-      return;
-    }
-    if (++this.#idle < MAX_IDLE) return;
-    this.#idle = 0;
-    const now = Date.now();
-    for (const [k, x] of this.#states) if (x.flight === undefined && x.refresh === undefined && x.backoffUntil <= now) this.#states.delete(k);
-    if (this.#states.size <= MAX_IDLE) return;
-    // Still too many: forget the oldest backoffs (their keys simply refresh again).
-    for (const [k, x] of this.#states) {
-      if (this.#states.size <= MAX_IDLE) break;
-      if (x.flight === undefined && x.refresh === undefined) this.#states.delete(k);
-    }
+    return this.#flights.size + this.#refreshes.size;
   }
 }
 
