@@ -15,7 +15,9 @@
 //
 // env: BENCH_QUICK=1 (sizes 2,4,8; one l1.max), CAPACITY_SIZES=2,4,8,16,32, CAPACITY_L1=100,1000,10000,
 //      CAPACITY_L1_CLUSTER=1000, CAPACITY_TOPOLOGIES=standalone,cluster, CAPACITY_WARM=500, CAPACITY_MEASURED=1500,
-//      CAPACITY_CAP_S=180 (time cap per phase), BENCH_OURS_DIST (run.sh's snapshot of dist/).
+//      CAPACITY_CAP_S=180 (time cap per phase), BENCH_OURS_DIST (run.sh's snapshot of dist/),
+//      CAPACITY_MERGE=1 (keep the recorded points of bench/capacity.json that this run does not measure again,
+//      so a long run can be taken in parts when the machine is quiet).
 import 'reflect-metadata';
 import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -337,6 +339,25 @@ function attachModel(data) {
   data.model = { steady: { l2TtlMs: 300_000, l1TtlMs: 10_000 }, cpuFactor, cpuRatios: ratios, projections, saturation };
 }
 
+function merge(data) {
+  let old;
+  try {
+    old = JSON.parse(readFileSync(JSON_PATH, 'utf8'));
+  } catch {
+    return;
+  }
+  const id = (r) => `${r.topology}:${r.N}:${r.l1Max}`;
+  const fresh = new Set(data.runs.map(id));
+  const measured = new Set(Object.keys(data.calibration));
+  data.runs = [...old.runs.filter((r) => !fresh.has(id(r))), ...data.runs].sort((a, b) => a.topology.localeCompare(b.topology) * -1 || a.l1Max - b.l1Max || a.N - b.N);
+  for (const [t, c] of Object.entries(old.calibration)) if (!measured.has(t)) data.calibration[t] = c;
+  for (const [t, c] of Object.entries(old.idle ?? {})) if (!measured.has(t)) data.idle[t] = c;
+  data.meta.parts = [...(old.meta.parts ?? [{ date: old.meta.date, seconds: old.meta.seconds, loadAverageAtStart: old.meta.loadAverageAtStart }]), { date: data.meta.date, seconds: data.meta.seconds, loadAverageAtStart: data.meta.loadAverageAtStart }];
+  data.meta.redis ??= old.meta.redis;
+  data.meta.seconds = data.meta.parts.reduce((n, p) => n + (p.seconds ?? 0), 0);
+  data.failures = [...(old.failures ?? []).filter((x) => !data.runs.some((r) => r.topology === x.topology && r.N === x.N)), ...data.failures];
+}
+
 // ------------------------------------------------------------------------------------------ main
 async function main() {
   const procs = new RedisProcesses();
@@ -389,6 +410,7 @@ async function main() {
     await procs.stop();
   }
   data.meta.seconds = Math.round((Date.now() - started) / 1000);
+  if (process.env.CAPACITY_MERGE === '1') merge(data);
   attachModel(data);
   writeFileSync(JSON_PATH, JSON.stringify(data, null, 2) + '\n');
   writeFileSync(MD_PATH, renderCapacityReport(data));

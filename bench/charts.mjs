@@ -18,7 +18,7 @@ const CONFIG = {
   padding: 12,
   title: { fontSize: 15, anchor: 'start', subtitleFontSize: 11, subtitleColor: '#555', offset: 10 },
   axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#e6e6e6' },
-  legend: { labelFontSize: 11, titleFontSize: 11 },
+  legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 320 },
   view: { stroke: null },
 };
 
@@ -166,7 +166,7 @@ async function capacityCharts(cap) {
     const yCpu = { type: 'quantitative', title: 'Redis CPU µs per 1 000 requests' };
     written.push(
       await render('capacity-redis-cpu', {
-        title: { text: `Redis CPU per 1 000 requests by fleet size (l1.max ${l1Ref.toLocaleString('en-US')})`, subtitle: [sub, 'one core at 100% serves 1 000 000 / (µs per 1 000 requests) × 1 000 requests/s'] },
+        title: { text: `Redis CPU per 1 000 requests by fleet size (l1.max ${l1Ref.toLocaleString('en-US')})`, subtitle: [sub.replace('lines the model', 'dashed lines the model'), 'one core at 100% serves 1 000 000 / (µs per 1 000 requests) × 1 000 requests/s'] },
         width: 560,
         height: 300,
         data: { values: cpuSel },
