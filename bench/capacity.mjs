@@ -3,7 +3,7 @@
 // processes and checked against bench/capacity/model.mjs.
 //
 //   npm run build && node bench/capacity.mjs        (run by `npm run bench` unless BENCH_SKIP_CAPACITY=1)
-//   node bench/capacity.mjs --report                re-renders bench/CAPACITY.md from bench/capacity.json
+//   node bench/capacity.mjs --report                re-renders bench/CAPACITY.md and docs/capacity.md's tables from bench/capacity.json
 //
 // Starts its own redis-server processes (one standalone server, a 3-primary loopback Cluster) on
 // free loopback ports and stops them by PID. Workload: Zipf over 1 M keys (s = 0.99), 95% reads
@@ -26,11 +26,12 @@ import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import { predictRun, predictSteady, perRequest, saturationRate } from './capacity/model.mjs';
 import { HOST, RedisProcesses } from './capacity/redis-procs.mjs';
-import { renderCapacityReport } from './capacity/report.mjs';
+import { docTables, fillDoc, renderCapacityReport } from './capacity/report.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const JSON_PATH = `${here}capacity.json`;
 const MD_PATH = `${here}CAPACITY.md`;
+const DOC_PATH = `${here}../docs/capacity.md`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => process.stderr.write(`[capacity ${new Date().toISOString().slice(11, 19)}] ${a.join(' ')}\n`);
 const list = (v, d) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : d);
@@ -56,7 +57,8 @@ if (process.argv.includes('--report')) {
   attachModel(data);
   writeFileSync(JSON_PATH, JSON.stringify(data, null, 2) + '\n');
   writeFileSync(MD_PATH, renderCapacityReport(data));
-  log(`re-rendered ${MD_PATH}`);
+  writeFileSync(DOC_PATH, fillDoc(readFileSync(DOC_PATH, 'utf8'), docTables(data)));
+  log('re-rendered bench/CAPACITY.md and the tables of docs/capacity.md');
   process.exit(0);
 }
 
@@ -414,7 +416,8 @@ async function main() {
   attachModel(data);
   writeFileSync(JSON_PATH, JSON.stringify(data, null, 2) + '\n');
   writeFileSync(MD_PATH, renderCapacityReport(data));
-  log(`wrote bench/capacity.json and bench/CAPACITY.md in ${data.meta.seconds} s (${data.runs.length} runs, ${data.failures.length} failures)`);
+  writeFileSync(DOC_PATH, fillDoc(readFileSync(DOC_PATH, 'utf8'), docTables(data)));
+  log(`wrote bench/capacity.json, bench/CAPACITY.md and the tables of docs/capacity.md and bench/CAPACITY.md in ${data.meta.seconds} s (${data.runs.length} runs, ${data.failures.length} failures)`);
 }
 
 await main();

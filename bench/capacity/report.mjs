@@ -77,3 +77,71 @@ export function renderCapacityReport(data) {
   }
   return L.join('\n') + '\n';
 }
+
+/**
+ * The tables docs/capacity.md shows, by name; `node bench/capacity.mjs --report` writes each one
+ * between `<!-- capacity:NAME -->` and `<!-- /capacity:NAME -->` there, so the document shows the
+ * recorded run.
+ */
+export function docTables(data) {
+  const out = {};
+  const { meta } = data;
+  const std = data.calibration.standalone;
+  out.calibration = [
+    '| request | round trips | commands Redis executes | bytes in | bytes out | Redis CPU µs (one Redis) | Redis CPU µs (Cluster, all nodes) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...[['hit', 'L2 hit', 1], ['miss', 'miss (then load)', 3], ['set', 'set', 2], ['del', 'delete', 2]].map(
+      ([k, label, rt]) => `| ${label} | ${rt} | ${f(std[k].commands, 0)} | ${int(std[k].inBytes)} | ${int(std[k].outBytes)} | ${f(std[k].cpuUs, 1)} | ${f(data.calibration.cluster?.[k].cpuUs, 1)} |`,
+    ),
+    `| each bus message, per other instance | – | – | – | ${int(std.delivery.outBytes)} | ${f(std.delivery.cpuUs, 2)} | ${f(data.calibration.cluster?.delivery.cpuUs, 2)} |`,
+  ].join('\n');
+  const measured = (topo) => {
+    const rows = data.runs.filter((r) => r.topology === topo);
+    return [
+      '| N | l1.max | L1 hit | L2 hit | load | commands / req | bytes / req | bus messages / req | received per message | Redis CPU µs / 1 000 req |',
+      '|---:|---:|---|---|---|---|---|---|---:|---|',
+      ...rows.map(
+        (r) =>
+          `| ${r.N} | ${int(r.l1Max)} | ${pair(r.tiers.l1, r.model.tiers.l1, pc)} | ${pair(r.tiers.l2, r.model.tiers.l2, pc)} | ${pair(r.tiers.load, r.model.tiers.load, pc)} | ` +
+          `${pair(r.perRequest.commands, r.model.perRequest.commands, f)} | ${pair(r.perRequest.inBytes + r.perRequest.outBytes, r.model.perRequest.inBytes + r.model.perRequest.outBytes, int)} | ` +
+          `${pair(r.perRequest.messagesPublished, r.model.perRequest.messagesPublished, f)} | ${f(r.bus.receivedPerMessage)} | ${pair(r.perRequest.cpuUs * 1000, r.model.perRequest.cpuUs * 1000, int)} |`,
+      ),
+    ].join('\n');
+  };
+  out.measured = measured('standalone');
+  out['saturation-measured'] = [
+    '| N | l1.max | Redis CPU µs / 1 000 requests (measured) | one core at 100% → requests/s |',
+    '|---:|---:|---:|---:|',
+    ...data.runs.filter((r) => r.topology === 'standalone').map((r) => `| ${r.N} | ${int(r.l1Max)} | ${int(r.perRequest.cpuUs * 1000)} | ${int(1e6 / r.perRequest.cpuUs)} |`),
+  ].join('\n');
+  if (data.model) {
+    const ns = [...new Set(data.model.saturation.map((x) => x.N))];
+    out['saturation-model'] = [
+      `| l1.max \\ instances | ${ns.join(' | ')} |`,
+      `|---${'|---:'.repeat(ns.length)}|`,
+      ...[...new Set(data.model.saturation.map((x) => x.l1Max))].map((l1Max) => `| ${int(l1Max)} | ${data.model.saturation.filter((x) => x.l1Max === l1Max).map((x) => int(x.rateFitted)).join(' | ')} |`),
+      '',
+      `Calibrated per-request costs × ${f(data.model.cpuFactor)}: the median ratio of measured to modelled Redis CPU over the measured points (${data.model.cpuRatios.map((x) => f(x)).join(', ')}); the counts (commands, bytes, messages) need no such factor.`,
+    ].join('\n');
+  }
+  const cl = data.runs.filter((r) => r.topology === 'cluster');
+  if (cl.length) {
+    out.cluster = [
+      '| N | l1.max | commands / req | Redis CPU µs / 1 000 req, all 3 primaries | busiest primary | its share | busiest primary at 100% → requests/s | one Redis, same N and l1.max: µs / 1 000 req |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...cl.map((r) => {
+        const s = data.runs.find((x) => x.topology === 'standalone' && x.N === r.N && x.l1Max === r.l1Max);
+        return `| ${r.N} | ${int(r.l1Max)} | ${f(r.perRequest.commands)} | ${int(r.perRequest.cpuUs * 1000)} | ${int(r.perRequest.busiestNodeCpuUs * 1000)} | ${pc(r.perRequest.busiestNodeCpuUs / r.perRequest.cpuUs)} | ${int(1e6 / r.perRequest.busiestNodeCpuUs)} | ${s ? int(s.perRequest.cpuUs * 1000) : '—'} |`;
+      }),
+    ].join('\n');
+  }
+  out.run = `Recorded run: ${meta.date.slice(0, 16).replace('T', ' ')} UTC, \`${meta.command}\`, Node ${meta.node}, Redis ${meta.redis}, ${meta.cpus} shared cores; ${data.config.warm} warm-up + ${data.config.measured} measured requests per instance${meta.parts ? `, taken in ${meta.parts.length} parts (1-minute load at each start: ${meta.parts.map((p) => p.loadAverageAtStart?.[0]).join(', ')})` : ` (1-minute load at the start: ${meta.loadAverageAtStart?.[0]})`}.`;
+  return out;
+}
+
+/** Replaces each `<!-- capacity:NAME -->...<!-- /capacity:NAME -->` block of `text`. */
+export function fillDoc(text, tables) {
+  return text.replace(/<!-- capacity:([\w-]+) -->[\s\S]*?<!-- \/capacity:\1 -->/g, (whole, name) =>
+    tables[name] === undefined ? whole : `<!-- capacity:${name} -->\n${tables[name]}\n<!-- /capacity:${name} -->`,
+  );
+}
