@@ -3,10 +3,14 @@
 # 1. installs the benchmark's own dependencies (bench/package-lock.json) on first use;
 # 2. builds the library (npm run build at the root: dist/);
 # 3. starts a private redis-server on a free loopback port, stopped by its PID on exit;
-# 4. runs every scenario (bench/run-all.mjs), the fleet scenario (fleet-report.mjs) and the Cluster
-#    comparison (scale-out-report.mjs), server-assisted invalidation (tracking-report.mjs), and writes bench/results.json and bench/RESULTS.md.
+# 4. runs every scenario (bench/run-all.mjs), the fleet scenario (fleet-report.mjs), the Cluster
+#    comparison (scale-out-report.mjs), server-assisted invalidation (tracking-report.mjs) and the capacity
+#    model (capacity.mjs: fleets of 2-32 processes on its own Redis and Cluster), and writes
+#    bench/results.json, bench/RESULTS.md, bench/capacity.json and bench/CAPACITY.md;
+# 5. renders the results as SVG charts in bench/charts/ (charts.mjs, Vega-Lite).
 # Env: BENCH_QUICK=1 short smoke run; BENCH_ONLY=l1-hit,l2-hit,miss,stampede-1proc,stampede-4proc,http,memory;
-#      BENCH_SKIP_BUILD=1 use the existing dist/; BENCH_SKIP_OURS=1 peers only.
+#      BENCH_SKIP_BUILD=1 use the existing dist/; BENCH_SKIP_OURS=1 peers only; BENCH_SKIP_CAPACITY=1 no
+#      capacity runs (the charts then draw the recorded bench/capacity.json).
 set -euo pipefail
 
 export BENCH_T0="$(date +%s.%N)"
@@ -81,7 +85,21 @@ if [ -z "${BENCH_ONLY:-}" ] && [ "${BENCH_SKIP_OURS:-0}" != "1" ]; then
   node "$BENCH_DIR/fleet-report.mjs"
   node "$BENCH_DIR/scale-out-report.mjs"
   node "$BENCH_DIR/tracking-report.mjs"
+  if [ "${BENCH_SKIP_CAPACITY:-0}" != "1" ]; then
+    node "$BENCH_DIR/capacity.mjs" || log "WARNING: the capacity runs failed; bench/capacity.json keeps the previous run"
+  fi
   # The hand-written evidence for any goal still missed.
   { echo; cat "$BENCH_DIR/ANALYSIS.md"; } >> "$BENCH_DIR/RESULTS.md"
+fi
+if node "$BENCH_DIR/charts.mjs"; then
+  {
+    echo
+    echo "## Charts"
+    echo
+    echo "Rendered by \`bench/charts.mjs\` (Vega-Lite) from bench/results.json and bench/capacity.json; the capacity model: bench/CAPACITY.md."
+    for f in "$BENCH_DIR"/charts/*.svg; do echo; echo "![$(basename "$f" .svg)](charts/$(basename "$f"))"; done
+  } >> "$BENCH_DIR/RESULTS.md"
+else
+  log "WARNING: charts were not rendered"
 fi
 log "done in $(node -e "console.log(((Date.now()/1000)-Number(process.env.BENCH_T0)).toFixed(0))") s: bench/RESULTS.md, bench/results.json"
