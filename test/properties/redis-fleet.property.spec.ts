@@ -33,10 +33,10 @@ const fleetProperty = (faults: boolean) =>
 
 describe('a fleet on real Redis keeps the README consistency model', () => {
   it('under random operations and options', async () => {
-    await checkProperty('redis fleet, no faults', fleetProperty(false), { ...budget(4, 1_000), endOnFailure: !fuzzing });
+    await checkProperty('redis fleet, no faults', fleetProperty(false), { endOnFailure: !fuzzing, ...budget(4, 1_000) });
   }, fuzzing ? 3_600_000 : 60_000);
 
   it('under random operations, options and Redis faults (SIGSTOP, restart, pub/sub killed)', async () => {
-    await checkProperty('redis fleet with faults', fleetProperty(true), { ...budget(4, 1_000), endOnFailure: !fuzzing });
+    await checkProperty('redis fleet with faults', fleetProperty(true), { endOnFailure: !fuzzing, ...budget(4, 1_000) });
   }, fuzzing ? 3_600_000 : 60_000);
 });

@@ -129,6 +129,7 @@ export class WriteCommand implements Cmd {
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
     const { instance, tenant, key } = this;
+    await world.beforeWrite?.();
     world.db.write(tenant, key, this.via !== 'setNull');
     const e = world.oracle.invalidating(instance, [rowId(tenant, key)]);
     const inst = world.instances[instance]!;
@@ -171,6 +172,7 @@ export class TagCommand implements Cmd {
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
     const rows = idsOfTag(world.run, this.tag);
+    await world.beforeWrite?.();
     for (const r of rows) world.db.write(r.tenant, r.key);
     const e = world.oracle.invalidating(this.instance, rows.map((r) => rowId(r.tenant, r.key)));
     try {
@@ -192,6 +194,7 @@ export class ClearCommand implements Cmd {
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
     const rows = allIds(world.run);
+    await world.beforeWrite?.();
     for (const r of rows) world.db.write(r.tenant, r.key);
     const e = world.oracle.invalidating(this.instance, rows.map((r) => r.id));
     try {

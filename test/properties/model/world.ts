@@ -47,6 +47,12 @@ export interface World {
   sleep(ms: number): Promise<void>;
   /** Set by faults: the handle of the ongoing stop, ended by resume. */
   stopped?: { end(): void };
+  /**
+   * Awaited by every write command before it writes the database. In memory runs it is a
+   * scheduler step, so a write can land between a loader's read of the row and its store (all
+   * calls of a batch start at once; without it every write of a batch would precede every load).
+   */
+  beforeWrite?(): Promise<void>;
 }
 
 /** Options of one run, drawn at random. */

@@ -60,6 +60,7 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
   // Loaders complete when the scheduler says so (the delay only orders them in the label).
   const world = newWorld(run, faults, (ms) => s.schedule(Promise.resolve(), `loader ${ms} ms`), now) as World;
   world.instances = [];
+  world.beforeWrite = () => s.schedule(Promise.resolve(), 'write');
   const { keyContext, ...module } = run.module;
   const resolved = resolveOptions({ serializer: module.serializer });
   const codec = await createCodec(resolved.serializer, resolved.maxValueBytes);
