@@ -1,8 +1,10 @@
 // @ts-check
 // Every mutant meets the same property runs: a fixed seed and a smaller budget (the workers
 // Stryker forks inherit these).
-process.env.PROPERTY_RUNS ??= '40';
+process.env.PROPERTY_RUNS ??= '15';
 process.env.FUZZ_SEED ??= '20261129';
+// `STRYKER_PART=keys npm run stryker -- --mutate 'lib/keys/**/*.ts'` keeps each part's report.
+const part = process.env.STRYKER_PART ?? 'all';
 
 /**
  * StrykerJS on the engine, the entry policy and the key functions, against the unit specs and
@@ -21,8 +23,8 @@ export default {
   timeoutMS: 20_000,
   timeoutFactor: 2,
   reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
-  htmlReporter: { fileName: 'reports/mutation/index.html' },
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: `reports/mutation/${part}.html` },
+  jsonReporter: { fileName: `reports/mutation/${part}.json` },
   thresholds: { high: 90, low: 80, break: null },
   ignoreStatic: true,
   tempDirName: '.stryker-tmp',

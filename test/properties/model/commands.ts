@@ -48,6 +48,8 @@ export class ReadCommand implements Cmd {
     const inst = world.instances[instance]!;
     const what = this.via === 'service' ? 'getOrSet' : '@Cacheable';
     const lock = (this.per?.lock ?? true) && world.run.module.lock;
+    // The hardTimeout this call asked for: a LoaderTimeoutError is allowed only then.
+    const hardTimeout = (this.via === 'service' ? this.per?.hardTimeout : world.decoratorOptions?.hardTimeout) ?? world.run.module.hardTimeout;
     const startedAt = world.oracle.now();
     const epoch = world.oracle.epoch(tenant, key);
     const call = inTenant(world, tenant, () =>
@@ -56,10 +58,13 @@ export class ReadCommand implements Cmd {
         : inst.catalog.find(tenant, key, this.delay, this.fail, epoch),
     );
     const checked = call.then(
-      (v) => world.oracle.checkValue(instance, tenant, key, startedAt, v, what),
+      (v) => {
+        world.oracle.checkValue(instance, tenant, key, startedAt, v, what);
+        world.oracle.checkWait(instance, tenant, key, startedAt, v, hardTimeout, what);
+      },
       (err) => {
         if (err instanceof PropertyViolation) return;
-        world.oracle.checkError(instance, tenant, key, startedAt, err, what);
+        world.oracle.checkError(instance, tenant, key, startedAt, err, what, hardTimeout);
       },
     ).catch(() => undefined);
     if (this.background) {
