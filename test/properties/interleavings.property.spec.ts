@@ -24,11 +24,12 @@ const interleaving = (faults: boolean, shared = true) =>
           maxLength: fuzzing ? 12 : 6,
         }),
         fc.scheduler(),
+        fc.constantFrom(...STEPS_MS),
       ),
     ),
-    async ([run, batches, s]) => {
+    async ([run, batches, s, stepMs]) => {
       // The engines' clock moves in 20 ms steps while the run goes (calls of a batch share a
-      // millisecond, as they do on a busy server), and jumps STEP_MS between batches, so entries
+      // millisecond, as they do on a busy server), and jumps `stepMs` between batches, so entries
       // go stale and expire over a run (grace periods, refreshes) while the oracle's time stays logical.
       vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, advanceTimeDelta: 20 });
       vi.setSystemTime(1_800_000_000_000);
@@ -38,7 +39,7 @@ const interleaving = (faults: boolean, shared = true) =>
       const step = fleet.step;
       fleet.step = () => {
         step();
-        vi.setSystemTime(Date.now() + STEP_MS);
+        vi.setSystemTime(Date.now() + stepMs);
       };
       // Logical time: the oracle enforces the bus bound between steps, and no L1 TTL ever passes.
       Object.assign(fleet.world.oracle.bounds, { busMs: 500_000, busDownMs: Number.POSITIVE_INFINITY, lifetimeMs: Number.POSITIVE_INFINITY, hardTimeoutSlackMs: undefined });
@@ -51,8 +52,11 @@ const interleaving = (faults: boolean, shared = true) =>
     },
   );
 
-/** How far the engines' clock jumps between two batches, in ms: a 400 ms ttl lapses in 3 batches. */
-const STEP_MS = 150;
+/**
+ * How far the engines' clock jumps between two batches, in ms: a 400 ms ttl lapses in 3 batches,
+ * or in one (then a 1 s grace period lasts 2 more).
+ */
+const STEPS_MS = [150, 400] as const;
 
 function withQuickTimeouts(run: RunOptions): RunOptions {
   return run.module.hardTimeout > 0 ? { ...run, module: { ...run.module, hardTimeout: 2 } } : run;

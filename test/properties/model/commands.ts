@@ -44,6 +44,7 @@ export class ReadCommand implements Cmd {
   check = () => true;
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
+    await world.beforeRead?.();
     const { instance, tenant, key } = this;
     const inst = world.instances[instance]!;
     const what = this.via === 'service' ? 'getOrSet' : '@Cacheable';
@@ -77,6 +78,21 @@ export class ReadCommand implements Cmd {
   }
   toString() {
     return `${this.background ? 'start ' : ''}${this.via === 'service' ? 'getOrSet' : 'find'}@${this.instance}(${show(this.tenant)}, ${this.key}, delay ${this.delay}${this.fail ? ', fails' : ''}${this.per ? `, ${JSON.stringify(this.per)}` : ''})`;
+  }
+}
+
+/**
+ * Several loading calls of one key on one instance at once, with their own delays and timeouts:
+ * the single flight, a caller's hardTimeout while another caller waits, a late joiner.
+ */
+export class ConcurrentReadsCommand implements Cmd {
+  constructor(readonly reads: readonly ReadCommand[]) {}
+  check = () => true;
+  async run(m: FleetModel, world: World): Promise<void> {
+    await Promise.all(this.reads.map((r) => r.run(m, world)));
+  }
+  toString() {
+    return `together[${this.reads.map(String).join(', ')}]`;
   }
 }
 
@@ -320,6 +336,9 @@ export function commandArbs(opts: { instances: number; tenants: readonly Tenant[
     fc
       .tuple(inst, tenant, key, fc.constantFrom(0, 0, 20, 200), fails, fc.boolean(), per)
       .map(([i, t, k, d, fail, bg, p]) => new ReadCommand(i, t, k, 'service', d, fail, bg, p)),
+    fc
+      .tuple(inst, tenant, key, fc.array(fc.tuple(fc.constantFrom(0, 20, 200), fails, per), { minLength: 2, maxLength: 3 }))
+      .map(([i, t, k, calls]) => new ConcurrentReadsCommand(calls.map(([d, fail, p]) => new ReadCommand(i, t, k, 'service', d, fail, false, p)))),
     fc.tuple(inst, tenant, key, fc.constantFrom<'get' | 'peek'>('get', 'peek'), fc.boolean()).map(([i, t, k, via, bg]) => new GetCommand(i, t, k, via, bg)),
     fc
       .tuple(inst, tenant, key, fc.constantFrom<WriteCommand['via']>(...writes), per)

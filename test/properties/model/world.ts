@@ -53,6 +53,8 @@ export interface World {
    * calls of a batch start at once; without it every write of a batch would precede every load).
    */
   beforeWrite?(): Promise<void>;
+  /** Awaited by every loading call before it starts (in memory runs a scheduler step, as `beforeWrite`). */
+  beforeRead?(): Promise<void>;
   /** The options of the decorated catalog's `@Cacheable` (none in memory runs). */
   decoratorOptions?: PerCall;
 }

@@ -64,8 +64,11 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
   // time (a macrotask), so a caller's hardTimeout (a real timer) can fire while it runs.
   const pause = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, LOADER_MS)) : Promise.resolve());
   const world = newWorld(run, faults, (ms) => s.schedule(pause(ms), `loader ${ms} ms`), now) as World;
+  // Calls and writes of a batch start at a scheduler step each, a few ms of real time apart, so
+  // one can start after another's hardTimeout fired, while its loader still runs.
+  world.beforeWrite = () => s.schedule(pause(1), 'write');
+  world.beforeRead = () => s.schedule(pause(1), 'call');
   world.instances = [];
-  world.beforeWrite = () => s.schedule(Promise.resolve(), 'write');
   const { keyContext, ...module } = run.module;
   const resolved = resolveOptions({ serializer: module.serializer });
   const codec = await createCodec(resolved.serializer, resolved.maxValueBytes);
