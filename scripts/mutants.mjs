@@ -97,7 +97,7 @@ function check(file) {
       runs.push(...rows.map((r) => `${r.name}: ${r.runs} runs`));
       const failed = rows.find((r) => r.failed);
       if (failed) {
-        return { file, summary, result: 'caught', by: failed.name, runs: failed.runs, detail: failed.error?.split('\n')[0], seconds: (Date.now() - started) / 1000, stage: stage.name };
+        return { file, summary, result: 'caught', by: failed.name, runs: failed.runs, detail: `${failed.error?.split('\n')[0]} (seed ${failed.seed}, path ${failed.path})`, seconds: (Date.now() - started) / 1000, stage: stage.name };
       }
       if (status !== 0) {
         const tail = output.split('\n').filter((l) => /Error|FAIL|✗|×/.test(l)).slice(0, 5).join(' | ');
