@@ -30,7 +30,7 @@ for (const [path, f] of Object.entries(files).sort(([a], [b]) => a.localeCompare
     else c.noCov++;
     if (m.status === 'Survived' || m.status === 'NoCoverage') {
       const line = lines[m.location.start.line - 1] ?? '';
-      const reason = reasons.find((r) => path.endsWith(r.file) && (r.line === undefined || line.includes(r.line)) && (r.mutator === undefined || r.mutator === m.mutatorName));
+      const reason = reasons.find((r) => (r.file === undefined || path.endsWith(r.file)) && (r.line === undefined || line.includes(r.line)) && (r.mutator === undefined || r.mutator === m.mutatorName));
       survivors.push({ path, line: m.location.start.line, mutator: m.mutatorName, status: m.status, code: line.trim(), replacement: m.replacement, reason });
     }
   }

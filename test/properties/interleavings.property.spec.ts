@@ -65,15 +65,15 @@ function withQuickTimeouts(run: RunOptions): RunOptions {
 describe('an engine without a shared tier keeps the consistency model in every interleaving', () => {
   it('of its loads, reads and invalidations', async () => {
     await checkProperty('interleavings, L1 only', interleaving(false, false), { ...budget(200, 100_000), timeout: 10_000 });
-  }, fuzzing ? 3_600_000 : 30_000);
+  }, fuzzing ? 3_600_000 : 60_000);
 });
 
 describe('engines over one in-memory shared tier keep the consistency model in every interleaving', () => {
   it('with the tier healthy', async () => {
     await checkProperty('interleavings', interleaving(false), { ...budget(150, 100_000), timeout: 10_000 });
-  }, fuzzing ? 3_600_000 : 30_000);
+  }, fuzzing ? 3_600_000 : 60_000);
 
   it('with the tier stopped, restarted empty and its subscribers dropped', async () => {
     await checkProperty('interleavings with faults', interleaving(true), { ...budget(150, 100_000), timeout: 10_000 });
-  }, fuzzing ? 3_600_000 : 30_000);
+  }, fuzzing ? 3_600_000 : 60_000);
 });
