@@ -13,17 +13,19 @@ export function avoided(feature: string): boolean {
 }
 
 /**
- * How much a property runs: `testRuns` in `npm test`; under `npm run fuzz` `FUZZ_RUNS` runs (or
+ * How much a property runs: `testRuns` in `npm test` (`PROPERTY_RUNS` instead, for StrykerJS); under `npm run fuzz` `FUZZ_RUNS` runs (or
  * `fuzzRuns`), stopping after `FUZZ_SECONDS`, from `FUZZ_SEED` when given. A failure prints its
- * seed and path, so `FUZZ_SEED=<seed>` replays it.
+ * seed and path, so `FUZZ_SEED=<seed>` replays it. `FUZZ_END_ON_FAILURE=1` reports the first
+ * failure without shrinking it (`npm run mutants` only needs to know that a property failed).
  */
 export function budget(testRuns: number, fuzzRuns: number): fc.Parameters<unknown> {
   const seed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : undefined;
   const seconds = process.env.FUZZ_SECONDS !== undefined ? Number(process.env.FUZZ_SECONDS) : undefined;
   return {
-    numRuns: fuzzing ? Number(process.env.FUZZ_RUNS ?? fuzzRuns) : testRuns,
+    numRuns: fuzzing ? Number(process.env.FUZZ_RUNS ?? fuzzRuns) : Number(process.env.PROPERTY_RUNS ?? testRuns),
     ...(seed !== undefined && Number.isFinite(seed) ? { seed } : {}),
     ...(fuzzing && seconds !== undefined ? { interruptAfterTimeLimit: seconds * 1_000 } : {}),
+    ...(fuzzing && process.env.FUZZ_END_ON_FAILURE === '1' ? { endOnFailure: true } : {}),
   };
 }
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, it, vi } from 'vitest';
 import { budget, checkProperty, fuzzing } from './budget.js';
 import { commandArbs } from './model/commands.js';
-import { runOptionsArb } from './model/world.js';
+import { type RunOptions, runOptionsArb } from './model/world.js';
 import { memoryFleet, runBatches } from './support/memory-fleet.js';
 
 /**
@@ -26,19 +26,48 @@ const interleaving = (faults: boolean, shared = true) =>
             maxLength: fuzzing ? 12 : 6,
           }),
           fc.scheduler(),
+          fc.constantFrom(...STEPS_MS),
         ),
       ),
-    async ([run, batches, s]) => {
-      const fleet = await memoryFleet(run, s, shared);
+    async ([run, batches, s, stepMs]) => {
+      // The engines' clock moves in 20 ms steps while the run goes (calls of a batch share a
+      // millisecond, as they do on a busy server), and jumps `stepMs` between batches, so entries
+      // go stale and expire over a run (grace periods, refreshes) while the oracle's time stays logical.
+      vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, advanceTimeDelta: 20 });
+      vi.setSystemTime(1_800_000_000_000);
+      // hardTimeout in memory: loaders finish when the scheduler says, within a few ms of real
+      // time, so a 150 ms timeout would never fire; 2 ms does, often.
+      const fleet = await memoryFleet(withQuickTimeouts(run), s, shared);
+      const step = fleet.step;
+      fleet.step = () => {
+        step();
+        vi.setSystemTime(Date.now() + stepMs);
+      };
       // Logical time: the oracle enforces the bus bound between steps, and no L1 TTL ever passes.
-      Object.assign(fleet.world.oracle.bounds, { busMs: 500_000, busDownMs: Number.POSITIVE_INFINITY, lifetimeMs: Number.POSITIVE_INFINITY });
+      Object.assign(fleet.world.oracle.bounds, {
+        busMs: 500_000,
+        busDownMs: Number.POSITIVE_INFINITY,
+        lifetimeMs: Number.POSITIVE_INFINITY,
+        hardTimeoutSlackMs: undefined,
+      });
       try {
         await runBatches(fleet, s, batches);
       } finally {
         await fleet.close();
+        vi.useRealTimers();
       }
     },
   );
+
+/**
+ * How far the engines' clock jumps between two batches, in ms: a 400 ms ttl lapses in 3 batches,
+ * or in one (then a 1 s grace period lasts 2 more).
+ */
+const STEPS_MS = [150, 400] as const;
+
+function withQuickTimeouts(run: RunOptions): RunOptions {
+  return run.module.hardTimeout > 0 ? { ...run, module: { ...run.module, hardTimeout: 2 } } : run;
+}
 
 describe('an engine without a shared tier keeps the consistency model in every interleaving', () => {
   it(
@@ -46,7 +75,7 @@ describe('an engine without a shared tier keeps the consistency model in every i
     async () => {
       await checkProperty('interleavings, L1 only', interleaving(false, false), { ...budget(200, 100_000), timeout: 10_000 });
     },
-    fuzzing ? 3_600_000 : 30_000,
+    fuzzing ? 3_600_000 : 60_000,
   );
 });
 
@@ -56,7 +85,7 @@ describe('engines over one in-memory shared tier keep the consistency model in e
     async () => {
       await checkProperty('interleavings', interleaving(false), { ...budget(150, 100_000), timeout: 10_000 });
     },
-    fuzzing ? 3_600_000 : 30_000,
+    fuzzing ? 3_600_000 : 60_000,
   );
 
   it(
@@ -64,6 +93,6 @@ describe('engines over one in-memory shared tier keep the consistency model in e
     async () => {
       await checkProperty('interleavings with faults', interleaving(true), { ...budget(150, 100_000), timeout: 10_000 });
     },
-    fuzzing ? 3_600_000 : 30_000,
+    fuzzing ? 3_600_000 : 60_000,
   );
 });

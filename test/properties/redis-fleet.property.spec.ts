@@ -38,7 +38,7 @@ describe('a fleet on real Redis keeps the README consistency model', () => {
   it(
     'under random operations and options',
     async () => {
-      await checkProperty('redis fleet, no faults', fleetProperty(false), { ...budget(4, 1_000), endOnFailure: !fuzzing });
+      await checkProperty('redis fleet, no faults', fleetProperty(false), { endOnFailure: !fuzzing, ...budget(4, 1_000) });
     },
     fuzzing ? 3_600_000 : 60_000,
   );
@@ -46,7 +46,7 @@ describe('a fleet on real Redis keeps the README consistency model', () => {
   it(
     'under random operations, options and Redis faults (SIGSTOP, restart, pub/sub killed)',
     async () => {
-      await checkProperty('redis fleet with faults', fleetProperty(true), { ...budget(4, 1_000), endOnFailure: !fuzzing });
+      await checkProperty('redis fleet with faults', fleetProperty(true), { endOnFailure: !fuzzing, ...budget(4, 1_000) });
     },
     fuzzing ? 3_600_000 : 60_000,
   );

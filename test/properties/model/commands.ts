@@ -44,10 +44,13 @@ export class ReadCommand implements Cmd {
   check = () => true;
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
+    await world.beforeRead?.();
     const { instance, tenant, key } = this;
     const inst = world.instances[instance]!;
     const what = this.via === 'service' ? 'getOrSet' : '@Cacheable';
     const lock = (this.per?.lock ?? true) && world.run.module.lock;
+    // The hardTimeout this call asked for: a LoaderTimeoutError is allowed only then.
+    const hardTimeout = (this.via === 'service' ? this.per?.hardTimeout : world.decoratorOptions?.hardTimeout) ?? world.run.module.hardTimeout;
     const startedAt = world.oracle.now();
     const epoch = world.oracle.epoch(tenant, key);
     const call = inTenant(world, tenant, () =>
@@ -57,10 +60,13 @@ export class ReadCommand implements Cmd {
     );
     const checked = call
       .then(
-        (v) => world.oracle.checkValue(instance, tenant, key, startedAt, v, what),
+        (v) => {
+          world.oracle.checkValue(instance, tenant, key, startedAt, v, what);
+          world.oracle.checkWait(instance, tenant, key, startedAt, v, hardTimeout, what);
+        },
         (err) => {
           if (err instanceof PropertyViolation) return;
-          world.oracle.checkError(instance, tenant, key, startedAt, err, what);
+          world.oracle.checkError(instance, tenant, key, startedAt, err, what, hardTimeout);
         },
       )
       .catch(() => undefined);
@@ -74,6 +80,21 @@ export class ReadCommand implements Cmd {
   }
   toString() {
     return `${this.background ? 'start ' : ''}${this.via === 'service' ? 'getOrSet' : 'find'}@${this.instance}(${show(this.tenant)}, ${this.key}, delay ${this.delay}${this.fail ? ', fails' : ''}${this.per ? `, ${JSON.stringify(this.per)}` : ''})`;
+  }
+}
+
+/**
+ * Several loading calls of one key on one instance at once, with their own delays and timeouts:
+ * the single flight, a caller's hardTimeout while another caller waits, a late joiner.
+ */
+export class ConcurrentReadsCommand implements Cmd {
+  constructor(readonly reads: readonly ReadCommand[]) {}
+  check = () => true;
+  async run(m: FleetModel, world: World): Promise<void> {
+    await Promise.all(this.reads.map((r) => r.run(m, world)));
+  }
+  toString() {
+    return `together[${this.reads.map(String).join(', ')}]`;
   }
 }
 
@@ -131,6 +152,7 @@ export class WriteCommand implements Cmd {
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
     const { instance, tenant, key } = this;
+    await world.beforeWrite?.();
     world.db.write(tenant, key, this.via !== 'setNull');
     const e = world.oracle.invalidating(instance, [rowId(tenant, key)]);
     const inst = world.instances[instance]!;
@@ -173,6 +195,7 @@ export class TagCommand implements Cmd {
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
     const rows = idsOfTag(world.run, this.tag);
+    await world.beforeWrite?.();
     for (const r of rows) world.db.write(r.tenant, r.key);
     const e = world.oracle.invalidating(
       this.instance,
@@ -197,6 +220,7 @@ export class ClearCommand implements Cmd {
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
     const rows = allIds(world.run);
+    await world.beforeWrite?.();
     for (const r of rows) world.db.write(r.tenant, r.key);
     const e = world.oracle.invalidating(
       this.instance,
@@ -338,6 +362,9 @@ export function commandArbs(opts: {
     fc
       .tuple(inst, tenant, key, fc.constantFrom(0, 0, 20, 200), fails, fc.boolean(), per)
       .map(([i, t, k, d, fail, bg, p]) => new ReadCommand(i, t, k, 'service', d, fail, bg, p)),
+    fc
+      .tuple(inst, tenant, key, fc.array(fc.tuple(fc.constantFrom(0, 20, 200), fails, per), { minLength: 2, maxLength: 3 }))
+      .map(([i, t, k, calls]) => new ConcurrentReadsCommand(calls.map(([d, fail, p]) => new ReadCommand(i, t, k, 'service', d, fail, false, p)))),
     fc.tuple(inst, tenant, key, fc.constantFrom<'get' | 'peek'>('get', 'peek'), fc.boolean()).map(([i, t, k, via, bg]) => new GetCommand(i, t, k, via, bg)),
     fc
       .tuple(inst, tenant, key, fc.constantFrom<WriteCommand['via']>(...writes), per)

@@ -22,6 +22,11 @@ export interface Bounds {
   hardTimeout: boolean;
   /** Whether the fleet-wide single loader is promised (lock on for every call). */
   fleetLock: boolean;
+  /**
+   * When set (real time only): a call with `hardTimeout` h that returns a value its loader
+   * produced more than h + this many ms after the call started waited past its hardTimeout.
+   */
+  hardTimeoutSlackMs?: number;
 }
 
 /** Thrown by a test loader: the oracle knows which run threw which failure. */
@@ -220,8 +225,27 @@ export class Oracle {
     }
   }
 
-  /** Checks why a call on `instance` for `tenant`/`key`, started at `startedAt`, failed. */
-  checkError(instance: number, tenant: Tenant, key: string, startedAt: number, err: unknown, what: string): void {
+  /**
+   * Checks that a call with `hardTimeout` (ms, 0 for none) started at `startedAt` did not wait
+   * for a load past it (see `Bounds.hardTimeoutSlackMs`).
+   */
+  checkWait(instance: number, tenant: Tenant, key: string, startedAt: number, value: unknown, hardTimeout: number, what: string): void {
+    const slack = this.bounds.hardTimeoutSlackMs;
+    if (slack === undefined || hardTimeout <= 0 || value === null || typeof value !== 'object') return;
+    const at = (value as Row).at;
+    if (typeof at === 'number' && at > startedAt + hardTimeout + slack) {
+      this.#violate(
+        `${what} on instance ${instance} for ${rowId(tenant, key)} (hardTimeout ${hardTimeout} ms) returned a value loaded ${Math.round(at - startedAt)} ms after it started: it waited past its hardTimeout`,
+      );
+    }
+  }
+
+  /**
+   * Checks why a call on `instance` for `tenant`/`key`, started at `startedAt`, failed.
+   * `hardTimeout`: the call's own (ms); a `LoaderTimeoutError` is allowed only when it is > 0
+   * (undefined: whenever `Bounds.hardTimeout`).
+   */
+  checkError(instance: number, tenant: Tenant, key: string, startedAt: number, err: unknown, what: string, hardTimeout?: number): void {
     const id = rowId(tenant, key);
     if (err instanceof LoaderFailure) {
       const r = this.#runs.find((x) => x.failure === err);
@@ -232,7 +256,7 @@ export class Oracle {
       }
       return;
     }
-    if ((err as Error)?.name === 'LoaderTimeoutError' && this.bounds.hardTimeout) return;
+    if ((err as Error)?.name === 'LoaderTimeoutError' && (hardTimeout === undefined ? this.bounds.hardTimeout : hardTimeout > 0)) return;
     this.#violate(`${what} on instance ${instance} for ${id} failed although no loader of it failed: ${(err as Error)?.stack ?? String(err)}`);
   }
 

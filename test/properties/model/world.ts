@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import fc from 'fast-check';
 import type { TieredCacheModuleOptions, TieredCacheService } from 'nestjs-tiered-cache';
 import { type Row, rowId, type Tenant, VersionedDatabase } from './database.js';
-import { avoided } from '../budget.js';
+import { avoided, fuzzing } from '../budget.js';
 import { type Bounds, Oracle, preciseNow } from './oracle.js';
 
 /**
@@ -47,6 +47,16 @@ export interface World {
   sleep(ms: number): Promise<void>;
   /** Set by faults: the handle of the ongoing stop, ended by resume. */
   stopped?: { end(): void };
+  /**
+   * Awaited by every write command before it writes the database. In memory runs it is a
+   * scheduler step, so a write can land between a loader's read of the row and its store (all
+   * calls of a batch start at once; without it every write of a batch would precede every load).
+   */
+  beforeWrite?(): Promise<void>;
+  /** Awaited by every loading call before it starts (in memory runs a scheduler step, as `beforeWrite`). */
+  beforeRead?(): Promise<void>;
+  /** The options of the decorated catalog's `@Cacheable` (none in memory runs). */
+  decoratorOptions?: PerCall;
 }
 
 /** Options of one run, drawn at random. */
@@ -162,6 +172,8 @@ export function boundsFor(run: RunOptions, faults: { settleMs: number }): Bounds
     lifetimeMs: ttl + grace + m.l2Timeout + 500,
     hardTimeout: m.hardTimeout > 0 || run.perCall,
     fleetLock: m.lock && !run.perCall,
+    // A timing check, with slack for a loaded machine: only under `npm run fuzz` / `npm run mutants`.
+    ...(fuzzing ? { hardTimeoutSlackMs: 50 } : {}),
   };
 }
 

@@ -33,6 +33,9 @@ export interface MemoryFleet {
  */
 const STEP = 1_000_000;
 
+/** Real time a loader with a delay takes in memory runs, in ms (see `hardTimeout` in interleavings.property.spec.ts). */
+const LOADER_MS = 3;
+
 /**
  * `shared: false` builds engines without a shared tier (`redis: false`, L1 only): one instance
  * then, since nothing connects them.
@@ -59,8 +62,14 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
       broker.setDown(false);
     },
   };
-  // Loaders complete when the scheduler says so (the delay only orders them in the label).
-  const world = newWorld(run, faults, (ms) => s.schedule(Promise.resolve(), `loader ${ms} ms`), now) as World;
+  // Loaders complete when the scheduler says so; one with a delay also takes a few ms of real
+  // time (a macrotask), so a caller's hardTimeout (a real timer) can fire while it runs.
+  const pause = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, LOADER_MS)) : Promise.resolve());
+  const world = newWorld(run, faults, (ms) => s.schedule(pause(ms), `loader ${ms} ms`), now) as World;
+  // Calls and writes of a batch start at a scheduler step each, a few ms of real time apart, so
+  // one can start after another's hardTimeout fired, while its loader still runs.
+  world.beforeWrite = () => s.schedule(pause(1), 'write');
+  world.beforeRead = () => s.schedule(pause(1), 'call');
   world.instances = [];
   const { keyContext, ...module } = run.module;
   const resolved = resolveOptions({ serializer: module.serializer });

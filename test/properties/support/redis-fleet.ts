@@ -7,7 +7,7 @@ import { createApp, sleep, uniquePrefix } from '../../support/app.js';
 import { rawClient, RedisServer } from '../../support/redis-server.js';
 import { CATALOG, catalogClass } from '../model/catalog.js';
 import type { FleetModel } from '../model/commands.js';
-import { type Catalog, type FaultControls, newWorld, type RunOptions, type World } from '../model/world.js';
+import { type Catalog, type FaultControls, newWorld, type PerCall, type RunOptions, type World } from '../model/world.js';
 
 /**
  * A real redis-server for the file (stopped by PID after) and fleets of Nest apps on it: one
@@ -46,6 +46,7 @@ export function redisFleets() {
   async function build(run: RunOptions, decoratorOptions: object): Promise<{ world: World; close(): Promise<void> }> {
     const world = newWorld(run, faults(), sleep) as World;
     world.instances = [];
+    world.decoratorOptions = decoratorOptions as PerCall;
     const apps: INestApplicationContext[] = [];
     const keyPrefix = uniquePrefix('fleet');
     const { keyContext, ...module } = run.module;

@@ -116,6 +116,25 @@ describe('oracle', () => {
     const { oracle: withHard } = setup({ hardTimeout: true });
     expect(() => withHard.checkError(0, 'a', 'k0', now(), timeout, 'getOrSet')).not.toThrow();
   });
+
+  it("allows a LoaderTimeoutError only to a call whose own hardTimeout is set (a decorator's or call's 0 beats the module's)", () => {
+    const { oracle, now } = setup({ hardTimeout: true });
+    const timeout = Object.assign(new Error('t'), { name: 'LoaderTimeoutError' });
+    expect(() => oracle.checkError(0, 'a', 'k0', now(), timeout, '@Cacheable', 150)).not.toThrow();
+    expect(() => oracle.checkError(0, 'a', 'k0', now(), timeout, '@Cacheable', 0)).toThrow(/although no loader of it failed/);
+  });
+
+  it('flags a call that waited for a load past its hardTimeout (when a slack is given)', () => {
+    const { db, oracle, advance, now } = setup({ hardTimeoutSlackMs: 50 });
+    const startedAt = now();
+    advance(250);
+    const late = db.read('a', 'k0');
+    expect(() => oracle.checkWait(0, 'a', 'k0', startedAt, late, 0, 'find')).not.toThrow();
+    expect(() => oracle.checkWait(0, 'a', 'k0', startedAt, late, 200, 'find')).not.toThrow();
+    expect(() => oracle.checkWait(0, 'a', 'k0', startedAt, late, 150, 'find')).toThrow(/waited past its hardTimeout/);
+    const { oracle: noSlack } = setup();
+    expect(() => noSlack.checkWait(0, 'a', 'k0', startedAt, late, 150, 'find')).not.toThrow();
+  });
 });
 
 describe('oracle with overlapping writes', () => {
