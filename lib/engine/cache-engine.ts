@@ -180,7 +180,7 @@ export class CacheEngine {
   async invalidateTags(tags: readonly string[]): Promise<void> {
     for (const t of tags) assertKey(t, 'invalidateTags()');
     const at = Date.now();
-    this.keys.epoch++;
+    this.keys.supersedeTagged(tags);
     this.stats.tagInvalidations += tags.length;
     this.tags.received(tags, at);
     if (this.isL1Only) return;

@@ -17,6 +17,8 @@ export interface Flight {
   stale: { value: unknown } | undefined;
   /** The key's write version read before a load without a lease: its store must still find it. */
   claim: Claim;
+  /** The entry's tags: invalidating one of them supersedes the load. */
+  tags: readonly string[] | undefined;
 }
 
 /** Most keys remembered for a refresh backoff; past it the oldest are forgotten (they refresh again). */
@@ -99,6 +101,20 @@ export class KeyStates {
     else for (const key of [...this.#backoffs.keys()]) if (match(key)) this.#backoffs.delete(key);
   }
 
+  /**
+   * A tag was invalidated: loads of entries carrying it will not store, and later callers start
+   * afresh instead of joining a load that began before the invalidation.
+   */
+  supersedeTagged(tags: readonly string[]): void {
+    this.epoch++;
+    for (const [key, f] of this.#flights) {
+      if (f.tags === undefined || !f.tags.some((t) => tags.includes(t))) continue;
+      f.superseded = true;
+      this.#flights.delete(key);
+    }
+    for (const r of this.#refreshes.values()) if (r.tags?.some((t) => tags.includes(t))) r.superseded = true;
+  }
+
   /** Loads in flight (foreground and background), for shutdown. */
   get busy(): number {
     return this.#flights.size + this.#refreshes.size;
@@ -106,5 +122,5 @@ export class KeyStates {
 }
 
 function newFlight(): Flight {
-  return { promise: undefined as unknown as Promise<unknown>, superseded: false, outcome: undefined, stale: undefined, claim: undefined };
+  return { promise: undefined as unknown as Promise<unknown>, superseded: false, outcome: undefined, stale: undefined, claim: undefined, tags: undefined };
 }

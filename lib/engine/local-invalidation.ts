@@ -43,7 +43,7 @@ export class LocalInvalidation {
         this.evictWhere();
         break;
       case 'tags':
-        e.keys.epoch++;
+        e.keys.supersedeTagged(keys);
         e.tags.received(keys, m.t ?? Date.now());
         break;
     }

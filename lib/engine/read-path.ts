@@ -57,6 +57,7 @@ export class ReadPath {
     if (f !== undefined) stats.coalesced++;
     else {
       f = keys.beginFlight(key);
+      f.tags = p.tags;
       f.promise = this.#fetch(key, loader, p, f);
     }
     return p.hardTimeout > 0 ? this.#waitAtMost(key, f, p.hardTimeout) : f.promise;

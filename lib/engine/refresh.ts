@@ -22,6 +22,7 @@ export class Refresher {
     const running = this.e.keys.refresh(key);
     if (running !== undefined) return running.promise;
     const f = this.e.keys.beginRefresh(key);
+    f.tags = p.tags;
     f.promise = this.#run(key, sk, loader, p, seenCreatedAt, f);
     return f.promise;
   }

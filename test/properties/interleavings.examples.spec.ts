@@ -43,4 +43,36 @@ describe('counterexamples found by the interleaving properties', () => {
     await cache.set('k0', null, { nullTtl: 0 });
     expect(await cache.get('k0')).toBeUndefined();
   });
+
+  // fast-check seed 1062198617, path "68:13:7:7:7:7:7:7:6:6:6:6:6:6:6" (L1 only, tags):
+  //   [invalidateTags(odd), together[getOrSet k1 (tag odd, slow loader), getOrSet k1, getOrSet k1]]
+  //   -> a getOrSet made after invalidateTags resolved joined the load that began before it and
+  //   got the invalidated row: invalidating a tag did not supersede loads of entries carrying it.
+  it('a call made after invalidateTags does not join a load of a tagged entry that began before it', async () => {
+    const cache = await l1Only({});
+    let version = 0;
+    let finishFirst!: () => void;
+    let started!: () => void;
+    const loaderStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const first = cache.getOrSet(
+      'k1',
+      () =>
+        new Promise<number>((resolve) => {
+          const read = version;
+          finishFirst = () => resolve(read);
+          started();
+        }),
+      { tags: ['odd'] },
+    );
+    await loaderStarted;
+    version = 1;
+    await cache.invalidateTags(['odd']);
+    const second = cache.getOrSet('k1', async () => version, { tags: ['odd'] });
+    finishFirst();
+    expect(await first).toBe(0);
+    expect(await second).toBe(1);
+    expect(await cache.get('k1')).toBe(1);
+  });
 });
