@@ -417,7 +417,7 @@ async function main() {
   writeFileSync(JSON_PATH, JSON.stringify(data, null, 2) + '\n');
   writeFileSync(MD_PATH, renderCapacityReport(data));
   writeFileSync(DOC_PATH, fillDoc(readFileSync(DOC_PATH, 'utf8'), docTables(data)));
-  log(`wrote bench/capacity.json, bench/CAPACITY.md and the tables of docs/capacity.md and bench/CAPACITY.md in ${data.meta.seconds} s (${data.runs.length} runs, ${data.failures.length} failures)`);
+  log(`wrote bench/capacity.json, bench/CAPACITY.md and the tables of docs/capacity.md in ${data.meta.seconds} s (${data.runs.length} runs, ${data.failures.length} failures)`);
 }
 
 await main();

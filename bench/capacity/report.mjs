@@ -124,6 +124,15 @@ export function docTables(data) {
       `Calibrated per-request costs × ${f(data.model.cpuFactor)}: the median ratio of measured to modelled Redis CPU over the measured points (${data.model.cpuRatios.map((x) => f(x)).join(', ')}); the counts (commands, bytes, messages) need no such factor.`,
     ].join('\n');
   }
+  if (data.model) {
+    const sat = (N) => data.model.saturation.find((x) => x.l1Max === 10_000 && x.N === N);
+    const proj = (N) => data.model.projections.find((x) => x.l1Max === 10_000 && x.N === N && x.rate === 10_000);
+    const r3 = (x) => int(Number(x.toPrecision(2)));
+    out['summary-saturation'] =
+      `**One Redis primary** (one core at 100%) serves about ${r3(sat(2).rateFitted)} requests/s from 2 instances, ${r3(sat(32).rateFitted)} from 32 and ${r3(sat(128).rateFitted)} from 128 ` +
+      `(model, steady state, l1.max 10 000, this machine's costs); at 10 000 requests/s, Redis CPU per request goes from ${f(proj(2).perRequest.cpuUs, 1)} µs with 2 instances ` +
+      `to ${f(proj(32).perRequest.cpuUs, 1)} µs with 32 and ${f(proj(128).perRequest.cpuUs, 1)} µs with 128.`;
+  }
   const cl = data.runs.filter((r) => r.topology === 'cluster');
   if (cl.length) {
     out.cluster = [
@@ -135,6 +144,11 @@ export function docTables(data) {
       }),
     ].join('\n');
   }
+  else {
+    out.cluster =
+      '_Not in the recorded run (it was taken in parts while the shared machine was quiet, and the Cluster part found no quiet moment): ' +
+      '`npm run build && CAPACITY_TOPOLOGIES=cluster CAPACITY_MERGE=1 node bench/capacity.mjs` adds it._';
+  }
   out.run = `Recorded run: ${meta.date.slice(0, 16).replace('T', ' ')} UTC, \`${meta.command}\`, Node ${meta.node}, Redis ${meta.redis}, ${meta.cpus} shared cores; ${data.config.warm} warm-up + ${data.config.measured} measured requests per instance${meta.parts ? `, taken in ${meta.parts.length} parts (1-minute load at each start: ${meta.parts.map((p) => p.loadAverageAtStart?.[0]).join(', ')})` : ` (1-minute load at the start: ${meta.loadAverageAtStart?.[0]})`}.`;
   return out;
 }
@@ -142,6 +156,6 @@ export function docTables(data) {
 /** Replaces each `<!-- capacity:NAME -->...<!-- /capacity:NAME -->` block of `text`. */
 export function fillDoc(text, tables) {
   return text.replace(/<!-- capacity:([\w-]+) -->[\s\S]*?<!-- \/capacity:\1 -->/g, (whole, name) =>
-    tables[name] === undefined ? whole : `<!-- capacity:${name} -->\n${tables[name]}\n<!-- /capacity:${name} -->`,
+    tables[name] === undefined ? whole : `<!-- capacity:${name} -->\n\n${tables[name]}\n\n<!-- /capacity:${name} -->`,
   );
 }
