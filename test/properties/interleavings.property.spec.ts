@@ -19,7 +19,7 @@ const interleaving = (faults: boolean, shared = true) =>
     runOptionsArb(3).map((run) => (shared ? run : { ...run, instances: 1 })).chain((run) =>
       fc.tuple(
         fc.constant(run),
-        fc.array(fc.array(fc.oneof(...commandArbs({ ...run, faults, waits: [0], quiesce: 0 })), { minLength: 1, maxLength: 4, size: 'medium' }), {
+        fc.array(fc.array(fc.oneof(...commandArbs({ ...run, faults, disconnects: faults, waits: [0], quiesce: 0 })), { minLength: 1, maxLength: 4, size: 'medium' }), {
           minLength: 1,
           maxLength: fuzzing ? 12 : 6,
         }),

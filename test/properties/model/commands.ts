@@ -195,7 +195,7 @@ export class TagCommand implements Cmd {
     const rows = idsOfTag(world.run, this.tag);
     await world.beforeWrite?.();
     for (const r of rows) world.db.write(r.tenant, r.key);
-    const e = world.oracle.invalidating(this.instance, rows.map((r) => rowId(r.tenant, r.key)));
+    const e = world.oracle.invalidating(this.instance, rows.map((r) => rowId(r.tenant, r.key)), true);
     try {
       await world.instances[this.instance]!.cache.invalidateTags([this.tag]);
     } catch (err) {
@@ -287,7 +287,7 @@ export class QuiesceCommand implements Cmd {
 }
 
 export class FaultCommand implements Cmd {
-  constructor(readonly kind: 'stop' | 'resume' | 'killSubscribers' | 'restart') {}
+  constructor(readonly kind: 'stop' | 'resume' | 'killSubscribers' | 'restart' | 'disconnect') {}
   check = (m: Readonly<FleetModel>) => (this.kind === 'resume' ? m.stopped : !m.stopped);
   async run(m: FleetModel, world: World): Promise<void> {
     rethrow(world);
@@ -308,9 +308,10 @@ export class FaultCommand implements Cmd {
         return;
       }
       case 'killSubscribers':
+      case 'disconnect':
       case 'restart': {
         const handle = world.oracle.fault(this.kind);
-        await (this.kind === 'restart' ? f.restart() : f.killSubscribers());
+        await (this.kind === 'restart' ? f.restart() : this.kind === 'disconnect' ? f.disconnect!() : f.killSubscribers());
         setTimeout(() => handle.end(), f.settleMs).unref?.();
         return;
       }
@@ -322,7 +323,7 @@ export class FaultCommand implements Cmd {
 }
 
 /** The commands of a run over `instances` instances. */
-export function commandArbs(opts: { instances: number; tenants: readonly Tenant[]; keys: readonly string[]; tags: boolean; perCall: boolean; faults: boolean; waits: readonly number[]; quiesce: number }) {
+export function commandArbs(opts: { instances: number; tenants: readonly Tenant[]; keys: readonly string[]; tags: boolean; perCall: boolean; faults: boolean; waits: readonly number[]; quiesce: number; disconnects?: boolean }) {
   const inst = fc.integer({ min: 0, max: opts.instances - 1 });
   const tenant = fc.constantFrom(...opts.tenants);
   const key = fc.constantFrom(...opts.keys);
@@ -351,7 +352,9 @@ export function commandArbs(opts: { instances: number; tenants: readonly Tenant[
   if (opts.tags) arbs.push(fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, t]) => new TagCommand(i, t)));
   if (opts.faults) {
     arbs.push(
-      fc.constantFrom<FaultCommand['kind']>(...(['stop', 'resume', 'resume', 'killSubscribers', 'restart'] as const).filter((f) => !avoided(f))).map((k) => new FaultCommand(k)),
+      fc
+        .constantFrom<FaultCommand['kind']>(...(['stop', 'resume', 'resume', 'killSubscribers', 'restart', ...(opts.disconnects ? (['disconnect'] as const) : [])] as const).filter((f) => !avoided(f)))
+        .map((k) => new FaultCommand(k)),
     );
   }
   return arbs;

@@ -54,6 +54,11 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
       // The subscribers come back by themselves, a scheduler step later (and report the gap).
       void s.schedule(Promise.resolve(), 'resubscribe').then(() => tiers.forEach((t) => t.dropMessages(false)));
     },
+    disconnect: async () => {
+      for (const t of tiers) t.setDown(true);
+      // Back a scheduler step later: what failed meanwhile must be retried, not lost.
+      void s.schedule(Promise.resolve(), 'reconnect').then(() => tiers.forEach((t) => t.setDown(false)));
+    },
     restart: async () => {
       broker.setDown(true);
       broker.flush();
