@@ -62,7 +62,9 @@ function runStage(dir, stage) {
       FUZZ_SECONDS: String(stage.seconds),
       FUZZ_END_ON_FAILURE: '1',
       FUZZ_REPORT: report,
-      FUZZ_AVOID: '',
+      // Known open defects the unpatched lib/ still has (see test/properties/*.examples.spec.ts):
+      // looked past, so a mutant is caught by its own defect.
+      FUZZ_AVOID: process.env.FUZZ_AVOID ?? '',
     },
   });
   let rows = [];

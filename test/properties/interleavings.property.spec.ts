@@ -21,10 +21,13 @@ const interleaving = (faults: boolean, shared = true) =>
       .chain((run) =>
         fc.tuple(
           fc.constant(run),
-          fc.array(fc.array(fc.oneof(...commandArbs({ ...run, faults, waits: [0], quiesce: 0 })), { minLength: 1, maxLength: 4, size: 'medium' }), {
-            minLength: 1,
-            maxLength: fuzzing ? 12 : 6,
-          }),
+          fc.array(
+            fc.array(fc.oneof(...commandArbs({ ...run, faults, disconnects: faults, waits: [0], quiesce: 0 })), { minLength: 1, maxLength: 4, size: 'medium' }),
+            {
+              minLength: 1,
+              maxLength: fuzzing ? 12 : 6,
+            },
+          ),
           fc.scheduler(),
           fc.constantFrom(...STEPS_MS),
         ),

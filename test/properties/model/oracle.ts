@@ -46,6 +46,8 @@ interface Invalidation {
   versions: Map<string, number>;
   invokedAt: number;
   resolvedAt: number | undefined;
+  /** An `invalidateTags`. */
+  tags: boolean;
 }
 
 interface Fault {
@@ -81,6 +83,11 @@ export class Oracle {
   readonly #runs: LoaderRun[] = [];
   readonly #epochs = new Map<string, number>();
   #nextRun = 0;
+  /**
+   * Tolerates a known open defect (FUZZ_AVOID=tagJoin, to look past it): a call made after an
+   * `invalidateTags` that joins a load of the row started before it gets that load's value.
+   */
+  tolerateTagJoin = false;
 
   constructor(
     readonly db: VersionedDatabase,
@@ -91,12 +98,13 @@ export class Oracle {
   // ---- what happened ----
 
   /** An invalidation on `instance` is about to run; the DB already holds the new `versions`. */
-  invalidating(instance: number, ids: readonly string[]): Invalidation {
+  invalidating(instance: number, ids: readonly string[], tags = false): Invalidation {
     const e: Invalidation = {
       instance,
       versions: new Map(ids.map((id) => [id, this.db.version(id)])),
       invokedAt: this.now(),
       resolvedAt: undefined,
+      tags,
     };
     for (const id of ids) {
       this.#epochs.set(id, (this.#epochs.get(id) ?? 0) + 1);
@@ -181,6 +189,12 @@ export class Oracle {
       else bound = this.bounds.busDownMs;
       // Strictly after: a read that started in the same instant overlapped the invalidation.
       if (!(e.resolvedAt + bound < at)) continue;
+      if (
+        e.tags &&
+        this.tolerateTagJoin &&
+        this.#runs.some((r) => r.instance === instance && r.id === id && r.start < e.invokedAt && (r.end === undefined || r.end >= at))
+      )
+        continue;
       let v = e.versions.get(id)!;
       for (const f of all) {
         const overlaps = f.invokedAt <= e.resolvedAt && (f.resolvedAt === undefined || f.resolvedAt >= e.invokedAt);

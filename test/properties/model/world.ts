@@ -31,6 +31,11 @@ export interface FaultControls {
   killSubscribers(): Promise<void>;
   /** Kills the shared tier and starts it again empty. */
   restart(): Promise<void>;
+  /**
+   * Drops every instance's connection (the shared tier keeps its data) until a moment later:
+   * commands meanwhile fail at once, as with a network cut or an open breaker. Memory runs only.
+   */
+  disconnect?(): Promise<void>;
   /** How long after a fault ends the bus may still be catching up, in ms. */
   readonly settleMs: number;
 }
@@ -184,10 +189,12 @@ export function newWorld(
   now: () => number = preciseNow,
 ): Omit<World, 'instances'> {
   const db = new VersionedDatabase(now);
+  const oracle = new Oracle(db, boundsFor(run, faults), now);
+  oracle.tolerateTagJoin = avoided('tagJoin');
   return {
     run,
     db,
-    oracle: new Oracle(db, boundsFor(run, faults), now),
+    oracle,
     als: new AsyncLocalStorage(),
     faults,
     pending: new Set(),

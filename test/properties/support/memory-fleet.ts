@@ -56,6 +56,13 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
         for (const t of tiers) t.dropMessages(false);
       });
     },
+    disconnect: async () => {
+      for (const t of tiers) t.setDown(true);
+      // Back a scheduler step later: what failed meanwhile must be retried, not lost.
+      void s.schedule(Promise.resolve(), 'reconnect').then(() => {
+        for (const t of tiers) t.setDown(false);
+      });
+    },
     restart: async () => {
       broker.setDown(true);
       broker.flush();
