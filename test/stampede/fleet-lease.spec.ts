@@ -75,9 +75,11 @@ describe('stampede protection across instances (separate OS processes on one Red
   });
 
   it('a loader longer than leaseTtl keeps its lease by extending it: nobody else loads', async () => {
-    const keyPrefix = await startFleet(2, { leaseTtl: 150 });
+    // A loader three times the lease, renewed every leaseTtl / 3: a late timer on a loaded machine
+    // still renews well before the lease lapses.
+    const keyPrefix = await startFleet(2, { leaseTtl: 600 });
     const [a, b] = fleet;
-    const first = a!.send<Batch>('getOrSet', { key: 'slow', loaderMs: 800 });
+    const first = a!.send<Batch>('getOrSet', { key: 'slow', loaderMs: 1_800 });
     expect(await eventually(async () => (await loads(keyPrefix, 'slow')) === 1)).toBe(true);
     const second = await b!.send<Batch>('getOrSet', { key: 'slow', n: 5 });
     await first;
