@@ -12,6 +12,7 @@ export default defineConfig({
   test: {
     ...base.test,
     include: ['test/unit/**/*.spec.ts', 'test/properties/interleavings*.spec.ts'],
-    exclude: ['test/unit/shared/keyv-shared-tier.spec.ts', '**/node_modules/**'],
+    // The examples spec holds failing tests of open defects (Stryker needs a green start).
+    exclude: ['test/unit/shared/keyv-shared-tier.spec.ts', 'test/properties/interleavings.examples.spec.ts', '**/node_modules/**'],
   },
 });

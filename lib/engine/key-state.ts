@@ -73,8 +73,9 @@ export class KeyStates {
   }
 
   /**
-   * The key was evicted or overwritten here: loads in flight will not store, later callers start
-   * afresh, and the backoff is over (the next stale read may refresh at once).
+   * The key was evicted or overwritten here: loads and refreshes in flight will not store, and
+   * they are forgotten, so a later caller starts afresh rather than joining one and getting what
+   * it read before the eviction. The backoff is over (the next stale read may refresh at once).
    */
   supersede(key: string): void {
     this.epoch++;
@@ -84,7 +85,10 @@ export class KeyStates {
       this.#flights.delete(key);
     }
     const r = this.#refreshes.get(key);
-    if (r !== undefined) r.superseded = true;
+    if (r !== undefined) {
+      r.superseded = true;
+      this.#refreshes.delete(key);
+    }
     if (this.#backoffs.size > 0) this.#backoffs.delete(key);
   }
 
@@ -96,7 +100,11 @@ export class KeyStates {
       f.superseded = true;
       this.#flights.delete(key);
     }
-    for (const [key, r] of this.#refreshes) if (match === undefined || match(key)) r.superseded = true;
+    for (const [key, r] of this.#refreshes) {
+      if (match !== undefined && !match(key)) continue;
+      r.superseded = true;
+      this.#refreshes.delete(key);
+    }
     if (match === undefined) this.#backoffs.clear();
     else for (const key of [...this.#backoffs.keys()]) if (match(key)) this.#backoffs.delete(key);
   }
@@ -112,7 +120,11 @@ export class KeyStates {
       f.superseded = true;
       this.#flights.delete(key);
     }
-    for (const r of this.#refreshes.values()) if (r.tags?.some((t) => tags.includes(t))) r.superseded = true;
+    for (const [key, r] of this.#refreshes) {
+      if (r.tags === undefined || !r.tags.some((t) => tags.includes(t))) continue;
+      r.superseded = true;
+      this.#refreshes.delete(key);
+    }
   }
 
   /** Loads in flight (foreground and background), for shutdown. */

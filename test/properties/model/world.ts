@@ -154,7 +154,7 @@ export interface PerCall {
 export const perCallArb: fc.Arbitrary<PerCall> = fc.record(
   {
     ttl: fc.constantFrom(60_000, 400),
-    grace: fc.constantFrom(0, 1_000),
+    grace: unless('grace', fc.constantFrom(0, 1_000), 0),
     lock: fc.boolean(),
     hardTimeout: unless('hardTimeout', fc.constantFrom(0, 150), 0),
     l1Ttl: fc.constantFrom(100, 1_000),
