@@ -1,80 +1,93 @@
 #!/usr/bin/env node
 // npm run fuzz: the property suites with a fuzzing budget. Prints runs, violations and seeds,
-// and writes bench/FUZZ.md.
-//   FUZZ_RUNS     runs per property (default: each property's own fuzz budget)
-//   FUZZ_SEED     replay from this seed (a failure prints its seed and path)
+// and adds a section to bench/FUZZ.md (newest first; earlier sections are kept).
+//   FUZZ_RUNS     runs per property, in total over the workers (default: each property's fuzz budget)
+//   FUZZ_SEED     replay from this seed (a failure prints its seed and path); worker i starts at FUZZ_SEED + i
 //   FUZZ_SECONDS  stop each property after this many seconds
+//   FUZZ_WORKERS  vitest processes running side by side, each with its own seed and its own
+//                 redis-server (default 1). The runs mostly wait on timers, Redis and sleeps, so a
+//                 2-core machine keeps 8 memory workers or 16 Redis workers busy.
 //   FUZZ_AVOID    features to keep out of the draws (e.g. emptyTenant), to look past a known defect
 //   FUZZ_FILES    property spec files (default: every test/properties/*.property.spec.ts)
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const dir = mkdtempSync(join(tmpdir(), 'tiered-cache-fuzz-'));
-const report = join(dir, 'report.jsonl');
 const files = process.env.FUZZ_FILES
   ? process.env.FUZZ_FILES.split(',')
   : readdirSync('test/properties')
       .filter((f) => f.endsWith('.property.spec.ts'))
       .map((f) => `test/properties/${f}`);
+const workers = Math.max(1, Number(process.env.FUZZ_WORKERS ?? 1));
+const baseSeed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 0x7fff_ffff);
+const runsEach = process.env.FUZZ_RUNS !== undefined ? String(Math.ceil(Number(process.env.FUZZ_RUNS) / workers)) : undefined;
 
 const started = new Date();
-const vitest = spawnSync('npx', ['vitest', 'run', '--no-file-parallelism', ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, FUZZ: '1', FUZZ_REPORT: report },
-});
+const codes = await Promise.all(
+  Array.from({ length: workers }, (_, i) => {
+    const env = { ...process.env, FUZZ: '1', FUZZ_REPORT: join(dir, `report-${i}.jsonl`), FUZZ_SEED: String((baseSeed + i) | 0) };
+    if (runsEach !== undefined) env.FUZZ_RUNS = runsEach;
+    // One worker prints vitest's output; the others only their summary lines below.
+    const child = spawn('npx', ['vitest', 'run', '--no-file-parallelism', ...files], { stdio: i === 0 ? 'inherit' : 'ignore', env });
+    return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  }),
+);
 
-let rows = [];
-try {
-  rows = readFileSync(report, 'utf8')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-} catch {
-  // no property reported: vitest failed before running any
+const rows = [];
+for (let i = 0; i < workers; i++) {
+  const report = join(dir, `report-${i}.jsonl`);
+  if (!existsSync(report)) continue; // no property reported: that vitest failed before running any
+  for (const line of readFileSync(report, 'utf8').split('\n').filter(Boolean)) rows.push({ worker: i, ...JSON.parse(line) });
 }
 rmSync(dir, { recursive: true, force: true });
 
+const names = [...new Set(rows.map((r) => r.name))];
+const totals = names.map((name) => {
+  const of = rows.filter((r) => r.name === name);
+  return { name, runs: of.reduce((n, r) => n + r.runs, 0), failed: of.filter((r) => r.failed).length, seeds: of.map((r) => r.seed), ms: Math.max(...of.map((r) => r.ms)) };
+});
 const runs = rows.reduce((n, r) => n + r.runs, 0);
 const violations = rows.filter((r) => r.failed);
-console.log(`\nfuzz: ${rows.length} properties, ${runs} runs, ${violations.length} violations`);
-for (const r of rows) {
-  console.log(
-    `  ${r.failed ? 'VIOLATION' : 'ok       '} ${r.name}: ${r.runs} runs, seed ${r.seed}${r.failed ? `, path ${r.path}` : ''}${r.interrupted ? ' (stopped at FUZZ_SECONDS)' : ''}`,
-  );
-  if (r.failed) console.log(`            ${r.error}\n            ${r.counterexample}`);
-}
+const vitestFailed = codes.filter((c) => c !== 0).length;
+console.log(`\nfuzz: ${names.length} properties, ${workers} workers, ${runs} runs, ${violations.length} violations`);
+for (const t of totals) console.log(`  ${t.failed ? 'VIOLATION' : 'ok       '} ${t.name}: ${t.runs} runs, seeds ${t.seeds.join(' ')}`);
+for (const r of violations) console.log(`  VIOLATION ${r.name}, seed ${r.seed}, path ${r.path}\n            ${r.error}\n            ${r.counterexample}`);
 
-const env = ['FUZZ_RUNS', 'FUZZ_SEED', 'FUZZ_SECONDS', 'FUZZ_AVOID', 'FUZZ_FILES']
+const env = ['FUZZ_RUNS', 'FUZZ_SEED', 'FUZZ_SECONDS', 'FUZZ_WORKERS', 'FUZZ_AVOID', 'FUZZ_FILES']
   .filter((k) => process.env[k] !== undefined)
   .map((k) => `${k}=${process.env[k]}`)
   .join(' ');
-const md = [
-  '# Fuzz runs',
+let commit = '';
+try {
+  const head = readFileSync('.git/HEAD', 'utf8').trim();
+  commit = head.startsWith('ref: ') ? readFileSync(join('.git', head.slice(5)), 'utf8').trim().slice(0, 7) : head.slice(0, 7);
+} catch {
+  // not a git checkout (or a worktree): no commit in the report
+}
+const section = [
+  `## ${started.toISOString()}: ${runs} runs, ${violations.length} violations`,
   '',
   `Command: \`${env ? `${env} ` : ''}npm run fuzz\``,
-  `Date: ${started.toISOString()} (${Math.round((Date.now() - started.getTime()) / 1000)} s)`,
-  `Node ${process.version}, ${files.length} property files; vitest exit code ${vitest.status}.`,
+  `Took ${Math.round((Date.now() - started.getTime()) / 1000)} s on ${commit ? `commit ${commit}, ` : ''}Node ${process.version}; ${files.length} property files, ${workers} workers (seeds ${baseSeed | 0} to ${(baseSeed + workers - 1) | 0}); vitest exit codes ${codes.join(' ')}.`,
   '',
-  `**${runs} runs, ${violations.length} violations.** Replay a run with \`FUZZ_SEED=<seed>\` (and the same FUZZ_RUNS).`,
-  '',
-  '| Property | Runs | Result | Seed | Path | Time |',
-  '| --- | ---: | --- | ---: | --- | ---: |',
-  ...rows.map(
-    (r) =>
-      `| ${r.name} | ${r.runs} | ${r.failed ? 'violation' : r.interrupted ? 'ok (time limit)' : 'ok'} | ${r.seed} | ${r.path ?? ''} | ${Math.round(r.ms / 1000)} s |`,
-  ),
+  '| Property | Runs | Violations | Longest worker |',
+  '| --- | ---: | ---: | ---: |',
+  ...totals.map((t) => `| ${t.name} | ${t.runs} | ${t.failed} | ${Math.round(t.ms / 1000)} s |`),
   '',
   ...(violations.length
-    ? [
-        '## Violations',
-        '',
-        ...violations.flatMap((r) => [`### ${r.name} (seed ${r.seed}, path ${r.path})`, '', '```', r.error, '', r.counterexample, '```', '']),
-      ]
+    ? violations.flatMap((r) => [`### Violation: ${r.name} (seed ${r.seed}, path ${r.path})`, '', '```', r.error, '', r.counterexample, '```', ''])
     : []),
 ].join('\n');
-writeFileSync('bench/FUZZ.md', `${md}\n`);
-console.log('wrote bench/FUZZ.md');
-process.exit(violations.length > 0 || vitest.status !== 0 ? 1 : 0);
+const head = [
+  '# Fuzz runs',
+  '',
+  'Each `npm run fuzz` adds a section here, newest first. Replay a run with `FUZZ_WORKERS=1',
+  'FUZZ_SEED=<its seed> FUZZ_FILES=<its file>` (a violation also prints the path fast-check shrank it to).',
+  '',
+].join('\n');
+const earlier = existsSync('bench/FUZZ.md') ? readFileSync('bench/FUZZ.md', 'utf8').split('\n## ').slice(1) : [];
+writeFileSync('bench/FUZZ.md', `${head}\n${section}\n${earlier.map((s) => `## ${s}`).join('\n')}`);
+console.log('added a section to bench/FUZZ.md');
+process.exit(violations.length > 0 || vitestFailed > 0 ? 1 : 0);

@@ -34,7 +34,8 @@ const MAX_BACKOFFS = 10_000;
 export class KeyStates {
   readonly #flights = new Map<string, Flight>();
   readonly #refreshes = new Map<string, Flight>();
-  readonly #backoffs = new LRUCache<string, true>({ max: MAX_BACKOFFS });
+  /** Made on the first backoff: lru-cache allocates its `max` slots up front. */
+  #backoffs: LRUCache<string, true> | undefined;
   epoch = 0;
 
   flight(key: string): Flight | undefined {
@@ -65,11 +66,11 @@ export class KeyStates {
   }
 
   inBackoff(key: string): boolean {
-    return this.#backoffs.size > 0 && this.#backoffs.has(key);
+    return this.#backoffs !== undefined && this.#backoffs.size > 0 && this.#backoffs.has(key);
   }
 
   backoff(key: string, ms: number): void {
-    if (ms > 0) this.#backoffs.set(key, true, { ttl: ms });
+    if (ms > 0) (this.#backoffs ??= new LRUCache<string, true>({ max: MAX_BACKOFFS })).set(key, true, { ttl: ms });
   }
 
   /**
@@ -89,7 +90,7 @@ export class KeyStates {
       r.superseded = true;
       this.#refreshes.delete(key);
     }
-    if (this.#backoffs.size > 0) this.#backoffs.delete(key);
+    if (this.#backoffs !== undefined && this.#backoffs.size > 0) this.#backoffs.delete(key);
   }
 
   /** `supersede` for every key `match` accepts (every key without `match`). */
@@ -105,8 +106,10 @@ export class KeyStates {
       r.superseded = true;
       this.#refreshes.delete(key);
     }
-    if (match === undefined) this.#backoffs.clear();
-    else for (const key of [...this.#backoffs.keys()]) if (match(key)) this.#backoffs.delete(key);
+    const backoffs = this.#backoffs;
+    if (backoffs === undefined) return;
+    if (match === undefined) backoffs.clear();
+    else for (const key of [...backoffs.keys()]) if (match(key)) backoffs.delete(key);
   }
 
   /**

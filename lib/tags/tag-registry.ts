@@ -6,7 +6,10 @@ import { LRUCache } from 'lru-cache';
  * before its tag's invalidation is stale.
  */
 export class TagRegistry {
-  readonly #known: LRUCache<string, number>;
+  /** Made on the first tag learnt: lru-cache allocates its `max` slots up front (megabytes). */
+  #known: LRUCache<string, number> | undefined;
+  readonly #knownFor: number;
+  readonly #max: number;
   /** The latest invalidation time among forgotten tags: entries older than it need a re-check. */
   #forgottenUpTo = 0;
   /**
@@ -26,16 +29,21 @@ export class TagRegistry {
    *   timestamps forgotten for room, not for age, make older entries untrusted.
    */
   constructor(knownFor: number, max = 100_000) {
-    this.#known = new LRUCache<string, number>({
-      max,
-      ttl: knownFor,
+    this.#knownFor = knownFor;
+    this.#max = max;
+  }
+
+  #lru(): LRUCache<string, number> {
+    return (this.#known ??= new LRUCache<string, number>({
+      max: this.#max,
+      ttl: this.#knownFor,
       dispose: (at, _tag, reason) => {
         if (reason !== 'evict') return;
         if (at > this.#forgottenUpTo) this.#forgottenUpTo = at;
         if (at > this.watermark) this.watermark = at;
         this.version++;
       },
-    });
+    }));
   }
 
   /**
@@ -43,9 +51,11 @@ export class TagRegistry {
    * a tag is unknown here and the entry is old enough that the tag could matter.
    */
   isStale(tags: readonly string[], createdAt: number): boolean | undefined {
+    const known = this.#known;
+    if (known === undefined) return tags.length > 0 ? undefined : false;
     let unknown = false;
     for (const tag of tags) {
-      const at = this.#known.peek(tag);
+      const at = known.peek(tag);
       if (at === undefined) unknown = true;
       else if (createdAt <= at) return true;
     }
@@ -54,8 +64,10 @@ export class TagRegistry {
 
   /** Unknown tags for an entry; undefined when none need fetching. */
   unknown(tags: readonly string[]): string[] | undefined {
+    const known = this.#known;
+    if (known === undefined) return tags.length > 0 ? [...tags] : undefined;
     let out: string[] | undefined;
-    for (const tag of tags) if (!this.#known.has(tag)) (out ??= []).push(tag);
+    for (const tag of tags) if (!known.has(tag)) (out ??= []).push(tag);
     return out;
   }
 
@@ -65,15 +77,16 @@ export class TagRegistry {
   }
 
   set(tag: string, at: number): void {
-    const prev = this.#known.peek(tag);
+    const known = this.#lru();
+    const prev = known.peek(tag);
     if (prev !== undefined && at <= prev) return;
-    this.#known.set(tag, at);
+    known.set(tag, at);
     if (at > this.watermark) this.watermark = at;
     this.version++;
   }
 
   clear(): void {
-    this.#known.clear();
+    this.#known?.clear();
     this.#forgottenUpTo = 0;
     this.watermark = 0;
     this.version++;

@@ -182,6 +182,12 @@ export function boundsFor(run: RunOptions, faults: { settleMs: number }): Bounds
   };
 }
 
+/**
+ * One AsyncLocalStorage for every run: each one ever entered stays in Node 20's list of stores to
+ * propagate, so one per run made every promise of a long fuzz run slower than the last.
+ */
+const TENANT = new AsyncLocalStorage<{ tenant: Tenant }>();
+
 export function newWorld(
   run: RunOptions,
   faults: FaultControls,
@@ -195,7 +201,7 @@ export function newWorld(
     run,
     db,
     oracle,
-    als: new AsyncLocalStorage(),
+    als: TENANT,
     faults,
     pending: new Set(),
     sleep,
