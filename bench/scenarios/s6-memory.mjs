@@ -58,6 +58,9 @@ emit({
   heapUsedBytes: after.heapUsed - before.heapUsed,
   rssBytes: after.rss - before.rss,
   externalBytes: after.external - before.external,
+  // V8's committed heap: what it holds beyond heapUsed is free space inside its pages (kept until
+  // V8 compacts them), the part of RSS the cache does not hold (see s6-growth.mjs).
+  heapTotalBytes: after.heapTotal - before.heapTotal,
   heapPerEntryBytes: (after.heapUsed - before.heapUsed) / N,
   fillMs,
 });
