@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
  */
 export class TagRegistry {
   /** Made on the first tag learnt: lru-cache allocates its `max` slots up front (megabytes). */
-  #known: LRUCache<string, number> | undefined;
+  #known: LRUCache<string, Known> | undefined;
   readonly #knownFor: number;
   readonly #max: number;
   /** The latest invalidation time among forgotten tags: entries older than it need a re-check. */
@@ -24,20 +24,22 @@ export class TagRegistry {
   version = 0;
 
   /**
-   * @param knownFor how long a timestamp is trusted before it is read again, in milliseconds. An
-   *   L1 entry checked against it lives no longer than that either (it is `l1.ttl`), so only
-   *   timestamps forgotten for room, not for age, make older entries untrusted.
+   * @param knownFor how long a timestamp is trusted as the latest before it is read again from the
+   *   shared tier (for entries read from there), in milliseconds. It is kept meanwhile: an
+   *   invalidation time only grows, so an old one still condemns the entries created before it —
+   *   L1 entries may outlive `knownFor` (a per-call `l1Ttl`, or no shared tier at all), and
+   *   forgetting it by age served them again. Only timestamps forgotten for room make older
+   *   entries untrusted.
    */
   constructor(knownFor: number, max = 100_000) {
     this.#knownFor = knownFor;
     this.#max = max;
   }
 
-  #lru(): LRUCache<string, number> {
-    return (this.#known ??= new LRUCache<string, number>({
+  #lru(): LRUCache<string, Known> {
+    return (this.#known ??= new LRUCache<string, Known>({
       max: this.#max,
-      ttl: this.#knownFor,
-      dispose: (at, _tag, reason) => {
+      dispose: ({ at }, _tag, reason) => {
         if (reason !== 'evict') return;
         if (at > this.#forgottenUpTo) this.#forgottenUpTo = at;
         if (at > this.watermark) this.watermark = at;
@@ -55,19 +57,23 @@ export class TagRegistry {
     if (known === undefined) return tags.length > 0 ? undefined : false;
     let unknown = false;
     for (const tag of tags) {
-      const at = known.peek(tag);
+      const at = known.peek(tag)?.at;
       if (at === undefined) unknown = true;
       else if (createdAt <= at) return true;
     }
     return unknown ? undefined : false;
   }
 
-  /** Unknown tags for an entry; undefined when none need fetching. */
+  /** Tags of an entry to read (again) from the shared tier: unknown, or known for `knownFor`; undefined when none. */
   unknown(tags: readonly string[]): string[] | undefined {
     const known = this.#known;
     if (known === undefined) return tags.length > 0 ? [...tags] : undefined;
+    const before = Date.now() - this.#knownFor;
     let out: string[] | undefined;
-    for (const tag of tags) if (!known.has(tag)) (out ??= []).push(tag);
+    for (const tag of tags) {
+      const k = known.peek(tag);
+      if (k === undefined || k.learnedAt <= before) (out ??= []).push(tag);
+    }
     return out;
   }
 
@@ -79,8 +85,11 @@ export class TagRegistry {
   set(tag: string, at: number): void {
     const known = this.#lru();
     const prev = known.peek(tag);
-    if (prev !== undefined && at <= prev) return;
-    known.set(tag, at);
+    if (prev !== undefined) {
+      prev.learnedAt = Date.now();
+      if (at <= prev.at) return;
+    }
+    known.set(tag, { at, learnedAt: Date.now() });
     if (at > this.watermark) this.watermark = at;
     this.version++;
   }
@@ -91,4 +100,10 @@ export class TagRegistry {
     this.watermark = 0;
     this.version++;
   }
+}
+
+/** A tag's latest invalidation time known here, and when it was last learnt (both epoch ms). */
+interface Known {
+  at: number;
+  learnedAt: number;
 }

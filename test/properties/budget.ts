@@ -15,7 +15,7 @@ export function avoided(feature: string): boolean {
 /**
  * How much a property runs: `testRuns` in `npm test` (`PROPERTY_RUNS` instead, for StrykerJS); under `npm run fuzz` `FUZZ_RUNS` runs (or
  * `fuzzRuns`), stopping after `FUZZ_SECONDS`, from `FUZZ_SEED` when given. A failure prints its
- * seed and path, so `FUZZ_SEED=<seed>` replays it. `FUZZ_END_ON_FAILURE=1` reports the first
+ * seed and path, so `FUZZ_SEED=<seed> FUZZ_PATH=<path>` replays it. `FUZZ_END_ON_FAILURE=1` reports the first
  * failure without shrinking it (`npm run mutants` only needs to know that a property failed).
  */
 export function budget(testRuns: number, fuzzRuns: number): fc.Parameters<unknown> {
@@ -24,6 +24,8 @@ export function budget(testRuns: number, fuzzRuns: number): fc.Parameters<unknow
   return {
     numRuns: fuzzing ? Number(process.env.FUZZ_RUNS ?? fuzzRuns) : Number(process.env.PROPERTY_RUNS ?? testRuns),
     ...(seed !== undefined && Number.isFinite(seed) ? { seed } : {}),
+    // With FUZZ_SEED, replays the one run a failure printed (its shrunk counterexample).
+    ...(seed !== undefined && process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}),
     ...(fuzzing && seconds !== undefined ? { interruptAfterTimeLimit: seconds * 1_000 } : {}),
     ...(fuzzing && process.env.FUZZ_END_ON_FAILURE === '1' ? { endOnFailure: true } : {}),
   };
