@@ -52,11 +52,11 @@ export class ReadCommand implements Cmd {
     // The hardTimeout this call asked for: a LoaderTimeoutError is allowed only then.
     const hardTimeout = (this.via === 'service' ? this.per?.hardTimeout : world.decoratorOptions?.hardTimeout) ?? world.run.module.hardTimeout;
     const startedAt = world.oracle.now();
-    const epoch = world.oracle.epoch(tenant, key);
+    const ticket = world.oracle.callMade(tenant, key);
     const call = inTenant(world, tenant, () =>
       this.via === 'service'
-        ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock, epoch), policyOf(world, this.per, key))
-        : inst.catalog.find(tenant, key, this.delay, this.fail, epoch),
+        ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock, ticket), policyOf(world, this.per, key))
+        : inst.catalog.find(tenant, key, this.delay, this.fail, ticket),
     );
     const checked = call
       .then(

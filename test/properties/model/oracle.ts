@@ -60,7 +60,10 @@ interface LoaderRun {
   run: number;
   instance: number;
   id: string;
+  /** The row's epoch when the call was made. */
   epoch: number;
+  /** When the call was made. */
+  calledAt: number;
   /** The row's epoch when the loader started: an eviction since revokes the fleet lease. */
   startEpoch: number;
   start: number;
@@ -82,7 +85,10 @@ export class Oracle {
   readonly #faults: Fault[] = [];
   readonly #runs: LoaderRun[] = [];
   readonly #epochs = new Map<string, number>();
+  /** Calls made (see `callMade`): the row's epoch and the time then. */
+  readonly #calls = new Map<number, { epoch: number; at: number }>();
   #nextRun = 0;
+  #nextCall = 0;
   /**
    * Tolerates a known open defect (FUZZ_AVOID=tagJoin, to look past it): a call made after an
    * `invalidateTags` that joins a load of the row started before it gets that load's value.
@@ -127,20 +133,27 @@ export class Oracle {
     return { end: () => void (f.to = this.now()) };
   }
 
-  /** How many invalidations of the row have started: a call's loads belong to the epoch it was made in. */
-  epoch(tenant: Tenant, key: string): number {
-    return this.#epochs.get(rowId(tenant, key)) ?? 0;
+  /**
+   * A call of the row is made: returns its ticket, which its loader runs pass to `loaderStarted`.
+   * A call's loads belong to the epoch it was made in (how many invalidations of the row had
+   * started), and the time it was made tells which invalidations were running then.
+   */
+  callMade(tenant: Tenant, key: string): number {
+    const ticket = ++this.#nextCall;
+    this.#calls.set(ticket, { epoch: this.#epochs.get(rowId(tenant, key)) ?? 0, at: this.now() });
+    return ticket;
   }
 
   /**
    * A loader run begins, for a call made in `epoch` (see `epoch()`); checks the single-flight
    * promises: two runs of one row at once are allowed only for calls an invalidation separated.
    */
-  loaderStarted(instance: number, tenant: Tenant, key: string, lock: boolean, epoch: number): LoaderRun {
+  loaderStarted(instance: number, tenant: Tenant, key: string, lock: boolean, call: number): LoaderRun {
     const id = rowId(tenant, key);
     const now = this.now();
     const startEpoch = this.#epochs.get(id) ?? 0;
-    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch, startEpoch, start: now, end: undefined, failure: undefined, lock };
+    const { epoch, at: calledAt } = this.#calls.get(call) ?? { epoch: startEpoch, at: now };
+    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch, calledAt, startEpoch, start: now, end: undefined, failure: undefined, lock };
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
       if (o.instance === instance) {
@@ -148,8 +161,11 @@ export class Oracle {
           this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
       } else if (
         // An eviction deletes the lease (the load in flight will store nothing): the next caller
-        // anywhere loads afresh. Two loaders started with no eviction between them break the lease.
-        o.startEpoch === startEpoch &&
+        // anywhere loads afresh. Two loaders with no eviction between them break the lease. The
+        // oracle cannot see when the other call's lease was granted, only that it was after the
+        // call was made: an eviction started since, or running then, may have deleted it.
+        o.epoch === startEpoch &&
+        !this.#evictionRunningAt(id, o.calledAt) &&
         this.bounds.fleetLock &&
         lock &&
         o.lock &&
@@ -160,6 +176,10 @@ export class Oracle {
     }
     this.#runs.push(r);
     return r;
+  }
+
+  #evictionRunningAt(id: string, at: number): boolean {
+    return (this.#invalidations.get(id) ?? []).some((e) => e.invokedAt <= at && (e.resolvedAt === undefined || e.resolvedAt >= at));
   }
 
   loaderEnded(r: LoaderRun, failure?: LoaderFailure): void {

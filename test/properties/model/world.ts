@@ -17,8 +17,8 @@ export interface Instance {
 
 /** The decorated service every instance has (see `catalogClass`). */
 export interface Catalog {
-  /** `epoch`: the oracle's epoch of the row when the call was made (see `Oracle.epoch`). */
-  find(tenant: Tenant, key: string, delay: number, fail: boolean, epoch: number): Promise<Row | null>;
+  /** `call`: the oracle's ticket of the call (see `Oracle.callMade`). */
+  find(tenant: Tenant, key: string, delay: number, fail: boolean, call: number): Promise<Row | null>;
   update(tenant: Tenant, key: string): Promise<void>;
   put(tenant: Tenant, key: string): Promise<Row>;
 }

@@ -117,8 +117,8 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
 function serviceCatalog(world: World, instance: number, cache: TieredCacheService): Catalog {
   const tags = (key: string) => (world.run.tags ? { tags: [TAG_OF[key]!] } : {});
   return {
-    find: (tenant: Tenant, key: string, delay: number, fail: boolean, epoch: number) =>
-      cache.getOrSet<Row | null>(key, loaderOf(world, instance, tenant, key, delay, fail, world.run.module.lock, epoch), tags(key)),
+    find: (tenant: Tenant, key: string, delay: number, fail: boolean, call: number) =>
+      cache.getOrSet<Row | null>(key, loaderOf(world, instance, tenant, key, delay, fail, world.run.module.lock, call), tags(key)),
     update: (_t: Tenant, key: string) => cache.del(key),
     put: async (tenant: Tenant, key: string) => {
       const row = world.db.read(tenant, key)!;

@@ -92,7 +92,39 @@ describe('oracle', () => {
     const { oracle } = setup();
     oracle.loaderStarted(0, 'a', 'k0', true, 0);
     oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
-    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.callMade('a', 'k0'))).not.toThrow();
+  });
+
+  // fuzz seeds 836757595/7/8: A's lease granted, then another instance's clear() deleted it (and
+  // resolved) before A's loader started; B, called after, was granted a new lease.
+  it('allows loaders on two instances when an eviction ran after the first call was made', () => {
+    const { oracle, advance } = setup();
+    const a = oracle.callMade('a', 'k0');
+    advance(1);
+    oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
+    advance(1);
+    oracle.loaderStarted(0, 'a', 'k0', true, a);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.callMade('a', 'k0'))).not.toThrow();
+  });
+
+  it('allows them when an eviction was running as the first call was made', () => {
+    const { oracle, advance } = setup();
+    const clear = oracle.invalidating(1, ['t:a/k0']);
+    advance(1);
+    const a = oracle.callMade('a', 'k0');
+    advance(1);
+    oracle.invalidated(clear);
+    oracle.loaderStarted(0, 'a', 'k0', true, a);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.callMade('a', 'k0'))).not.toThrow();
+  });
+
+  it('still flags them when the eviction was over before the first call was made', () => {
+    const { oracle, advance } = setup();
+    oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
+    advance(1);
+    const a = oracle.callMade('a', 'k0');
+    oracle.loaderStarted(0, 'a', 'k0', true, a);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.callMade('a', 'k0'))).toThrow(/on instances 0 and 1/);
   });
 
   it("accepts a loader's error for the calls that overlapped it, and flags a cached one", () => {
