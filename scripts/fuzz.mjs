@@ -9,7 +9,7 @@
 //                 2-core machine keeps 8 memory workers or 16 Redis workers busy.
 //   FUZZ_AVOID    features to keep out of the draws (e.g. emptyTenant), to look past a known defect
 //   FUZZ_FILES    property spec files (default: every test/properties/*.property.spec.ts)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +46,13 @@ rmSync(dir, { recursive: true, force: true });
 const names = [...new Set(rows.map((r) => r.name))];
 const totals = names.map((name) => {
   const of = rows.filter((r) => r.name === name);
-  return { name, runs: of.reduce((n, r) => n + r.runs, 0), failed: of.filter((r) => r.failed).length, seeds: of.map((r) => r.seed), ms: Math.max(...of.map((r) => r.ms)) };
+  return {
+    name,
+    runs: of.reduce((n, r) => n + r.runs, 0),
+    failed: of.filter((r) => r.failed).length,
+    seeds: of.map((r) => r.seed),
+    ms: Math.max(...of.map((r) => r.ms)),
+  };
 });
 const runs = rows.reduce((n, r) => n + r.runs, 0);
 const violations = rows.filter((r) => r.failed);
@@ -59,13 +65,7 @@ const env = ['FUZZ_RUNS', 'FUZZ_SEED', 'FUZZ_SECONDS', 'FUZZ_WORKERS', 'FUZZ_AVO
   .filter((k) => process.env[k] !== undefined)
   .map((k) => `${k}=${process.env[k]}`)
   .join(' ');
-let commit = '';
-try {
-  const head = readFileSync('.git/HEAD', 'utf8').trim();
-  commit = head.startsWith('ref: ') ? readFileSync(join('.git', head.slice(5)), 'utf8').trim().slice(0, 7) : head.slice(0, 7);
-} catch {
-  // not a git checkout (or a worktree): no commit in the report
-}
+const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() ?? '';
 const section = [
   `## ${started.toISOString()}: ${runs} runs, ${violations.length} violations`,
   '',
