@@ -157,7 +157,9 @@ export class Oracle {
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
       if (o.instance === instance) {
-        if (o.epoch === epoch)
+        // Another instance's eviction reaches this one over the bus, up to busMs after it
+        // resolved: delivered while `o` ran, it supersedes `o`, and the next call loads afresh.
+        if (o.epoch === epoch && !this.#evictionDeliveredDuring(id, instance, o.start))
           this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
       } else if (
         // An eviction deletes the lease (the load in flight will store nothing): the next caller
@@ -169,13 +171,20 @@ export class Oracle {
         this.bounds.fleetLock &&
         lock &&
         o.lock &&
-        !this.#faultBetween(o.start, now)
+        // A fault during either call (a read that failed, a lease not granted) lets it load alone.
+        !this.#faultBetween(Math.min(o.calledAt, calledAt), now)
       ) {
         this.#violate(`two loaders of ${id} at once on instances ${o.instance} and ${instance} (runs ${o.run} and ${r.run}) while the lease holder lives`);
       }
     }
     this.#runs.push(r);
     return r;
+  }
+
+  /** Whether another instance's eviction of `id` may have been delivered to `instance` since `from`. */
+  #evictionDeliveredDuring(id: string, instance: number, from: number): boolean {
+    if (!this.bounds.bus) return false;
+    return (this.#invalidations.get(id) ?? []).some((e) => e.instance !== instance && (e.resolvedAt === undefined || e.resolvedAt + this.bounds.busMs >= from));
   }
 
   #evictionRunningAt(id: string, at: number): boolean {

@@ -118,6 +118,25 @@ describe('oracle', () => {
     expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.callMade('a', 'k0'))).not.toThrow();
   });
 
+  // fuzz seed 94322343: instance 1's del() was delivered to instance 0 while its load ran.
+  it("allows a second loader on one instance when another instance's eviction may have reached it meanwhile", () => {
+    const { oracle, advance } = setup({ busMs: 50 });
+    const del = oracle.invalidating(1, ['t:a/k0']);
+    const a = oracle.callMade('a', 'k0');
+    oracle.loaderStarted(0, 'a', 'k0', true, a);
+    oracle.invalidated(del);
+    advance(10);
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.callMade('a', 'k0'))).not.toThrow();
+  });
+
+  it('flags it when that eviction was delivered before the first load began', () => {
+    const { oracle, advance } = setup({ busMs: 50 });
+    oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
+    advance(51);
+    oracle.loaderStarted(0, 'a', 'k0', true, oracle.callMade('a', 'k0'));
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.callMade('a', 'k0'))).toThrow(/on instance 0/);
+  });
+
   it('still flags them when the eviction was over before the first call was made', () => {
     const { oracle, advance } = setup();
     oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
