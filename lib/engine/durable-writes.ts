@@ -35,7 +35,7 @@ export class DurableWrites {
     storageKeys.forEach((sk, i) => {
       this.#remember(sk, { kind: 'del', at, key: keys[i]! });
     });
-    if ((await this.shared.del(storageKeys)) === FAILED) return this.#schedule();
+    if ((await this.shared.del(storageKeys, at)) === FAILED) return this.#schedule();
     for (const sk of storageKeys) this.#confirmed(sk, at);
   }
 
@@ -44,7 +44,7 @@ export class DurableWrites {
     const at = envelope.createdAt;
     this.#remember(storageKey, { kind: 'put', at, key, raw, envelope });
     const ttl = envelope.staleUntil - Date.now();
-    if (ttl > 0 && (await this.shared.put(storageKey, raw, Math.ceil(ttl))) === FAILED) return this.#schedule();
+    if (ttl > 0 && (await this.shared.put(storageKey, raw, Math.ceil(ttl), at)) === FAILED) return this.#schedule();
     this.#confirmed(storageKey, at);
   }
 
@@ -88,7 +88,8 @@ export class DurableWrites {
     const written: string[] = [];
     for (const [sk, intent] of [...this.#keys]) {
       const ttl = intent.kind === 'put' ? intent.envelope.staleUntil - Date.now() : 0;
-      const r = intent.kind === 'put' && ttl > 0 ? await this.shared.put(sk, intent.raw, Math.ceil(ttl)) : await this.shared.del([sk]);
+      // With the write's own time: a later write another instance made meanwhile wins.
+      const r = intent.kind === 'put' && ttl > 0 ? await this.shared.put(sk, intent.raw, Math.ceil(ttl), intent.at) : await this.shared.del([sk], intent.at);
       if (r === FAILED) continue;
       this.#confirmed(sk, intent.at);
       (intent.kind === 'put' && ttl > 0 ? written : deleted).push(intent.key);

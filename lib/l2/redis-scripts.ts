@@ -26,14 +26,37 @@ redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1`);
 
 /**
- * A plain write (set, @CachePut): frees any lease and bumps the write version, so no load in
- * flight (with a lease or without) can store over it. KEYS: value, lease, version.
- * ARGV: bytes, ttl ms, version ttl ms.
+ * The write version of an entry is `<time of its latest write, epoch ms>:<count of writes>`: the
+ * count makes every write change it (a load without a lease compares it whole), the time orders
+ * writes that land late — a `set` or `del` retried after an outage must not overwrite a write
+ * made after it. Bumps KEYS[i] to `max(time, ARGV at):count+1` for ARGV[ttl] ms; returns the
+ * time it held before (0 for none, or for a plain counter written by an older version).
  */
-export const PUT = luaScript(`
+const BUMP_VERSION = `
+local function bump(vk, at, ttl)
+  local v = redis.call('GET', vk)
+  local t, n = 0, 0
+  if v then
+    local a, b = string.match(v, '^(%d+):(%d+)$')
+    if a then t, n = tonumber(a), tonumber(b) else n = tonumber(v) or 0 end
+  end
+  local keep = t
+  if at > keep then keep = at end
+  redis.call('SET', vk, string.format('%d:%d', keep, n + 1), 'PX', ttl)
+  return t
+end
+`;
+
+/**
+ * A plain write (set, @CachePut): frees any lease and bumps the write version, so no load in
+ * flight (with a lease or without) can store over it — unless a later write (by its time) has
+ * landed already: then it is dropped (0), as it would have been overwritten.
+ * KEYS: value, lease, version. ARGV: bytes, ttl ms, version ttl ms, the write's time (epoch ms).
+ */
+export const PUT = luaScript(`${BUMP_VERSION}
+local at = tonumber(ARGV[4])
+if bump(KEYS[3], at, ARGV[3]) > at then return 0 end
 redis.call('DEL', KEYS[2])
-redis.call('INCR', KEYS[3])
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`);
 
@@ -48,13 +71,14 @@ return 1`);
 
 /**
  * Deletes entries: value and lease, bumping the write version so a load without a lease stores
- * nothing either. KEYS: value, lease, version of each entry (in threes). ARGV: version ttl ms.
+ * nothing either (a delete always lands: removing is never stale). KEYS: value, lease, version of
+ * each entry (in threes). ARGV: version ttl ms, the delete's time (epoch ms).
  */
-export const DELETE = luaScript(`
+export const DELETE = luaScript(`${BUMP_VERSION}
+local at = tonumber(ARGV[2])
 for i = 1, #KEYS, 3 do
   redis.call('UNLINK', KEYS[i], KEYS[i + 1])
-  redis.call('INCR', KEYS[i + 2])
-  redis.call('PEXPIRE', KEYS[i + 2], ARGV[1])
+  bump(KEYS[i + 2], at, ARGV[1])
 end
 return 1`);
 

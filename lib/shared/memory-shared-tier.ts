@@ -118,11 +118,15 @@ export class MemoryBroker {
     this.#keys.delete(key);
   }
 
-  /** @internal As INCR then PEXPIRE: the next write version of `key`. */
-  bumpVersion(key: string): void {
+  /**
+   * @internal The next write version of `key`, `<latest write time>:<count>` (as the Redis
+   * scripts): returns the latest write time it held before (0 for none).
+   */
+  bumpVersion(key: string, at: number): number {
     const vk = versionKey(key);
-    const current = this.read(vk);
-    this.write(vk, String(current === null ? 1 : Number(current) + 1), VERSION_TTL);
+    const [t = 0, n = 0] = (this.read(vk)?.toString() ?? '0:0').split(':').map(Number);
+    this.write(vk, `${Math.max(t, at)}:${n + 1}`, VERSION_TTL);
+    return t;
   }
 
   /** @internal */
@@ -303,11 +307,11 @@ export class MemorySharedTier implements SharedTier {
     }));
   }
 
-  put(key: string, raw: Raw, ttl: number): Promise<Outcome<true>> {
+  put(key: string, raw: Raw, ttl: number, at = Date.now()): Promise<Outcome<true>> {
     return this.#timed(key, ttl, `put ${key}`, () => {
+      if (this.broker.bumpVersion(key, at) > at) return true as const;
       this.broker.remove(leaseKey(key));
       this.broker.write(key, raw, ttl);
-      this.broker.bumpVersion(key);
       return true as const;
     });
   }
@@ -320,12 +324,12 @@ export class MemorySharedTier implements SharedTier {
     });
   }
 
-  del(keys: readonly string[]): Promise<Outcome<true>> {
+  del(keys: readonly string[], at = Date.now()): Promise<Outcome<true>> {
     return this.#command(`del ${keys.join(',')}`, () => {
       for (const k of keys) {
         this.broker.remove(k);
         this.broker.remove(leaseKey(k));
-        this.broker.bumpVersion(k);
+        this.broker.bumpVersion(k, at);
       }
       return true as const;
     });

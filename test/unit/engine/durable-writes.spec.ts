@@ -52,6 +52,22 @@ describe('DurableWrites', () => {
     expect(writes.override('p{k}', 0)).toBeUndefined();
   });
 
+  // fuzz seed 94322344: during an outage B set() the key, then A deleted it; when the tier came
+  // back, B's retried write landed after A's delete and brought the older value back.
+  it('retries a set() with its own time: a later write another instance made meanwhile wins', async () => {
+    const { broker, tier, writes } = setup();
+    const other = broker.tier();
+    const e = envelope('set before the outage ended', Date.now() - 10);
+    tier.setDown(true);
+    await writes.put('k', 'p{k}', 'set before the outage ended', e);
+    expect(writes.pending).toBe(1);
+    await other.del(['p{k}'], e.createdAt + 5);
+    tier.setDown(false);
+    await writes.retry();
+    expect(writes.pending).toBe(0);
+    expect(broker.read('p{k}')).toBeNull();
+  });
+
   it('keeps a delete the tier did not take, hides older entries, and deletes on retry', async () => {
     const { broker, tier, writes } = setup();
     broker.write('p{k}', 'old', 60_000);

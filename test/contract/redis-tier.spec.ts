@@ -1,0 +1,38 @@
+import { afterAll, beforeAll } from 'vitest';
+import { createRedisClient } from '../../lib/l2/redis-connection.js';
+import { RedisTier } from '../../lib/l2/redis-tier.js';
+import { CacheStats } from '../../lib/stats/cache-stats.js';
+import { sleep, uniquePrefix } from '../support/app.js';
+import { RedisServer } from '../support/redis-server.js';
+import { sharedTierContract } from './shared-tier.contract.js';
+
+/** The SharedTier contract against the Redis tier on a real redis-server (as the memory tier runs it). */
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+sharedTierContract('RedisTier', async () => {
+  const tier = async () => {
+    const t = new RedisTier(createRedisClient(redis.url), false, 2_000, new CacheStats());
+    await t.connect(5_000);
+    return t;
+  };
+  const a = await tier();
+  const b = await tier();
+  return {
+    a,
+    b,
+    // A JSON app's tier (binary serializers read Buffers; their bytes are checked by the codec specs).
+    bytes: false,
+    prefix: `${uniquePrefix('contract')}:`,
+    advance: (ms) => sleep(ms),
+    close: async () => {
+      await a.close();
+      await b.close();
+    },
+  };
+});
