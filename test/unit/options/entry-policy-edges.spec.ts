@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TieredCacheConfigError } from 'nestjs-tiered-cache';
 import {
@@ -12,6 +13,7 @@ import {
   withUnless,
 } from '../../../lib/options/entry-policy.js';
 import { resolveOptions } from '../../../lib/options/resolve-options.js';
+import type { TieredCacheModuleOptions } from 'nestjs-tiered-cache';
 
 const base = () => resolveOptions({ redis: 'redis://127.0.0.1:1' }).entry;
 const WHERE = '@Cacheable() on Reports.build';
@@ -66,6 +68,38 @@ describe('checkEntryOptions: a decorator’s options are checked at decoration t
     );
     expect(configError(() => checkEntryOptions({ earlyRefresh: 0 }, WHERE))).toContain(`"earlyRefresh" of ${WHERE}: give a beta > 0`);
     expect(configError(() => checkEntryOptions({ jitter: 1.5 }, WHERE))).toContain(`"jitter" of ${WHERE}: give a fraction from 0 to 1`);
+  });
+});
+
+describe('one validation wherever an option is given', () => {
+  const throws = (run: () => unknown): boolean => {
+    try {
+      run();
+      return false;
+    } catch (e) {
+      expect(e).toBeInstanceOf(TieredCacheConfigError);
+      return true;
+    }
+  };
+  // Values a config file, an environment variable or a typo may produce.
+  const anyValue = fc.oneof(
+    fc.integer({ min: -5, max: 5 }),
+    fc.double({ min: -2, max: 2 }),
+    fc.constantFrom(0, -0, 1, 0.5, 1_000, Infinity, -Infinity, Number.NaN, true, false, null, '', '1', 'yes', [], {}),
+    fc.string({ maxLength: 3 }),
+  );
+
+  it('property: a decorator’s option passes at decoration exactly when the call merging it (and the module) accepts it', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...ENTRY_OPTION_NAMES), anyValue, (name, value) => {
+        const atDecoration = throws(() => checkEntryOptions({ [name]: value }, WHERE));
+        expect(throws(() => mergePolicy(base(), { [name]: value }, WHERE))).toBe(atDecoration);
+        if (name !== 'l1Ttl') {
+          expect(throws(() => resolveOptions({ redis: 'redis://127.0.0.1:1', [name]: value } as TieredCacheModuleOptions))).toBe(atDecoration);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
