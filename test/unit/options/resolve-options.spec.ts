@@ -23,7 +23,8 @@ function expectConfigError(options: Record<string, unknown> | undefined, option:
   }
   expect(thrown, `options ${JSON.stringify(options)} should be refused`).toBeInstanceOf(TieredCacheConfigError);
   const message = (thrown as Error).message;
-  expect(message).toContain(`invalid option "${option}"`);
+  // Given at module level: no "of <where>" after the option's name.
+  expect(message).toContain(`nestjs-tiered-cache: invalid option "${option}": `);
   for (const part of parts) expect(message).toContain(part);
 }
 
@@ -64,8 +65,8 @@ describe('resolveOptions: the documented defaults', () => {
       keyContext: undefined,
       maxValueBytes: 8 * 1024 * 1024,
     };
-    expect(resolve(undefined)).toStrictEqual(expected);
-    expect(resolve({})).toStrictEqual(expected);
+    expect(resolveOptions(undefined)).toStrictEqual(expected);
+    expect(resolveOptions({})).toStrictEqual(expected);
     expect(MAX_LEASE_HOLD).toBe(60_000);
   });
 
