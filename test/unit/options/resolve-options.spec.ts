@@ -215,7 +215,7 @@ describe('resolveOptions: bad module options fail at bootstrap, naming the optio
   ];
 
   it.each(durations)('%s: a number of milliseconds >= %i, else an error with the bound, an example and the bad value', (name, min) => {
-    const fallback = (DEFAULTS as Record<string, number>)[name] ?? 0;
+    const fallback = (DEFAULTS as unknown as Record<string, number>)[name] ?? 0;
     expect(resolve({ [name]: min })).toBeDefined();
     expect(resolve({ [name]: 1.5 })).toBeDefined();
     const fix = `give a duration in milliseconds (a number >= ${min}), e.g. ${fallback}`;
