@@ -201,7 +201,8 @@ export interface EntryTimes {
  */
 export function entryTimes(p: EntryPolicy, value: unknown, now: number, tagTtl: number): EntryTimes | undefined {
   let ttl = value === null || value === undefined ? Math.min(p.ttl, p.nullTtl) : p.ttl;
-  if (p.jitter > 0) ttl = Math.max(1, Math.round(ttl * (1 - p.jitter * Math.random())));
+  // Only a TTL that stores something is jittered: its 1 ms floor must not store a `nullTtl: 0` result.
+  if (p.jitter > 0 && ttl > 0) ttl = Math.max(1, Math.round(ttl * (1 - p.jitter * Math.random())));
   const grace = ttl > 0 ? p.grace : 0;
   if (p.tags !== undefined && ttl + grace > tagTtl) ttl = Math.max(0, tagTtl - grace);
   if (ttl <= 0) return undefined;
