@@ -6,6 +6,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export { sleep };
 
+/** Forced full GCs with pauses between (run with --expose-gc), before reading memory. */
+export async function settleGc() {
+  if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
+  for (let i = 0; i < 4; i++) {
+    globalThis.gc();
+    await sleep(20);
+  }
+}
+
 export const REDIS_URL = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
 export const QUICK = process.env.BENCH_QUICK === '1';
 export const TTL_MS = 3_600_000;

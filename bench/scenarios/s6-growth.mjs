@@ -7,18 +7,13 @@
 // (BENCH_REDIS_URL for ours). Prints one line per round.
 import v8 from 'node:v8';
 import { LRUCache } from 'lru-cache';
-import { makeValue, pool, sleep, TTL_MS } from '../lib/common.mjs';
+import { makeValue, pool, settleGc, sleep, TTL_MS } from '../lib/common.mjs';
 import { createVariant } from '../lib/variants.mjs';
 
 const [variant = 'ours', nArg = '100000', roundsArg = '4', compact] = process.argv.slice(2);
 const N = Number(nArg);
 if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
-const settle = async () => {
-  for (let i = 0; i < 4; i++) {
-    globalThis.gc();
-    await sleep(20);
-  }
-};
+const settle = settleGc;
 const mib = (b) => (b / 2 ** 20).toFixed(1);
 
 let fetch;

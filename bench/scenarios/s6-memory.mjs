@@ -5,19 +5,14 @@
 //   nestjs-tiered-cache:getOrSet [L1+L2]   forRoot({ redis: url, l1: { max, ttl } }), cache.getOrSet(key, loader)
 // usage: node --expose-gc s6-memory.mjs <variant> <entries>
 import { LRUCache } from 'lru-cache';
-import { TTL_MS, emit, log, makeValue, pool, sleep } from '../lib/common.mjs';
+import { TTL_MS, emit, log, makeValue, pool, settleGc, sleep } from '../lib/common.mjs';
 import { createVariant } from '../lib/variants.mjs';
 
 const [variant, entriesArg = '100000'] = process.argv.slice(2);
 const N = Number(entriesArg);
 if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
 
-const settle = async () => {
-  for (let i = 0; i < 4; i++) {
-    globalThis.gc();
-    await sleep(20);
-  }
-};
+const settle = settleGc;
 const keyOf = (i) => `item:${i}`;
 
 let cache;
