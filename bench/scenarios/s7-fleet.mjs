@@ -6,7 +6,7 @@
 //   delivery: invalidation delivery across instances (two processes): A evicts, B polls its L1 until the old
 //             value is gone; p50/p99 over 200 evictions.
 //   tag-hit:  L1 hit cost of a tagged entry vs an untagged one (same process, alternating windows).
-// usage: node s7-fleet.mjs <redisUrl>   → prints one JSON line per measurement, prefixed '@@R '.
+// usage: [S7_ONLY=stampede|delivery|tags|bulk] [S7_PROCS=4] node s7-fleet.mjs <redisUrl>   → prints one JSON line per measurement, prefixed '@@R '.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import 'reflect-metadata';
@@ -101,7 +101,8 @@ async function commands(admin) {
 async function stampede(url, loaderMs) {
   const admin = new Redis(url);
   const keyPrefix = `bench:s7:${loaderMs}:${Date.now()}:`;
-  const procs = 4;
+  // S7_PROCS: processes in the stampede (default 4), each with 250 callers.
+  const procs = Number(process.env.S7_PROCS ?? 4);
   const callers = 250;
   const kids = Array.from({ length: procs }, () => child('stampede-child', url, [keyPrefix, String(callers), String(loaderMs)]));
   await Promise.all(kids.map((k) => k.ready));
@@ -120,7 +121,7 @@ async function stampede(url, loaderMs) {
   const cmds = after - before - loads;
   emit({
     scenario: 'fleet-stampede',
-    library: `nestjs-tiered-cache:getOrSet [${loaderMs} ms loader]`,
+    library: `nestjs-tiered-cache:getOrSet [${loaderMs} ms loader${procs === 4 ? '' : `, ${procs} processes`}]`,
     loaderCalls: loads,
     callers: lat.length,
     p50AddedMs: Math.max(0, pct(lat, 50) - loadMs),

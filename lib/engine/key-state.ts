@@ -32,14 +32,21 @@ const MAX_BACKOFFS = 10_000;
  * and no other object.)
  */
 export class KeyStates {
-  readonly #flights = new Map<string, Flight>();
+  /**
+   * Foreground loads by key, in a null-prototype object (dictionary mode) rather than a Map:
+   * every L1 miss sets and deletes one entry, and in a long-lived Map that churn cost ~3.5 µs
+   * per L2 hit in garbage collection, more than the rest of the read path (bench/ANALYSIS.md,
+   * "L2 hit profile"). Any string is a safe key: with no prototype, `__proto__` is an own key.
+   */
+  readonly #flights: Record<string, Flight> = Object.create(null);
+  #flightCount = 0;
   readonly #refreshes = new Map<string, Flight>();
   /** Made on the first backoff: lru-cache allocates its `max` slots up front. */
   #backoffs: LRUCache<string, true> | undefined;
   epoch = 0;
 
   flight(key: string): Flight | undefined {
-    return this.#flights.get(key);
+    return this.#flights[key];
   }
 
   refresh(key: string): Flight | undefined {
@@ -49,7 +56,8 @@ export class KeyStates {
   /** Registers a foreground load; it stays registered until `promise` settles or it is superseded. */
   beginFlight(key: string): Flight {
     const f = newFlight();
-    this.#flights.set(key, f);
+    if (this.#flights[key] === undefined) this.#flightCount++;
+    this.#flights[key] = f;
     return f;
   }
 
@@ -61,7 +69,7 @@ export class KeyStates {
 
   /** Forgets a settled load (if it is still the key's). */
   end(key: string, f: Flight): void {
-    if (this.#flights.get(key) === f) this.#flights.delete(key);
+    if (this.#flights[key] === f) this.#dropFlight(key);
     else if (this.#refreshes.get(key) === f) this.#refreshes.delete(key);
   }
 
@@ -80,10 +88,10 @@ export class KeyStates {
    */
   supersede(key: string): void {
     this.epoch++;
-    const f = this.#flights.get(key);
+    const f = this.#flights[key];
     if (f !== undefined) {
       f.superseded = true;
-      this.#flights.delete(key);
+      this.#dropFlight(key);
     }
     const r = this.#refreshes.get(key);
     if (r !== undefined) {
@@ -96,10 +104,10 @@ export class KeyStates {
   /** `supersede` for every key `match` accepts (every key without `match`). */
   supersedeWhere(match?: (key: string) => boolean): void {
     this.epoch++;
-    for (const [key, f] of this.#flights) {
+    for (const key in this.#flights) {
       if (match !== undefined && !match(key)) continue;
-      f.superseded = true;
-      this.#flights.delete(key);
+      this.#flights[key]!.superseded = true;
+      this.#dropFlight(key);
     }
     for (const [key, r] of this.#refreshes) {
       if (match !== undefined && !match(key)) continue;
@@ -118,10 +126,11 @@ export class KeyStates {
    */
   supersedeTagged(tags: readonly string[]): void {
     this.epoch++;
-    for (const [key, f] of this.#flights) {
+    for (const key in this.#flights) {
+      const f = this.#flights[key]!;
       if (f.tags === undefined || !f.tags.some((t) => tags.includes(t))) continue;
       f.superseded = true;
-      this.#flights.delete(key);
+      this.#dropFlight(key);
     }
     for (const [key, r] of this.#refreshes) {
       if (r.tags === undefined || !r.tags.some((t) => tags.includes(t))) continue;
@@ -132,7 +141,12 @@ export class KeyStates {
 
   /** Loads in flight (foreground and background), for shutdown. */
   get busy(): number {
-    return this.#flights.size + this.#refreshes.size;
+    return this.#flightCount + this.#refreshes.size;
+  }
+
+  #dropFlight(key: string): void {
+    delete this.#flights[key];
+    this.#flightCount--;
   }
 }
 

@@ -207,12 +207,14 @@ export class RedisTier implements SharedTier {
   }
 
   get(key: string): Promise<Outcome<Raw | null>> {
-    return this.#run<Raw | null>(() => (this.binary ? this.client.getBuffer(key) : this.client.get(key)));
+    // The hottest command (every L2 hit): no closure of its own, see `#call`.
+    return this.#call<string, Raw | null, Outcome<Raw | null>>(this.binary ? this.#getBuffer : this.#getString, key, identity, failed);
   }
 
   getVersioned(key: string): Promise<Outcome<{ raw: Raw | null; version: string }>> {
     return this.#call(
-      () => (this.binary ? this.client.mgetBuffer(key, versionKey(key)) : this.client.mget(key, versionKey(key))),
+      runThunk,
+      (): Promise<(Raw | null)[]> => (this.binary ? this.client.mgetBuffer(key, versionKey(key)) : this.client.mget(key, versionKey(key))),
       ([raw, version]: (Raw | null)[]): Outcome<{ raw: Raw | null; version: string }> => ({ raw: raw ?? null, version: version?.toString() ?? '' }),
       failed,
     );
@@ -383,15 +385,19 @@ export class RedisTier implements SharedTier {
     });
   }
 
+  readonly #getString = (key: string): Promise<Raw | null> => this.client.get(key);
+  readonly #getBuffer = (key: string): Promise<Raw | null> => this.client.getBuffer(key);
+
   #run<T>(command: () => Promise<T>, critical = false): Promise<Outcome<T>> {
-    return this.#call<T, Outcome<T>>(command, identity, failed, critical);
+    return this.#call<() => Promise<T>, T, Outcome<T>>(runThunk, command, identity, failed, critical);
   }
 
   /**
-   * Sends `command` unless Redis is away; resolves with `onReply(reply)`, or `onFail()` when it
-   * was not sent, failed or timed out.
+   * Sends `command(arg)` unless Redis is away; resolves with `onReply(reply)`, or `onFail()` when
+   * it was not sent, failed or timed out. A command and its argument rather than one closure: the
+   * hot commands then allocate nothing to be sent.
    */
-  #call<T, R>(command: () => Promise<T>, onReply: (reply: T) => R, onFail: () => R, critical = false): Promise<R> {
+  #call<A, T, R>(command: (arg: A) => Promise<T>, arg: A, onReply: (reply: T) => R, onFail: () => R, critical = false): Promise<R> {
     if (this.client.status !== 'ready') {
       if (!this.#startingUp || this.#everReady || this.#closed) {
         this.stats.l2Skipped++;
@@ -399,7 +405,7 @@ export class RedisTier implements SharedTier {
       }
       // Start-up: wait for the first connection within the timeout.
       return this.#withTimeout(
-        this.#firstReady.then(() => this.#send(command)),
+        this.#firstReady.then(() => this.#send(command, arg)),
         onReply,
         onFail,
       );
@@ -408,7 +414,7 @@ export class RedisTier implements SharedTier {
       this.stats.l2Skipped++;
       return settled(onFail);
     }
-    return this.#withTimeout(this.#send(command), onReply, onFail);
+    return this.#withTimeout(this.#send(command, arg), onReply, onFail);
   }
 
   /** Resolves once no command awaits a reply, or after `ms`. */
@@ -421,10 +427,10 @@ export class RedisTier implements SharedTier {
     if (--this.#pending === 0 && this.#idle.length > 0) for (const r of this.#idle.splice(0)) r();
   }
 
-  #send<T>(command: () => Promise<T>): Promise<T> {
+  #send<A, T>(command: (arg: A) => Promise<T>, arg: A): Promise<T> {
     if (this.#pending >= MAX_PENDING) return Promise.reject(new Error('too many pending Redis commands'));
     this.#pending++;
-    return command();
+    return command(arg);
   }
 
   /**
@@ -432,55 +438,40 @@ export class RedisTier implements SharedTier {
    * commands). A command that outlives its timeout still completes and is counted when it does.
    */
   #withTimeout<T, R>(p: Promise<T>, onReply: (reply: T) => R, onFail: () => R): Promise<R> {
-    return new Promise((resolve, reject) => {
-      const finish = (f: () => R) => {
-        try {
-          resolve(f());
-        } catch (err) {
-          reject(err);
-        }
-      };
-      const d: Deadline = {
-        at: performance.now() + this.timeoutMs,
-        settled: false,
-        expire: () => {
-          this.stats.l2Timeouts++;
-          this.breaker.failure();
-          finish(onFail);
-          this.#emit(this.#onTrouble);
-        },
-        prev: undefined,
-        next: undefined,
-      };
-      this.#deadlines.push(d);
-      p.then(
-        (v) => {
-          this.#settled();
-          if (d.settled) return;
-          d.settled = true;
-          this.#deadlines.remove(d);
-          this.breaker.success();
-          try {
-            resolve(onReply(v));
-          } catch (err) {
-            reject(err);
-          }
-        },
-        (err: unknown) => {
-          this.#settled();
-          if (d.settled) return;
-          d.settled = true;
-          this.#deadlines.remove(d);
-          this.stats.l2Errors++;
-          // An ACL refusal is an answer: opening the breaker would also stop the commands the
-          // user may run. The permission check names what is missing.
-          if (isPermissionRefusal(err)) this.breaker.success();
-          else this.breaker.failure();
-          finish(onFail);
-        },
-      );
+    const d = new PendingCommand<T, R>(this.#hooks, performance.now() + this.timeoutMs, onReply, onFail);
+    this.#deadlines.push(d);
+    const reply = new Promise<R>((resolve, reject) => {
+      d.resolve = resolve;
+      d.reject = reject;
     });
+    p.then(
+      (v) => d.replied(v),
+      (err: unknown) => d.refused(err),
+    );
+    return reply;
   }
+
+  /** What a pending command reports back (one object per tier, shared by every command). */
+  readonly #hooks: PendingHooks = {
+    settled: () => this.#settled(),
+    answered: (d) => {
+      this.#deadlines.remove(d);
+      this.breaker.success();
+    },
+    refused: (d, err) => {
+      this.#deadlines.remove(d);
+      this.stats.l2Errors++;
+      // An ACL refusal is an answer: opening the breaker would also stop the commands the
+      // user may run. The permission check names what is missing.
+      if (isPermissionRefusal(err)) this.breaker.success();
+      else this.breaker.failure();
+    },
+    expired: () => {
+      this.stats.l2Timeouts++;
+      this.breaker.failure();
+    },
+    afterExpiry: () => this.#emit(this.#onTrouble),
+  };
 
   readonly #onReady = (): void => {
     this.#everReady = true;
@@ -512,6 +503,70 @@ export class RedisTier implements SharedTier {
     if (failure.problem === 'unreachable') this.#logger.warn(failure.message);
     else this.#logger.error(failure.message);
   };
+}
+
+interface PendingHooks {
+  settled(): void;
+  answered(d: Deadline): void;
+  refused(d: Deadline, err: unknown): void;
+  expired(): void;
+  afterExpiry(): void;
+}
+
+/**
+ * A command awaiting its reply or its deadline, whichever comes first (a class, so a command
+ * costs one small object rather than a closure per outcome).
+ */
+class PendingCommand<T, R> implements Deadline {
+  settled = false;
+  prev: Deadline | undefined = undefined;
+  next: Deadline | undefined = undefined;
+  resolve: (r: R) => void = noop;
+  reject: (err: unknown) => void = noop;
+
+  constructor(
+    private readonly hooks: PendingHooks,
+    readonly at: number,
+    private readonly onReply: (reply: T) => R,
+    private readonly onFail: () => R,
+  ) {}
+
+  replied(v: T): void {
+    this.hooks.settled();
+    if (this.settled) return;
+    this.settled = true;
+    this.hooks.answered(this);
+    this.#finish(this.onReply, v);
+  }
+
+  refused(err: unknown): void {
+    this.hooks.settled();
+    if (this.settled) return;
+    this.settled = true;
+    this.hooks.refused(this, err);
+    this.#finish(this.onFail, undefined);
+  }
+
+  /** Called by the deadline queue (which marks it settled): a reply arriving later is only counted. */
+  expire(): void {
+    this.hooks.expired();
+    this.#finish(this.onFail, undefined);
+    this.hooks.afterExpiry();
+  }
+
+  #finish<V>(f: (v: V) => R, v: V): void {
+    try {
+      this.resolve(f(v));
+    } catch (err) {
+      this.reject(err);
+    }
+  }
+}
+
+function noop(): void {}
+
+function runThunk<T>(command: () => Promise<T>): Promise<T> {
+  return command();
 }
 
 function identity<T>(v: T): T {
