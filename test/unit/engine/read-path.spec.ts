@@ -349,6 +349,27 @@ describe('read path: grace period', () => {
     expect(await b.cache.getOrSet('k', lb.loader, opts)).toBe('new');
   });
 
+  it('a stale shared-tier value read before an eviction here is served but not back-filled', async () => {
+    const { broker, instances } = await fleet(2);
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    const opts = { ttl: 1_000, grace: 60_000 };
+    await a.cache.getOrSet('k', () => 'old', opts);
+    await settle();
+    later(1_500);
+    const gate = deferred<void>();
+    broker.schedule = (p, label) => (label === 'get app:{k}:reply' ? gate.promise.then(() => p) : p);
+    const refresh = deferred<string>();
+    const read = b.cache.getOrSet('k', () => refresh.promise, opts);
+    await settle();
+    broker.schedule = undefined;
+    await a.cache.del('k');
+    await settle();
+    gate.resolve();
+    expect(await read).toBe('old');
+    expect(b.engine.l1?.get('k')).toBeUndefined();
+    refresh.resolve('new');
+  });
+
   it('past the grace period the caller waits for the loader', async () => {
     const { instances } = await fleet(1);
     const a = instances[0]!;
