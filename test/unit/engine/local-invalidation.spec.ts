@@ -143,6 +143,23 @@ describe('bus messages from another instance', () => {
     expect(l.runs()).toBe(1);
   });
 
+  it('an announcement wakes this instance’s lease waiters at once', async () => {
+    vi.useRealTimers();
+    const { instances } = await fleet(2, { leaseTtl: 20_000, lockWaitTimeout: 20_000 });
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    const gate = deferred<string>();
+    const pa = a.cache.getOrSet('k', () => gate.promise);
+    await settle();
+    // B waits on A's lease; A's load fails and A releases the lease and says so.
+    const pb = b.cache.getOrSet('k', async () => 'from-b', { hardTimeout: 5_000 });
+    await settle();
+    expect(b.engine.stats.leaseWaits).toBe(1);
+    gate.reject(new Error('db down'));
+    await expect(pa).rejects.toThrow('db down');
+    // Without the wake-up B would sleep until the lease's 20 s were up (hardTimeout first).
+    expect(await pb).toBe('from-b');
+  });
+
   it('a gap in the bus drops every L1 copy here, counted; loads in flight still store', async () => {
     const { a, b } = await pair();
     await a.cache.set('k', 'v');
@@ -254,6 +271,22 @@ describe('tracking reports from Redis', () => {
     await load;
     await settle();
     expect(a.engine.l1?.get('m')).toBeUndefined();
+  });
+
+  it('a flush forgets tag timestamps: a tagged entry read next checks its marker again', async () => {
+    const { broker, a, report } = await tracked();
+    await a.cache.invalidateTags('t');
+    later(5);
+    report.flush();
+    await a.cache.set('k', 'v', { tags: ['t'] });
+    a.engine.l1?.clear();
+    const labels: string[] = [];
+    broker.schedule = (p, label) => {
+      labels.push(label);
+      return p;
+    };
+    expect(await a.cache.get('k')).toBe('v');
+    expect(labels.some((l) => l.startsWith('getMarkers'))).toBe(true);
   });
 
   it('tracking back after a gap drops every L1 copy, counted; loads in flight still store', async () => {

@@ -572,7 +572,7 @@ describe('read path: get() and peek()', () => {
     broker.write('app:{k}', 'ignored', 60_000);
     broker.setDown(true);
     expect(await instances[0]!.cache.get('k')).toBeUndefined();
-    expect(instances[0]!.engine.stats.corrupt).toBe(0);
+    expect(instances[0]!.engine.stats).toMatchObject({ corrupt: 0, l2Misses: 0 });
   });
 
   it('a read that overlapped an eviction does not back-fill L1 with what it read before', async () => {
@@ -602,5 +602,111 @@ describe('read path: get() and peek()', () => {
     expect(await b.cache.get('k')).toBe('v');
     broker.setDown(true);
     expect(b.engine.l1?.get('k')?.value).toBe('v');
+  });
+});
+
+describe('read path: edges', () => {
+  it('without L1 every read goes to the shared tier and nothing counts as an L1 hit or miss', async () => {
+    const { instances } = await fleet(1, { l1: false });
+    const a = instances[0]!;
+    const l = counting(() => 'v');
+    expect(await a.cache.getOrSet('k', l.loader)).toBe('v');
+    await settle();
+    expect(await a.cache.getOrSet('k', l.loader)).toBe('v');
+    expect(await a.cache.get('k')).toBe('v');
+    expect(l.runs()).toBe(1);
+    expect(a.engine.stats).toMatchObject({ l1Hits: 0, l1Misses: 0, l2Hits: 2 });
+  });
+
+  it('an entry is fresh until the millisecond of its expiry, then a miss (get) or stale (getOrSet with grace)', async () => {
+    const { instances } = await fleet(3);
+    const [a, b, c] = instances as [(typeof instances)[0], (typeof instances)[0], (typeof instances)[0]];
+    await a.cache.set('k', 'v', { ttl: 1_000, grace: 60_000 });
+    await settle();
+    later(999);
+    expect(await b.cache.peek('k')).toMatchObject({ value: 'v' });
+    later(1);
+    b.engine.l1?.clear();
+    expect(await b.cache.get('k')).toBeUndefined();
+    const gate = deferred<string>();
+    expect(await c.cache.getOrSet('k', () => gate.promise, { ttl: 1_000, grace: 60_000 })).toBe('v');
+    expect(c.engine.stats.staleServed).toBe(1);
+    gate.resolve('new');
+  });
+
+  it('a stale value is served until the millisecond its grace period ends', async () => {
+    const { instances } = await fleet(1);
+    const a = instances[0]!;
+    const opts = { ttl: 1_000, grace: 5_000 };
+    await a.cache.getOrSet('k', () => 'old', opts);
+    await settle();
+    later(5_999);
+    const gate = deferred<string>();
+    expect(await a.cache.getOrSet('k', () => gate.promise, opts)).toBe('old');
+    gate.resolve('new');
+    await settle();
+    expect(await a.cache.getOrSet('k', () => 'unused', opts)).toBe('new');
+  });
+
+  it('sizes back-filled L1 copies when l1.maxSize is set', async () => {
+    const { instances } = await fleet(2, { l1: { max: 10, ttl: 10_000, maxSize: 100_000 } });
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    await a.cache.set('k', 'x'.repeat(1_000));
+    await settle();
+    expect(await b.cache.get('k')).toHaveLength(1_000);
+    expect(b.engine.l1!.bytes).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('keeps an L1 copy with grace until its grace ends, one without until its early-refresh window, capped by l1Ttl', async () => {
+    const { instances } = await fleet(1);
+    const { engine } = instances[0]!;
+    const p = engine.options.entry;
+    const now = Date.now();
+    const base = { value: 1, createdAt: now, tags: undefined };
+    expect(engine.read.l1Ttl({ ...base, expiresAt: now + 1_000, staleUntil: now + 5_000, delta: 10 }, now, p)).toBe(5_000);
+    expect(engine.read.l1Ttl({ ...base, expiresAt: now + 1_000, staleUntil: now + 60_000, delta: 10 }, now, p)).toBe(p.l1Ttl);
+    expect(engine.read.l1Ttl({ ...base, expiresAt: now + 5_000, staleUntil: now + 5_000, delta: 10 }, now, p)).toBe(5_000 - 10 * 10 * 1);
+    expect(engine.read.l1Ttl({ ...base, expiresAt: now + 5_000, staleUntil: now + 5_000, delta: 0 }, now, p)).toBe(5_000);
+  });
+
+  it('L1 only: an entry stays for its grace period too', async () => {
+    const { engine } = await l1Only();
+    const now = Date.now();
+    const entry = { value: 1, createdAt: now, expiresAt: now + 1_000, staleUntil: now + 1_000, delta: 10, tags: undefined };
+    expect(engine.read.l1Ttl(entry, now, engine.options.entry)).toBe(1_000);
+  });
+
+  it('a write this instance has not seen confirmed hides what the shared tier still holds', async () => {
+    const { broker, instances } = await fleet(2);
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    await a.cache.set('k', 'old');
+    await settle();
+    const raw = broker.read('app:{k}');
+    b.tier.setDown(true);
+    later(5);
+    await b.cache.set('k', 'new');
+    expect(b.engine.read.accept('app:{k}', raw, false)).toMatchObject({ value: 'new' });
+    later(5);
+    await b.cache.del('k');
+    expect(b.engine.read.accept('app:{k}', raw, false)).toBeUndefined();
+    expect(a.engine.read.accept('app:{k}', raw, false)).toMatchObject({ value: 'old' });
+  });
+
+  it('after a gap, a tagged shared entry whose tag is intact is served once its marker is read', async () => {
+    const { broker, instances } = await fleet(2);
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    await a.cache.set('k', 'v', { tags: ['t'] });
+    await settle();
+    b.tier.dropMessages(true);
+    b.tier.dropMessages(false);
+    const labels: string[] = [];
+    broker.schedule = (p, label) => {
+      labels.push(label);
+      return p;
+    };
+    const lb = counting(() => 'b');
+    expect(await b.cache.getOrSet('k', lb.loader, { tags: ['t'] })).toBe('v');
+    expect(lb.runs()).toBe(0);
+    expect(labels.some((l) => l.startsWith('getMarkers'))).toBe(true);
   });
 });

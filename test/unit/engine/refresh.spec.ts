@@ -162,4 +162,16 @@ describe('Refresher', () => {
     await settle();
     expect(b.engine.l1?.get('k')).toBeUndefined();
   });
+
+  it('loads when the newer value another instance stored has expired too', async () => {
+    const { a, b } = await staleOnBoth();
+    b.tier.dropMessages(true);
+    later(10);
+    expect(await a.cache.getOrSet('k', async () => 'from-a', { ...GRACE, softTimeout: 5_000 })).toBe('from-a');
+    await settle();
+    later(2_000);
+    const lb = counting(() => 'from-b');
+    expect(await b.cache.getOrSet('k', lb.loader, { ...GRACE, softTimeout: 5_000 })).toBe('from-b');
+    expect(lb.runs()).toBe(1);
+  });
 });
