@@ -32,7 +32,7 @@ describe('read path: L1', () => {
     broker.setDown(true);
     expect(await a.cache.getOrSet('k', l.loader)).toBe('v');
     expect(l.runs()).toBe(1);
-    expect(a.engine.stats).toMatchObject({ l1Hits: 1, l1Misses: 1, l2Hits: 0, l2Misses: 1, loads: 1 });
+    expect(a.engine.stats).toMatchObject({ l1Hits: 1, l1Misses: 1, l2Hits: 0, l2Misses: 1, loads: 1, corrupt: 0 });
   });
 
   it('does not serve an L1 copy whose tag was invalidated, and drops it', async () => {
@@ -185,7 +185,10 @@ describe('read path: shared tier', () => {
     const a = instances[0]!;
     broker.setHung(true);
     expect(await a.cache.getOrSet('k', () => 'v')).toBe('v');
-    expect(a.engine.stats).toMatchObject({ loads: 1, leaseAcquired: 0, leaseWaits: 0 });
+    expect(a.engine.stats).toMatchObject({ loads: 1, leaseAcquired: 0, leaseWaits: 0, corrupt: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Only the read was sent (and timed out): no lease command followed it.
+    expect(a.tier.timeouts).toBe(1);
     broker.setHung(false);
   });
 });
@@ -323,7 +326,7 @@ describe('read path: grace period', () => {
     expect(await a.cache.getOrSet('k', l.loader, opts)).toBe('old');
     await settle();
     expect(l.runs()).toBe(1);
-    expect(a.engine.stats).toMatchObject({ staleServed: 2, refreshes: 1 });
+    expect(a.engine.stats).toMatchObject({ staleServed: 2, refreshes: 1, softTimeouts: 0 });
     gate.resolve('new');
     await settle();
     expect(await a.cache.getOrSet('k', l.loader, opts)).toBe('new');
@@ -708,5 +711,70 @@ describe('read path: edges', () => {
     expect(await b.cache.getOrSet('k', lb.loader, { tags: ['t'] })).toBe('v');
     expect(lb.runs()).toBe(0);
     expect(labels.some((l) => l.startsWith('getMarkers'))).toBe(true);
+  });
+
+  it('an early refresh that failed when its entry expired: the waiting caller loads', async () => {
+    const { instances } = await fleet(2);
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    await a.cache.getOrSet('k', () => new Promise((resolve) => setTimeout(() => resolve('v1'), 5)), { ttl: 60_000 });
+    await settle();
+    vi.spyOn(Math, 'random').mockReturnValue(1e-300);
+    const gate = deferred<string>();
+    expect(await b.cache.getOrSet('k', () => gate.promise, { earlyRefresh: 1e9 })).toBe('v1');
+    await settle();
+    later(61_000);
+    const waiting = b.cache.getOrSet('k', async () => 'v3');
+    await settle();
+    gate.reject(new Error('db down'));
+    expect(await waiting).toBe('v3');
+    expect(b.engine.stats.refreshErrors).toBe(1);
+  });
+
+  it('a fresh shared-tier value read before an eviction here is served but not back-filled', async () => {
+    const { broker, instances } = await fleet(2);
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    await a.cache.set('k', 'old');
+    await settle();
+    const gate = deferred<void>();
+    broker.schedule = (p, label) => (label === 'get app:{k}:reply' ? gate.promise.then(() => p) : p);
+    const read = b.cache.getOrSet('k', async () => 'loaded');
+    await settle();
+    broker.schedule = undefined;
+    await a.cache.del('k');
+    await settle();
+    gate.resolve();
+    expect(await read).toBe('old');
+    expect(b.engine.l1?.get('k')).toBeUndefined();
+  });
+
+  it('a stale L1 copy whose tag was invalidated is not served: the caller waits for the loader', async () => {
+    const { instances } = await fleet(1);
+    const a = instances[0]!;
+    const opts = { ttl: 1_000, grace: 60_000, tags: ['t'] };
+    await a.cache.getOrSet('k', () => 'old', opts);
+    await settle();
+    later(5);
+    await a.cache.invalidateTags('t');
+    later(2_000);
+    expect(await a.cache.getOrSet('k', async () => 'new', opts)).toBe('new');
+    expect(a.engine.stats.staleServed).toBe(0);
+  });
+
+  it('a tagged shared entry whose tag this instance heard invalidated is a miss without a marker read', async () => {
+    const { broker, instances } = await fleet(2);
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    await a.cache.set('k', 'old', { tags: ['t'] });
+    await settle();
+    later(5);
+    await a.cache.invalidateTags('t');
+    await settle();
+    const labels: string[] = [];
+    broker.schedule = (p, label) => {
+      labels.push(label);
+      return p;
+    };
+    expect(await b.cache.get('k')).toBeUndefined();
+    expect(b.engine.stats.l2Misses).toBe(1);
+    expect(labels.some((l) => l.startsWith('getMarkers'))).toBe(false);
   });
 });
