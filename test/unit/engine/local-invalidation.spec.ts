@@ -289,6 +289,24 @@ describe('tracking reports from Redis', () => {
     expect(labels.some((l) => l.startsWith('getMarkers'))).toBe(true);
   });
 
+  it('a flush wakes this instance’s lease waiters: the lease went with everything else', async () => {
+    vi.useRealTimers();
+    const { broker, instances } = await fleet(2, { leaseTtl: 20_000, lockWaitTimeout: 20_000 }, { tracking: true });
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    const gate = deferred<string>();
+    const pa = a.cache.getOrSet('k', () => gate.promise);
+    await settle();
+    const pb = b.cache.getOrSet('k', async () => 'from-b', { hardTimeout: 5_000 });
+    await settle();
+    expect(b.engine.stats.leaseWaits).toBe(1);
+    broker.flush();
+    b.tracking!.flush();
+    // Without the wake-up B would sleep until the lease's 20 s were up (hardTimeout first).
+    expect(await pb).toBe('from-b');
+    gate.resolve('from-a');
+    await pa;
+  });
+
   it('tracking back after a gap drops every L1 copy, counted; loads in flight still store', async () => {
     const { a, report } = await tracked();
     await a.cache.set('k', 'v');

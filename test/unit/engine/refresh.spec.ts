@@ -174,4 +174,17 @@ describe('Refresher', () => {
     expect(await b.cache.getOrSet('k', lb.loader, { ...GRACE, softTimeout: 5_000 })).toBe('from-b');
     expect(lb.runs()).toBe(1);
   });
+
+  it('a tag invalidated during a refresh of a tagged entry wins: the next caller does not get the refresh’s result', async () => {
+    const { a } = await staleOnBoth({ ...GRACE, tags: ['t'] });
+    const gate = deferred<string>();
+    expect(await a.cache.getOrSet('k', () => gate.promise, { ...GRACE, tags: ['t'] })).toBe('old');
+    await settle();
+    await a.cache.invalidateTags('t');
+    later(5);
+    const after = a.cache.getOrSet('k', async () => 'after-invalidation', { ...GRACE, tags: ['t'] });
+    await settle();
+    gate.resolve('before-invalidation');
+    expect(await after).toBe('after-invalidation');
+  });
 });
