@@ -160,6 +160,37 @@ describe('bus messages from another instance', () => {
     expect(await pb).toBe('from-b');
   });
 
+  it('a tag invalidation counts from when it was made, not from when it arrived here', async () => {
+    const held: (() => void)[] = [];
+    const { instances } = await fleet(2, {}, { deliver: (_m, deliver) => held.push(deliver) });
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    later(5);
+    await a.cache.invalidateTags('t');
+    later(10);
+    await b.cache.set('k', 'after', { tags: ['t'] });
+    later(10);
+    for (const deliver of held.splice(0)) deliver();
+    expect(b.engine.read.freshInL1('k')?.value).toBe('after');
+  });
+
+  it('without L1, invalidations from the bus still supersede loads here', async () => {
+    const { a, b } = await (async () => {
+      const { instances } = await fleet(2, { l1: false });
+      return { a: instances[0]!, b: instances[1]! };
+    })();
+    const gate = deferred<string>();
+    const load = b.cache.getOrSet('Svc:1', () => gate.promise, { lock: false });
+    await settle();
+    await a.engine.deleteNamespace('Svc');
+    await a.cache.getOrSet('other', async () => 'o');
+    await a.cache.clear();
+    await settle();
+    gate.resolve('stale');
+    expect(await load).toBe('stale');
+    await settle();
+    expect(await b.cache.get('Svc:1')).toBeUndefined();
+  });
+
   it('a gap in the bus drops every L1 copy here, counted; loads in flight still store', async () => {
     const { a, b } = await pair();
     await a.cache.set('k', 'v');

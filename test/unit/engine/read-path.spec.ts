@@ -777,4 +777,25 @@ describe('read path: edges', () => {
     expect(b.engine.stats.l2Misses).toBe(1);
     expect(labels.some((l) => l.startsWith('getMarkers'))).toBe(false);
   });
+
+  it('over a tier without a bus (no lease) a load is claimed by the write version and stored for the others', async () => {
+    const { instances } = await fleet(2, {}, { noBus: true });
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    expect(a.engine.lease).toBeUndefined();
+    expect(await a.cache.getOrSet('k', async () => 'loaded')).toBe('loaded');
+    await settle();
+    expect(await b.cache.getOrSet('k', async () => 'unused')).toBe('loaded');
+    expect(b.engine.stats.l2Hits).toBe(1);
+  });
+
+  it('a lease request the tier does not answer in time: the loader runs and its value is served', async () => {
+    vi.useRealTimers();
+    const { broker, instances } = await fleet(1, {}, { timeoutMs: 30 });
+    const a = instances[0]!;
+    const never = new Promise<never>(() => {});
+    broker.schedule = (p, label) => (label.startsWith('acquire ') && label.endsWith(':reply') ? never : p);
+    expect(await a.cache.getOrSet('k', async () => 'loaded')).toBe('loaded');
+    broker.schedule = undefined;
+    expect(a.engine.stats.leaseAcquired).toBe(0);
+  });
 });

@@ -46,15 +46,17 @@ export async function closeAll(): Promise<void> {
 export async function fleet(
   count: number,
   module: Omit<TieredCacheModuleOptions, 'redis'> = {},
-  tierOptions: MemorySharedTierOptions & { tracking?: boolean } = {},
+  tierOptions: MemorySharedTierOptions & { tracking?: boolean; noBus?: boolean } = {},
 ): Promise<{ broker: MemoryBroker; instances: Instance[] }> {
   const broker = new MemoryBroker();
   const options = resolveOptions({ redis: 'redis://memory.invalid:6379', keyPrefix: 'app:', ...module });
   const codec = await createCodec(options.serializer, options.maxValueBytes);
   const instances: Instance[] = [];
   for (let i = 0; i < count; i++) {
-    const { tracking, ...rest } = tierOptions;
+    const { tracking, noBus, ...rest } = tierOptions;
     const tier = broker.tier({ timeoutMs: 200, ...rest });
+    // As a Keyv store: no pub/sub, so no fleet lease and no bus.
+    if (noBus) Object.assign(tier, { hasBus: false });
     const tracked = tracking ? withTracking(tier) : undefined;
     const engine = new CacheEngine(options, codec, tier);
     await engine.connect();
