@@ -187,4 +187,18 @@ describe('Refresher', () => {
     gate.resolve('before-invalidation');
     expect(await after).toBe('after-invalidation');
   });
+
+  it('with lock: false (no lease to dedupe) still one refresh per key in this process', async () => {
+    const opts = { ...GRACE, lock: false };
+    const { a } = await staleOnBoth(opts);
+    const gate = deferred<string>();
+    const l = counting(() => gate.promise);
+    expect(await a.cache.getOrSet('k', l.loader, opts)).toBe('old');
+    await settle();
+    expect(await a.cache.getOrSet('k', l.loader, opts)).toBe('old');
+    await settle();
+    gate.resolve('new');
+    await settle();
+    expect(l.runs()).toBe(1);
+  });
 });
