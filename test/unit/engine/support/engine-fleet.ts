@@ -92,7 +92,7 @@ export function deferred<T = unknown>(): { promise: Promise<T>; resolve: (v: T) 
   return { promise, resolve, reject };
 }
 
-/** A loader that counts its runs and returns what `next` gives (or waits for `gate` first). */
+/** A loader that counts its runs; run n resolves to `next(n)` (a value, or a promise the test settles). */
 export function counting<T>(next: (run: number) => T | Promise<T>): { loader: () => Promise<T>; runs: () => number } {
   let runs = 0;
   return {
