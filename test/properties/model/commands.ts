@@ -3,7 +3,7 @@ import { loaderOf } from './catalog.js';
 import { rowId, type Tenant } from './database.js';
 import { avoided } from '../budget.js';
 import { PropertyViolation } from './oracle.js';
-import { allIds, idsOfTag, type PerCall, perCallArb, TAG_OF, TAGS, type World } from './world.js';
+import { allIds, idsOfTag, type Instance, type PerCall, perCallArb, TAG_OF, TAGS, type World } from './world.js';
 
 /** What fast-check's model tracks (only what preconditions need); the oracle holds the rest. */
 export interface FleetModel {
@@ -23,6 +23,12 @@ function rethrow(world: World): void {
 
 function inTenant<T>(world: World, tenant: Tenant, call: () => Promise<T>): Promise<T> {
   return world.als.run({ tenant }, call);
+}
+
+/** A write's call, registered with its instance while it runs (see `World.restart`). */
+function tracked<T>(world: World, inst: Instance, call: Promise<T>): Promise<T> {
+  world.calls?.add(inst, call, 'write');
+  return call;
 }
 
 function policyOf(world: World, per: PerCall | undefined, key: string) {
@@ -45,8 +51,10 @@ export class ReadCommand implements Cmd {
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
     await world.beforeRead?.();
-    const { instance, tenant, key } = this;
-    const inst = world.instances[instance]!;
+    const { tenant, key } = this;
+    const inst = world.instances[this.instance]!;
+    // The oracle's name of the instance the call is made on (a restart replaces the slot's).
+    const instance = inst.id;
     const what = this.via === 'service' ? 'getOrSet' : '@Cacheable';
     const lock = (this.per?.lock ?? true) && world.run.module.lock;
     // The hardTimeout this call asked for: a LoaderTimeoutError is allowed only then.
@@ -70,6 +78,7 @@ export class ReadCommand implements Cmd {
         },
       )
       .catch(() => undefined);
+    world.calls?.add(inst, checked, 'read');
     if (this.background) {
       world.pending.add(checked);
       void checked.then(() => world.pending.delete(checked));
@@ -110,8 +119,8 @@ export class GetCommand implements Cmd {
   check = () => true;
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
-    const { instance, tenant, key, via } = this;
-    const cache = world.instances[instance]!.cache;
+    const { tenant, key, via } = this;
+    const { cache, id: instance } = world.instances[this.instance]!;
     const startedAt = world.oracle.now();
     const call = inTenant(world, tenant, async () => (via === 'get' ? cache.get(key) : (await cache.peek(key))?.value));
     const checked = call
@@ -151,30 +160,34 @@ export class WriteCommand implements Cmd {
   check = () => true;
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
-    const { instance, tenant, key } = this;
+    const { tenant, key } = this;
     await world.beforeWrite?.();
     world.db.write(tenant, key, this.via !== 'setNull');
-    const e = world.oracle.invalidating(instance, [rowId(tenant, key)]);
-    const inst = world.instances[instance]!;
+    const inst = world.instances[this.instance]!;
+    const e = world.oracle.invalidating(inst.id, [rowId(tenant, key)]);
     const policy = { ...policyOf(world, this.per, key) } as Record<string, unknown>;
     delete policy.lock;
     delete policy.grace;
     delete policy.hardTimeout;
     try {
-      await inTenant(world, tenant, async () => {
-        switch (this.via) {
-          case 'del':
-            return inst.cache.del(key);
-          case 'evict':
-            return inst.catalog.update(tenant, key);
-          case 'set':
-            return inst.cache.set(key, world.db.read(tenant, key), policy);
-          case 'put':
-            return void (await inst.catalog.put(tenant, key));
-          case 'setNull':
-            return inst.cache.set(key, null, policy);
-        }
-      });
+      await tracked(
+        world,
+        inst,
+        inTenant(world, tenant, async () => {
+          switch (this.via) {
+            case 'del':
+              return inst.cache.del(key);
+            case 'evict':
+              return inst.catalog.update(tenant, key);
+            case 'set':
+              return inst.cache.set(key, world.db.read(tenant, key), policy);
+            case 'put':
+              return void (await inst.catalog.put(tenant, key));
+            case 'setNull':
+              return inst.cache.set(key, null, policy);
+          }
+        }),
+      );
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${(err as Error)?.stack ?? String(err)}`);
     }
@@ -197,13 +210,14 @@ export class TagCommand implements Cmd {
     const rows = idsOfTag(world.run, this.tag);
     await world.beforeWrite?.();
     for (const r of rows) world.db.write(r.tenant, r.key);
+    const inst = world.instances[this.instance]!;
     const e = world.oracle.invalidating(
-      this.instance,
+      inst.id,
       rows.map((r) => rowId(r.tenant, r.key)),
       true,
     );
     try {
-      await world.instances[this.instance]!.cache.invalidateTags([this.tag]);
+      await tracked(world, inst, inst.cache.invalidateTags([this.tag]));
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${String(err)}`);
     }
@@ -223,12 +237,13 @@ export class ClearCommand implements Cmd {
     const rows = allIds(world.run);
     await world.beforeWrite?.();
     for (const r of rows) world.db.write(r.tenant, r.key);
+    const inst = world.instances[this.instance]!;
     const e = world.oracle.invalidating(
-      this.instance,
+      inst.id,
       rows.map((r) => r.id),
     );
     try {
-      await world.instances[this.instance]!.cache.clear();
+      await tracked(world, inst, inst.cache.clear());
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${String(err)}`);
     }
@@ -282,16 +297,35 @@ export class QuiesceCommand implements Cmd {
       handle?.end();
     }
     await world.sleep(world.oracle.bounds.busDownMs + world.faults.settleMs + 50);
-    for (const [i, inst] of world.instances.entries()) {
+    for (const inst of world.instances) {
       for (const { tenant, key } of allIds(world.run)) {
         const startedAt = world.oracle.now();
         const v = await inTenant(world, tenant, () => inst.cache.get(key));
-        world.oracle.checkValue(i, tenant, key, startedAt, v, 'get after quiescence', true);
+        world.oracle.checkValue(inst.id, tenant, key, startedAt, v, 'get after quiescence', true);
       }
     }
   }
   toString() {
     return 'quiesce()';
+  }
+}
+
+/**
+ * Shuts an instance down and starts a fresh one in its place, while the batch's other calls run:
+ * callers waiting on another instance's lease must stop waiting, and the new instance (empty L1)
+ * must not serve anything an invalidation that landed before it started replaced (a tag marker
+ * or a delete the shared tier did not take must have been retried). Memory runs only.
+ */
+export class RestartCommand implements Cmd {
+  constructor(readonly instance: number) {}
+  check = () => true;
+  async run(_m: FleetModel, world: World): Promise<void> {
+    rethrow(world);
+    await world.beforeWrite?.();
+    await world.restart!(this.instance);
+  }
+  toString() {
+    return `restart@${this.instance}()`;
   }
 }
 
@@ -343,6 +377,8 @@ export function commandArbs(opts: {
   waits: readonly number[];
   quiesce: number;
   disconnects?: boolean;
+  /** Whether instances may be shut down and replaced (`World.restart`). */
+  restarts?: boolean;
 }) {
   const inst = fc.integer({ min: 0, max: opts.instances - 1 });
   const tenant = fc.constantFrom(...opts.tenants);
@@ -381,6 +417,7 @@ export function commandArbs(opts: {
   // store its result after it: clear() deletes the write versions too (documented in the README).
   // clear() is drawn in runs where every load takes the lease.
   if (!avoided('clear') && opts.module?.lock !== false && !opts.perCall) arbs.push(inst.map((i) => new ClearCommand(i)));
+  if (opts.restarts && !avoided('restart')) arbs.push(inst.map((i) => new RestartCommand(i)));
   if (opts.tags) arbs.push(fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, t]) => new TagCommand(i, t)));
   if (opts.faults) {
     arbs.push(

@@ -42,6 +42,11 @@ export class LoaderFailure extends Error {
 
 interface Invalidation {
   instance: number;
+  /**
+   * When a memory run had let everything in flight land after this invalidation resolved (its
+   * retries included: see `settled`); undefined until then, or when a hung tier may hold it back.
+   */
+  settledAt?: number;
   /** The version of each row this invalidation made current. */
   versions: Map<string, number>;
   invokedAt: number;
@@ -56,13 +61,19 @@ interface Fault {
   to: number;
 }
 
+/** The row's epoch when a call was made, and when (see `Oracle.epoch`). */
+export interface CallEpoch {
+  readonly n: number;
+  readonly at: number;
+}
+
 interface LoaderRun {
   run: number;
   instance: number;
   id: string;
   epoch: number;
-  /** The row's epoch when the loader started: an eviction since revokes the fleet lease. */
-  startEpoch: number;
+  /** When the call that runs this loader was made. */
+  calledAt: number;
   start: number;
   end: number | undefined;
   failure: LoaderFailure | undefined;
@@ -82,6 +93,10 @@ export class Oracle {
   readonly #faults: Fault[] = [];
   readonly #runs: LoaderRun[] = [];
   readonly #epochs = new Map<string, number>();
+  /** When each instance (by oracle id: a restarted instance gets a new one) started. */
+  readonly #bornAt = new Map<number, number>();
+  /** Instances shut down (see `closing`). */
+  readonly #closed = new Set<number>();
   #nextRun = 0;
   /**
    * Tolerates a known open defect (FUZZ_AVOID=tagJoin, to look past it): a call made after an
@@ -127,29 +142,64 @@ export class Oracle {
     return { end: () => void (f.to = this.now()) };
   }
 
-  /** How many invalidations of the row have started: a call's loads belong to the epoch it was made in. */
-  epoch(tenant: Tenant, key: string): number {
-    return this.#epochs.get(rowId(tenant, key)) ?? 0;
+  /** How many invalidations of the row have started, and when: a call's loads belong to the epoch it was made in. */
+  epoch(tenant: Tenant, key: string): CallEpoch {
+    return { n: this.#epochs.get(rowId(tenant, key)) ?? 0, at: this.now() };
+  }
+
+  /**
+   * Instance `instance` (a new oracle id) starts now, with an empty L1: from its first call it
+   * reads the shared tier, so it never serves what a settled invalidation replaced.
+   */
+  born(instance: number): void {
+    this.#bornAt.set(instance, this.now());
+  }
+
+  /**
+   * Instance `instance` is shutting down: callers waiting on another instance's lease stop waiting
+   * and run their loader (README), so its loads from now on hold no lease.
+   */
+  closing(instance: number): void {
+    this.#closed.add(instance);
+  }
+
+  /**
+   * Memory runs, between batches: everything in flight has landed (scheduled tier commands,
+   * deliveries, and the retries a reconnect starts). Resolved invalidations are settled, unless a
+   * hung tier (`stop`, noticed through timeouts and retried on a timer) overlapped them.
+   */
+  settled(): void {
+    const now = this.now();
+    const hung = this.#faults.filter((f) => f.name === 'stop');
+    for (const list of this.#invalidations.values()) {
+      for (const e of list) {
+        if (e.settledAt !== undefined || e.resolvedAt === undefined) continue;
+        if (hung.some((f) => f.from <= now && f.to >= e.invokedAt)) continue;
+        e.settledAt = now;
+      }
+    }
   }
 
   /**
    * A loader run begins, for a call made in `epoch` (see `epoch()`); checks the single-flight
    * promises: two runs of one row at once are allowed only for calls an invalidation separated.
    */
-  loaderStarted(instance: number, tenant: Tenant, key: string, lock: boolean, epoch: number): LoaderRun {
+  loaderStarted(instance: number, tenant: Tenant, key: string, lock: boolean, epoch: CallEpoch): LoaderRun {
     const id = rowId(tenant, key);
     const now = this.now();
-    const startEpoch = this.#epochs.get(id) ?? 0;
-    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch, startEpoch, start: now, end: undefined, failure: undefined, lock };
+    if (this.#closed.has(instance)) lock = false;
+    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch: epoch.n, calledAt: epoch.at, start: now, end: undefined, failure: undefined, lock };
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
       if (o.instance === instance) {
-        if (o.epoch === epoch)
+        if (o.epoch === epoch.n)
           this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
       } else if (
         // An eviction deletes the lease (the load in flight will store nothing): the next caller
-        // anywhere loads afresh. Two loaders started with no eviction between them break the lease.
-        o.startEpoch === startEpoch &&
+        // anywhere loads afresh. It lands somewhere between its call and its return, so two
+        // loaders are allowed when one may have landed between the first one's call (its ACQUIRE
+        // came later) and the second one's start; otherwise they break the lease.
+        !this.#evictionBetween(id, o.calledAt, now) &&
         this.bounds.fleetLock &&
         lock &&
         o.lock &&
@@ -185,6 +235,8 @@ export class Oracle {
       if (e.resolvedAt === undefined) continue;
       let bound: number;
       if (e.instance === instance) bound = 0;
+      // Started after it settled: nothing of the old value is in this instance's L1.
+      else if (e.settledAt !== undefined && e.settledAt < (this.#bornAt.get(instance) ?? -Infinity)) bound = 0;
       else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs;
       else bound = this.bounds.busDownMs;
       // Strictly after: a read that started in the same instant overlapped the invalidation.
@@ -272,6 +324,11 @@ export class Oracle {
     }
     if ((err as Error)?.name === 'LoaderTimeoutError' && (hardTimeout === undefined ? this.bounds.hardTimeout : hardTimeout > 0)) return;
     this.#violate(`${what} on instance ${instance} for ${id} failed although no loader of it failed: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
+  /** Whether an invalidation of `id` may have landed between `from` and `to`. */
+  #evictionBetween(id: string, from: number, to: number): boolean {
+    return (this.#invalidations.get(id) ?? []).some((e) => e.invokedAt <= to && (e.resolvedAt === undefined || e.resolvedAt >= from));
   }
 
   #faultBetween(from: number, to: number): boolean {

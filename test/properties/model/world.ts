@@ -3,13 +3,15 @@ import fc from 'fast-check';
 import type { TieredCacheModuleOptions, TieredCacheService } from 'nestjs-tiered-cache';
 import { type Row, rowId, type Tenant, VersionedDatabase } from './database.js';
 import { avoided, fuzzing } from '../budget.js';
-import { type Bounds, Oracle, preciseNow } from './oracle.js';
+import { type Bounds, type CallEpoch, Oracle, preciseNow } from './oracle.js';
 
 /**
  * One simulated fleet for one property run: the instances' caches (and a decorated service on
  * each), the database behind them, the oracle, and the fault controls of the shared tier.
  */
 export interface Instance {
+  /** The oracle's name for it: the slot's index, or a new number once `World.restart` replaced it. */
+  id: number;
   /** The service API the commands use (a Nest app's TieredCacheService, or one over a bare engine). */
   cache: Pick<TieredCacheService, 'get' | 'peek' | 'getOrSet' | 'set' | 'del' | 'invalidateTags' | 'clear'>;
   catalog: Catalog;
@@ -18,7 +20,7 @@ export interface Instance {
 /** The decorated service every instance has (see `catalogClass`). */
 export interface Catalog {
   /** `epoch`: the oracle's epoch of the row when the call was made (see `Oracle.epoch`). */
-  find(tenant: Tenant, key: string, delay: number, fail: boolean, epoch: number): Promise<Row | null>;
+  find(tenant: Tenant, key: string, delay: number, fail: boolean, epoch: CallEpoch): Promise<Row | null>;
   update(tenant: Tenant, key: string): Promise<void>;
   put(tenant: Tenant, key: string): Promise<Row>;
 }
@@ -60,6 +62,16 @@ export interface World {
   beforeWrite?(): Promise<void>;
   /** Awaited by every loading call before it starts (in memory runs a scheduler step, as `beforeWrite`). */
   beforeRead?(): Promise<void>;
+  /**
+   * Starts a fresh instance in slot `i` (empty L1, a new oracle id) and shuts the old one down as
+   * an app does: new calls go to the new one, the writes already made on the old one resolve, then
+   * its engine's `close()`. Rejects with a violation when a read of the old one still runs well
+   * after `close()` resolved: shutdown never waits on another instance's lease (README). Memory
+   * runs only.
+   */
+  restart?(i: number): Promise<void>;
+  /** Where calls register while they run, per instance and kind (memory runs, for `restart`). */
+  calls?: { add(instance: Instance, call: Promise<unknown>, kind: 'read' | 'write'): void };
   /** The options of the decorated catalog's `@Cacheable` (none in memory runs). */
   decoratorOptions?: PerCall;
 }

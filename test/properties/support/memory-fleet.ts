@@ -8,6 +8,7 @@ import { TieredCacheService } from '../../../lib/tiered-cache.service.js';
 import { loaderOf } from '../model/catalog.js';
 import type { FleetModel } from '../model/commands.js';
 import type { Row, Tenant } from '../model/database.js';
+import { type CallEpoch, PropertyViolation } from '../model/oracle.js';
 import { type Catalog, type FaultControls, newWorld, type RunOptions, TAG_OF, type World } from '../model/world.js';
 
 /**
@@ -35,6 +36,14 @@ const STEP = 1_000_000;
 
 /** Real time a loader with a delay takes in memory runs, in ms (see `hardTimeout` in interleavings.property.spec.ts). */
 const LOADER_MS = 3;
+
+/**
+ * How long a call of a shut-down instance may still run after `close()` resolved, in real ms:
+ * long enough for a loaded machine to finish what the scheduler holds (a hung tier's commands
+ * time out after `l2Timeout`, 100 ms), far shorter than a lease wait `close()` failed to end
+ * (`lockWaitTimeout`, 1.5 s in these runs).
+ */
+const CLOSE_WAIT_MS = 700;
 
 /**
  * `shared: false` builds engines without a shared tier (`redis: false`, L1 only): one instance
@@ -82,7 +91,22 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
   const resolved = resolveOptions({ serializer: module.serializer });
   const codec = await createCodec(resolved.serializer, resolved.maxValueBytes);
   const engines: CacheEngine[] = [];
-  for (let i = 0; i < run.instances; i++) {
+  const running = new WeakMap<object, { read: Set<Promise<unknown>>; write: Set<Promise<unknown>> }>();
+  const callsOf = (instance: object) => {
+    let calls = running.get(instance);
+    if (calls === undefined) running.set(instance, (calls = { read: new Set(), write: new Set() }));
+    return calls;
+  };
+  world.calls = {
+    add: (instance, call, kind) => {
+      const set = callsOf(instance)[kind];
+      set.add(call);
+      const done = () => void set.delete(call);
+      call.then(done, done);
+    },
+  };
+  let nextId = run.instances;
+  const start = async (i: number, id: number) => {
     const tier = shared ? broker.tier({ timeoutMs: module.l2Timeout }) : undefined;
     if (tier) tiers.push(tier);
     const options = resolveOptions({
@@ -93,11 +117,34 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
       ...(keyContext ? { keyContext: () => world.als.getStore()?.tenant } : {}),
     });
     const engine = new CacheEngine(options, codec, tier);
-    await s.waitFor(engine.connect());
-    engines.push(engine);
+    engines[i] = engine;
+    world.oracle.born(id);
     const cache = new TieredCacheService(engine);
-    world.instances.push({ cache, catalog: serviceCatalog(world, i, cache) });
-  }
+    world.instances[i] = { id, cache, catalog: serviceCatalog(world, id, cache) };
+    return engine;
+  };
+  for (let i = 0; i < run.instances; i++) await s.waitFor(start(i, i).then((engine) => engine.connect()));
+  world.restart = async (i) => {
+    const old = world.instances[i]!;
+    const closing = engines[i]!;
+    await (await start(i, nextId++)).connect();
+    const calls = callsOf(old);
+    await Promise.allSettled([...calls.write]);
+    world.oracle.closing(old.id);
+    await closing.close();
+    const closedAt = performance.now();
+    // Its reads go on (the scheduler runs their loaders meanwhile); none may wait for a lease.
+    const reads = [...calls.read];
+    const late = await Promise.race([
+      Promise.allSettled(reads).then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), CLOSE_WAIT_MS)),
+    ]);
+    if (late && reads.some((c) => calls.read.has(c))) {
+      throw new PropertyViolation(
+        `a call on instance ${old.id} still ran ${Math.round(performance.now() - closedAt)} ms after close() resolved: shutdown must end its wait on another instance's lease`,
+      );
+    }
+  };
   return {
     world,
     broker,
@@ -117,7 +164,7 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
 function serviceCatalog(world: World, instance: number, cache: TieredCacheService): Catalog {
   const tags = (key: string) => (world.run.tags ? { tags: [TAG_OF[key]!] } : {});
   return {
-    find: (tenant: Tenant, key: string, delay: number, fail: boolean, epoch: number) =>
+    find: (tenant: Tenant, key: string, delay: number, fail: boolean, epoch: CallEpoch) =>
       cache.getOrSet<Row | null>(key, loaderOf(world, instance, tenant, key, delay, fail, world.run.module.lock, epoch), tags(key)),
     update: (_t: Tenant, key: string) => cache.del(key),
     put: async (tenant: Tenant, key: string) => {
@@ -142,6 +189,7 @@ export async function runBatches(
     // A step is longer than the bus bound: what is still in flight (a publish, a delivery, a
     // background store) lands before the clock passes it, in an order the scheduler picks.
     await drain(s);
+    fleet.world.oracle.settled();
     fleet.step();
   }
   if (fleet.world.oracle.violations.length > 0) throw new Error(fleet.world.oracle.violations[0]);
