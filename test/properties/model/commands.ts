@@ -107,6 +107,27 @@ export class ConcurrentReadsCommand implements Cmd {
   }
 }
 
+/**
+ * Commands run together (each starts at once) or one after another with no batch step between
+ * them: the races random batches rarely line up — a read of the shared tier overlapping a write
+ * of the row on its instance, a load on one instance overlapping a delete on another, a write
+ * during a dropped connection, two tag invalidations around a read within one millisecond.
+ */
+export class GroupCommand implements Cmd {
+  constructor(
+    readonly cmds: readonly Cmd[],
+    readonly sequential: boolean,
+  ) {}
+  check = (m: Readonly<FleetModel>) => this.cmds.every((c) => c.check(m));
+  async run(m: FleetModel, world: World): Promise<void> {
+    if (this.sequential) for (const c of this.cmds) await c.run(m, world);
+    else await Promise.all(this.cmds.map((c) => c.run(m, world)));
+  }
+  toString() {
+    return `${this.sequential ? 'then' : 'race'}[${this.cmds.map(String).join(', ')}]`;
+  }
+}
+
 /** `get` or `peek`: a miss is allowed; a value must be the right row, fresh enough. */
 export class GetCommand implements Cmd {
   constructor(
@@ -317,15 +338,19 @@ export class QuiesceCommand implements Cmd {
  * or a delete the shared tier did not take must have been retried). Memory runs only.
  */
 export class RestartCommand implements Cmd {
-  constructor(readonly instance: number) {}
+  constructor(
+    readonly instance: number,
+    /** Scheduler steps it lets pass first: the batch's calls are under way by then (waiting on a lease, say). */
+    readonly steps = 1,
+  ) {}
   check = () => true;
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
-    await world.beforeWrite?.();
+    for (let i = 0; i < this.steps; i++) await world.beforeWrite?.();
     await world.restart!(this.instance);
   }
   toString() {
-    return `restart@${this.instance}()`;
+    return `restart@${this.instance}(after ${this.steps} steps)`;
   }
 }
 
@@ -386,7 +411,20 @@ export function commandArbs(opts: {
   const per = opts.perCall ? fc.option(perCallArb, { nil: undefined }) : fc.constant(undefined);
   const fails = avoided('loaderErrors') ? fc.constant(false) : fc.constantFrom(false, false, true);
   const writes = (['del', 'evict', 'set', 'put', 'setNull'] as const).filter((w) => !avoided(w));
+  // Commands of one row, for the groups below.
+  const load = (t: Tenant, k: string) =>
+    fc.tuple(inst, fc.constantFrom(0, 20, 200), fails, per).map(([i, d, fail, p]) => new ReadCommand(i, t, k, 'service', d, fail, false, p));
+  const lookup = (t: Tenant, k: string) => fc.tuple(inst, fc.constantFrom<'get' | 'peek'>('get', 'peek')).map(([i, via]) => new GetCommand(i, t, k, via));
+  const write = (t: Tenant, k: string) =>
+    fc
+      .tuple(inst, fc.constantFrom<WriteCommand['via']>(...writes), per)
+      .map(([i, via, p]) => new WriteCommand(i, t, k, via, via === 'set' || via === 'setNull' ? p : undefined));
   const arbs: fc.Arbitrary<Cmd>[] = [
+    // Loads, lookups and writes of one row at once, on random instances.
+    fc
+      .tuple(tenant, key)
+      .chain(([t, k]) => fc.tuple(write(t, k), fc.array(fc.oneof(load(t, k), lookup(t, k), write(t, k)), { minLength: 1, maxLength: 3 })))
+      .map(([w, others]) => new GroupCommand([w, ...others], false)),
     fc
       .tuple(
         inst,
@@ -417,8 +455,36 @@ export function commandArbs(opts: {
   // store its result after it: clear() deletes the write versions too (documented in the README).
   // clear() is drawn in runs where every load takes the lease.
   if (!avoided('clear') && opts.module?.lock !== false && !opts.perCall) arbs.push(inst.map((i) => new ClearCommand(i)));
-  if (opts.restarts && !avoided('restart')) arbs.push(inst.map((i) => new RestartCommand(i)));
-  if (opts.tags) arbs.push(fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, t]) => new TagCommand(i, t)));
+  if (opts.restarts && !avoided('restart')) arbs.push(fc.tuple(inst, fc.integer({ min: 1, max: 8 })).map(([i, n]) => new RestartCommand(i, n)));
+  if (opts.tags) {
+    arbs.push(fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, t]) => new TagCommand(i, t)));
+    // Tag invalidations and reads on one instance in quick succession (one millisecond, often).
+    arbs.push(
+      fc
+        .tuple(inst, tenant)
+        .chain(([i, t]) =>
+          fc.array(
+            fc.oneof(
+              fc.constantFrom(...TAGS).map((tag) => new TagCommand(i, tag)),
+              key.map((k) => new GetCommand(i, t, k)),
+              fc.tuple(key, fc.constantFrom(0, 20)).map(([k, d]) => new ReadCommand(i, t, k, 'service', d, false, false, undefined)),
+            ),
+            { minLength: 3, maxLength: 5 },
+          ),
+        )
+        .map((cmds) => new GroupCommand(cmds, true)),
+    );
+  }
+  if (opts.faults && opts.disconnects && !avoided('disconnect')) {
+    // A write or tag invalidation while every connection is cut: it must be retried, not lost.
+    const during = opts.tags
+      ? fc.oneof(
+          fc.tuple(tenant, key).chain(([t, k]) => write(t, k)),
+          fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, tag]) => new TagCommand(i, tag)),
+        )
+      : fc.tuple(tenant, key).chain(([t, k]) => write(t, k));
+    arbs.push(during.map((c) => new GroupCommand([new FaultCommand('disconnect'), c], false)));
+  }
   if (opts.faults) {
     arbs.push(
       fc
