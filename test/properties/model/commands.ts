@@ -3,7 +3,7 @@ import { loaderOf } from './catalog.js';
 import { rowId, type Tenant } from './database.js';
 import { avoided } from '../budget.js';
 import { PropertyViolation } from './oracle.js';
-import { allIds, idsOfTag, type Instance, type PerCall, perCallArb, TAG_OF, TAGS, type World } from './world.js';
+import { allIds, idsOfTag, type Instance, l1TtlOf, type PerCall, perCallArb, TAG_OF, TAGS, type World } from './world.js';
 
 /** What fast-check's model tracks (only what preconditions need); the oracle holds the rest. */
 export interface FleetModel {
@@ -59,6 +59,7 @@ export class ReadCommand implements Cmd {
     const lock = (this.per?.lock ?? true) && world.run.module.lock;
     // The hardTimeout this call asked for: a LoaderTimeoutError is allowed only then.
     const hardTimeout = (this.via === 'service' ? this.per?.hardTimeout : world.decoratorOptions?.hardTimeout) ?? world.run.module.hardTimeout;
+    world.oracle.l1Ttl(instance, tenant, key, l1TtlOf(world.run, this.via === 'service' ? this.per : world.decoratorOptions));
     const startedAt = world.oracle.now();
     const epoch = world.oracle.epoch(tenant, key);
     const call = inTenant(world, tenant, () =>
@@ -142,6 +143,7 @@ export class GetCommand implements Cmd {
     rethrow(world);
     const { tenant, key, via } = this;
     const { cache, id: instance } = world.instances[this.instance]!;
+    world.oracle.l1Ttl(instance, tenant, key, l1TtlOf(world.run, undefined));
     const startedAt = world.oracle.now();
     const call = inTenant(world, tenant, async () => (via === 'get' ? cache.get(key) : (await cache.peek(key))?.value));
     const checked = call
@@ -186,6 +188,7 @@ export class WriteCommand implements Cmd {
     world.db.write(tenant, key, this.via !== 'setNull');
     const inst = world.instances[this.instance]!;
     const e = world.oracle.invalidating(inst.id, [rowId(tenant, key)]);
+    world.oracle.l1Ttl(inst.id, tenant, key, l1TtlOf(world.run, this.via === 'set' || this.via === 'setNull' ? this.per : undefined));
     const policy = { ...policyOf(world, this.per, key) } as Record<string, unknown>;
     delete policy.lock;
     delete policy.grace;
@@ -320,6 +323,7 @@ export class QuiesceCommand implements Cmd {
     await world.sleep(world.oracle.bounds.busDownMs + world.faults.settleMs + 50);
     for (const inst of world.instances) {
       for (const { tenant, key } of allIds(world.run)) {
+        world.oracle.l1Ttl(inst.id, tenant, key, l1TtlOf(world.run, undefined));
         const startedAt = world.oracle.now();
         const v = await inTenant(world, tenant, () => inst.cache.get(key));
         world.oracle.checkValue(inst.id, tenant, key, startedAt, v, 'get after quiescence', true);
@@ -468,6 +472,23 @@ export function commandArbs(opts: {
               fc.constantFrom(...TAGS).map((tag) => new TagCommand(i, tag)),
               key.map((k) => new GetCommand(i, t, k)),
               fc.tuple(key, fc.constantFrom(0, 20)).map(([k, d]) => new ReadCommand(i, t, k, 'service', d, false, false, undefined)),
+            ),
+            { minLength: 3, maxLength: 5 },
+          ),
+        )
+        .map((cmds) => new GroupCommand(cmds, true)),
+    );
+    // Loads, lookups and tag invalidations of one row across the instances, one after another:
+    // an instance that read a tag's time keeps it only `l1.ttl` (seen after a quiescence).
+    arbs.push(
+      fc
+        .tuple(tenant, key)
+        .chain(([t, k]) =>
+          fc.array(
+            fc.oneof(
+              load(t, k),
+              lookup(t, k),
+              inst.map((i) => new TagCommand(i, TAG_OF[k]!)),
             ),
             { minLength: 3, maxLength: 5 },
           ),

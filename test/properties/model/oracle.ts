@@ -16,6 +16,13 @@ export interface Bounds {
    * retry period of an unconfirmed delete, plus slack.
    */
   busDownMs: number;
+  /**
+   * The widest L1 TTL `busDownMs` includes, in ms. When set, an instance's bound for a row uses
+   * the widest L1 TTL its own calls of that row asked for instead (see `l1Ttl`): an L1 copy lives
+   * no longer than the `l1Ttl` of the call that made it. Tag invalidations keep `busDownMs`
+   * (timestamps are re-read every module `l1.ttl`).
+   */
+  l1TtlMs?: number;
   /** Longest an entry may be served after it was produced: max ttl + max grace + slack, in ms. */
   lifetimeMs: number;
   /** Whether `LoaderTimeoutError` is an allowed outcome (some `hardTimeout` > 0). */
@@ -97,6 +104,8 @@ export class Oracle {
   readonly #bornAt = new Map<number, number>();
   /** Instances shut down (see `closing`). */
   readonly #closed = new Set<number>();
+  /** The widest L1 TTL a call on an instance asked for, per instance and row (see `Bounds.l1TtlMs`). */
+  readonly #l1Ttls = new Map<string, number>();
   #nextRun = 0;
   /**
    * Tolerates a known open defect (FUZZ_AVOID=tagJoin, to look past it): a call made after an
@@ -153,6 +162,12 @@ export class Oracle {
    */
   born(instance: number): void {
     this.#bornAt.set(instance, this.now());
+  }
+
+  /** A call on `instance` may keep the row in its L1 for `ms` (its effective `l1Ttl`; 0 without L1). */
+  l1Ttl(instance: number, tenant: Tenant, key: string, ms: number): void {
+    const k = `${instance} ${rowId(tenant, key)}`;
+    if (ms > (this.#l1Ttls.get(k) ?? -1)) this.#l1Ttls.set(k, ms);
   }
 
   /**
@@ -238,7 +253,8 @@ export class Oracle {
       // Started after it settled: nothing of the old value is in this instance's L1.
       else if (e.settledAt !== undefined && e.settledAt < (this.#bornAt.get(instance) ?? -Infinity)) bound = 0;
       else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs;
-      else bound = this.bounds.busDownMs;
+      else if (this.bounds.l1TtlMs === undefined || e.tags) bound = this.bounds.busDownMs;
+      else bound = this.bounds.busDownMs - this.bounds.l1TtlMs + (this.#l1Ttls.get(`${instance} ${id}`) ?? 0);
       // Strictly after: a read that started in the same instant overlapped the invalidation.
       if (!(e.resolvedAt + bound < at)) continue;
       if (

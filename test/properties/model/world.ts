@@ -175,6 +175,14 @@ export const perCallArb: fc.Arbitrary<PerCall> = fc.record(
   { requiredKeys: [] },
 );
 
+/**
+ * How long a call with per-call / per-decorator options `per` may keep a row in L1, in ms (its
+ * `l1Ttl`, else the module's `l1.ttl`; 0 without L1).
+ */
+export function l1TtlOf(run: RunOptions, per: PerCall | undefined): number {
+  return run.module.l1 ? (per?.l1Ttl ?? run.module.l1.ttl) : 0;
+}
+
 /** The oracle's bounds for a run's options (the widest any per-call option allows). */
 export function boundsFor(run: RunOptions, faults: { settleMs: number }): Bounds {
   const m = run.module;
@@ -186,6 +194,7 @@ export function boundsFor(run: RunOptions, faults: { settleMs: number }): Bounds
     busMs: 500,
     // L1 TTL, plus one retry period of an unconfirmed delete (1 s), plus reconnect time.
     busDownMs: l1Ttl + 1_000 + faults.settleMs,
+    l1TtlMs: l1Ttl,
     lifetimeMs: ttl + grace + m.l2Timeout + 500,
     hardTimeout: m.hardTimeout > 0 || run.perCall,
     fleetLock: m.lock && !run.perCall,

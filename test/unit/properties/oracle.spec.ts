@@ -49,6 +49,21 @@ describe('oracle', () => {
     expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed/);
   });
 
+  it("bounds an instance's staleness with the bus down by the widest l1Ttl its own calls of the row asked for", () => {
+    const { db, oracle, advance, now } = setup({ bus: false, busDownMs: 1_000 + 1_000, l1TtlMs: 1_000 });
+    const old = db.read('a', 'k0');
+    oracle.l1Ttl(1, 'a', 'k0', 100);
+    oracle.l1Ttl(2, 'a', 'k0', 100);
+    oracle.l1Ttl(2, 'a', 'k0', 1_000);
+    db.write('a', 'k0');
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
+    advance(1_500);
+    expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed is 1/);
+    expect(() => oracle.checkValue(2, 'a', 'k0', now(), old, 'get')).not.toThrow();
+    advance(600);
+    expect(() => oracle.checkValue(2, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed is 1/);
+  });
+
   it('lets a read that overlapped the invalidation return the old version', () => {
     const { db, oracle, advance } = setup();
     const old = db.read('a', 'k0');
