@@ -126,7 +126,9 @@ export function runOptionsArb(maxInstances = 3): fc.Arbitrary<RunOptions> {
       keys: r.keys,
       // `undefined` and '' are distinct tenants (README, keyContext).
       tenants: r.keyContext && r.keys.length > 1 ? ((avoided('emptyTenant') ? ['a', undefined] : ['a', undefined, '']) as Tenant[]) : [undefined],
-      tags: r.tags,
+      // FUZZ_AVOID=tagsWithoutL1: without L1 a tag's time is kept 10 s (open defect, see
+      // redis-fleet.examples.spec.ts), past the oracle's bound with the bus down.
+      tags: r.tags && !(avoided('tagsWithoutL1') && r.l1 === false),
       perCall: r.perCall,
       module: {
         ttl: r.ttl,
