@@ -117,21 +117,26 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
       ...(keyContext ? { keyContext: () => world.als.getStore()?.tenant } : {}),
     });
     const engine = new CacheEngine(options, codec, tier);
+    // Serving only once connected (subscribed), as a Nest app after its bootstrap.
+    await engine.connect();
     engines[i] = engine;
     world.oracle.born(id);
     const cache = new TieredCacheService(engine);
     world.instances[i] = { id, cache, catalog: serviceCatalog(world, id, cache) };
-    return engine;
   };
-  for (let i = 0; i < run.instances; i++) await s.waitFor(start(i, i).then((engine) => engine.connect()));
+  for (let i = 0; i < run.instances; i++) await s.waitFor(start(i, i));
   world.restart = async (i) => {
     const old = world.instances[i]!;
     const closing = engines[i]!;
-    await (await start(i, nextId++)).connect();
+    await start(i, nextId++);
     const calls = callsOf(old);
     await Promise.allSettled([...calls.write]);
     world.oracle.closing(old.id);
+    // Announcements the old one had not sent yet go with it (as on a bus outage: others drop
+    // their copies within l1.ttl); what it wrote to the shared tier stays.
+    const shutdown = world.oracle.fault('shutdown');
     await closing.close();
+    shutdown.end();
     const closedAt = performance.now();
     // Its reads go on (the scheduler runs their loaders meanwhile); none may wait for a lease.
     const reads = [...calls.read];
