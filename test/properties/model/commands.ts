@@ -383,8 +383,9 @@ export class FaultCommand implements Cmd {
       case 'disconnect':
       case 'restart': {
         const handle = world.oracle.fault(this.kind);
-        await (this.kind === 'restart' ? f.restart() : this.kind === 'disconnect' ? f.disconnect!() : f.killSubscribers());
-        setTimeout(() => handle.end(), f.settleMs).unref?.();
+        const r = await (this.kind === 'restart' ? f.restart() : this.kind === 'disconnect' ? f.disconnect!() : f.killSubscribers());
+        // In memory runs the fault lasts until the connections are back (a scheduler step later).
+        void (r?.back ?? Promise.resolve()).then(() => setTimeout(() => handle.end(), f.settleMs).unref?.());
         return;
       }
     }

@@ -29,15 +29,18 @@ export interface FaultControls {
   /** Stops the shared tier from answering (SIGSTOP); `resume` undoes it. */
   stop(): Promise<void>;
   resume(): Promise<void>;
-  /** Drops every subscriber connection (`CLIENT KILL TYPE pubsub`). */
-  killSubscribers(): Promise<void>;
+  /**
+   * Drops every subscriber connection (`CLIENT KILL TYPE pubsub`). Memory runs resolve with when
+   * they are back (a scheduler step later): the fault lasts until then.
+   */
+  killSubscribers(): Promise<void | { back: Promise<void> }>;
   /** Kills the shared tier and starts it again empty. */
   restart(): Promise<void>;
   /**
    * Drops every instance's connection (the shared tier keeps its data) until a moment later:
    * commands meanwhile fail at once, as with a network cut or an open breaker. Memory runs only.
    */
-  disconnect?(): Promise<void>;
+  disconnect?(): Promise<{ back: Promise<void> }>;
   /** How long after a fault ends the bus may still be catching up, in ms. */
   readonly settleMs: number;
 }

@@ -61,16 +61,18 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
     killSubscribers: async () => {
       for (const t of tiers) t.dropMessages(true);
       // The subscribers come back by themselves, a scheduler step later (and report the gap).
-      void s.schedule(Promise.resolve(), 'resubscribe').then(() => {
+      const back = s.schedule(Promise.resolve(), 'resubscribe').then(() => {
         for (const t of tiers) t.dropMessages(false);
       });
+      return { back };
     },
     disconnect: async () => {
       for (const t of tiers) t.setDown(true);
       // Back a scheduler step later: what failed meanwhile must be retried, not lost.
-      void s.schedule(Promise.resolve(), 'reconnect').then(() => {
+      const back = s.schedule(Promise.resolve(), 'reconnect').then(() => {
         for (const t of tiers) t.setDown(false);
       });
+      return { back };
     },
     restart: async () => {
       broker.setDown(true);
