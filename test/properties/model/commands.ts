@@ -114,6 +114,25 @@ export class ConcurrentReadsCommand implements Cmd {
  * of the row on its instance, a load on one instance overlapping a delete on another, a write
  * during a dropped connection, two tag invalidations around a read within one millisecond.
  */
+/**
+ * A command that lets a few scheduler steps pass before it starts (memory runs; none elsewhere):
+ * in a race group, a write can then land after a load read the row, while it stores.
+ */
+export class LaterCommand implements Cmd {
+  constructor(
+    readonly cmd: Cmd,
+    readonly steps: number,
+  ) {}
+  check = (m: Readonly<FleetModel>) => this.cmd.check(m);
+  async run(m: FleetModel, world: World): Promise<void> {
+    for (let i = 0; i < this.steps; i++) await world.beforeWrite?.();
+    await this.cmd.run(m, world);
+  }
+  toString() {
+    return this.steps > 0 ? `after ${this.steps} steps ${this.cmd}` : String(this.cmd);
+  }
+}
+
 export class GroupCommand implements Cmd {
   constructor(
     readonly cmds: readonly Cmd[],
@@ -425,11 +444,13 @@ export function commandArbs(opts: {
       .tuple(inst, fc.constantFrom<WriteCommand['via']>(...writes), per)
       .map(([i, via, p]) => new WriteCommand(i, t, k, via, via === 'set' || via === 'setNull' ? p : undefined));
   const arbs: fc.Arbitrary<Cmd>[] = [
-    // Loads, lookups and writes of one row at once, on random instances.
+    // Loads, lookups and writes of one row at once, on random instances, the write a few steps late.
     fc
       .tuple(tenant, key)
-      .chain(([t, k]) => fc.tuple(write(t, k), fc.array(fc.oneof(load(t, k), lookup(t, k), write(t, k)), { minLength: 1, maxLength: 3 })))
-      .map(([w, others]) => new GroupCommand([w, ...others], false)),
+      .chain(([t, k]) =>
+        fc.tuple(write(t, k), fc.integer({ min: 0, max: 4 }), fc.array(fc.oneof(load(t, k), lookup(t, k), write(t, k)), { minLength: 1, maxLength: 3 })),
+      )
+      .map(([w, steps, others]) => new GroupCommand([new LaterCommand(w, steps), ...others], false)),
     fc
       .tuple(
         inst,
