@@ -102,8 +102,8 @@ export class Oracle {
   readonly #epochs = new Map<string, number>();
   /** When each instance (by oracle id: a restarted instance gets a new one) started. */
   readonly #bornAt = new Map<number, number>();
-  /** Instances shut down (see `closing`). */
-  readonly #closed = new Set<number>();
+  /** When each instance shut down (see `closing`). */
+  readonly #closed = new Map<number, number>();
   /** The widest L1 TTL a call on an instance asked for, per instance and row (see `Bounds.l1TtlMs`). */
   readonly #l1Ttls = new Map<string, number>();
   #nextRun = 0;
@@ -175,13 +175,14 @@ export class Oracle {
    * and run their loader (README), so its loads from now on hold no lease.
    */
   closing(instance: number): void {
-    this.#closed.add(instance);
+    this.#closed.set(instance, this.now());
   }
 
   /**
    * Memory runs, between batches: everything in flight has landed (scheduled tier commands,
    * deliveries, and the retries a reconnect starts). Resolved invalidations are settled, unless a
-   * hung tier (`stop`, noticed through timeouts and retried on a timer) overlapped them.
+   * hung tier (`stop`, noticed through timeouts and retried on a timer) overlapped them, or their
+   * instance shut down after a fault that may have left them unconfirmed.
    */
   settled(): void {
     const now = this.now();
@@ -190,6 +191,10 @@ export class Oracle {
       for (const e of list) {
         if (e.settledAt !== undefined || e.resolvedAt === undefined) continue;
         if (hung.some((f) => f.from <= now && f.to >= e.invokedAt)) continue;
+        // Shut down with the write perhaps unconfirmed (a fault since it began): its retries
+        // stopped with it (open: see the README of the properties).
+        const closedAt = this.#closed.get(e.instance);
+        if (closedAt !== undefined && this.#faults.some((f) => f.name !== 'shutdown' && f.from <= closedAt && f.to >= e.invokedAt)) continue;
         e.settledAt = now;
       }
     }
