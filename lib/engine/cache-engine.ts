@@ -61,7 +61,10 @@ export class CacheEngine {
     this.l1 = options.l1 ? new MemoryTier(options.l1) : undefined;
     this.isL1Only = shared === undefined;
     this.shared = shared ?? new NullSharedTier();
-    this.tags = new TagIndex(this.shared, options.keyPrefix, options.l1 ? options.l1.ttl : options.entry.l1Ttl);
+    // How long a tag's time read from the shared tier is trusted before it is read again: as long
+    // as L1 copies may be stale anyway; without L1, while the bus keeps it current (else never:
+    // with `l1: false, bus: false` every tagged read re-reads its tags, one MGET).
+    this.tags = new TagIndex(this.shared, options.keyPrefix, options.l1 ? options.l1.ttl : options.bus ? options.entry.l1Ttl : 0);
     if (shared !== undefined && shared.hasBus !== false) {
       this.lease = new FleetLease(shared, this.stats, options, (key, sk) => this.#readFresh(key, sk));
       // Subscribed even with `bus: false`: lease waiters are woken by the bus, and the other

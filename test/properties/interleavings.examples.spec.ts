@@ -1,4 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createCodec } from '../../lib/codec/serializers.js';
+import { CacheEngine } from '../../lib/engine/cache-engine.js';
+import { resolveOptions } from '../../lib/options/resolve-options.js';
+import { MemoryBroker } from '../../lib/shared/memory-shared-tier.js';
+import { TieredCacheService } from '../../lib/tiered-cache.service.js';
 import { createApp } from '../support/app.js';
 
 /**
@@ -105,5 +110,31 @@ describe('counterexamples found by the interleaving properties', () => {
     const after = cache.getOrSet('k', async () => 'loaded after the del', { ttl: 100, grace: 10_000 });
     release();
     expect(await after).toBe('loaded after the del');
+  });
+  // fast-check seed -436388142, path "49" (npm run mutants, interleavings with faults, unpatched lib/):
+  //   2 instances, bus false, lock false; [race[disconnect(), set@0(k0)], del@1(k0), ...],
+  //   [getOrSet@1(k0)] -> instance 1 returned the value set on instance 0 after its own del():
+  //   the set, unconfirmed while the connection was down, is retried after the reconnect and
+  //   overwrites the later del of another instance. Fixed: a write carries its time, and the
+  //   tier drops a put older than the key's latest write (the fuzz found it too, seed 94322344).
+  it("does not let a set retried after a dropped connection overwrite another instance's later del", async () => {
+    const broker = new MemoryBroker();
+    const options = resolveOptions({ redis: 'redis://memory.invalid:6379', bus: false, lock: false, l1: false });
+    const codec = await createCodec(options.serializer, options.maxValueBytes);
+    const tiers = [broker.tier({ timeoutMs: 100 }), broker.tier({ timeoutMs: 100 })];
+    const engines = tiers.map((t) => new CacheEngine(options, codec, t));
+    closers.push(async () => {
+      for (const e of engines) await e.close();
+    });
+    for (const e of engines) await e.connect();
+    const [a, b] = engines.map((e) => new TieredCacheService(e));
+    tiers[0]!.setDown(true);
+    await a!.set('k0', 'written before the del');
+    // Later by the clock: writes in one millisecond have no order, and the last to land wins.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await b!.del('k0');
+    tiers[0]!.setDown(false);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await b!.get('k0')).toBeUndefined();
   });
 });

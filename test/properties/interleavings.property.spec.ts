@@ -22,7 +22,11 @@ const interleaving = (faults: boolean, shared = true) =>
         fc.tuple(
           fc.constant(run),
           fc.array(
-            fc.array(fc.oneof(...commandArbs({ ...run, faults, disconnects: faults, waits: [0], quiesce: 0 })), { minLength: 1, maxLength: 4, size: 'medium' }),
+            fc.array(fc.oneof(...commandArbs({ ...run, faults, disconnects: faults, restarts: shared, waits: [0], quiesce: 0 })), {
+              minLength: 1,
+              maxLength: 4,
+              size: 'medium',
+            }),
             {
               minLength: 1,
               maxLength: fuzzing ? 12 : 6,

@@ -64,4 +64,22 @@ describe('counterexamples found by the fleet properties', () => {
     await sleep(150); // the timed-out load on a lands meanwhile
     expect(await b.getOrSet('k1', async () => ({ version }))).toEqual({ version: 1 });
   });
+
+  // fast-check seed -1439329985, path "6" (npm run mutants, redis fleet with faults, unpatched lib/):
+  //   2 instances, l1 false, bus false, tags; ... invalidateTags@1(even), quiesce()
+  //   -> instance 0 read version 4 of k0 (tag even) after the quiescence (l1.ttl + retry + settle):
+  //   without L1 the tag registry keeps a tag's time for the default l1Ttl (10 s), not l1.ttl,
+  //   so an instance that read the tag before serves entries invalidated since. Fixed: without L1
+  //   and without the bus, tag times are re-read on every tagged read.
+  it('with l1: false and no bus, another instance stops serving a tag-invalidated entry within the retry period', async () => {
+    const options = { keyPrefix: uniquePrefix('tag-no-l1'), l1: false as const, bus: false };
+    const a = await suite.cacheWith(options);
+    const b = await suite.cacheWith(options);
+    await a.getOrSet('k0', async () => ({ version: 0 }), { tags: ['even'] });
+    // b reads the entry once: it learns the tag's time (none yet).
+    expect(await b.get('k0')).toEqual({ version: 0 });
+    await a.invalidateTags(['even']);
+    await sleep(1_500);
+    expect(await b.get('k0')).toBeUndefined();
+  });
 });

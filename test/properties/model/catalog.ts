@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Cacheable, CacheEvict, CachePut } from 'nestjs-tiered-cache';
 import type { Row, Tenant } from './database.js';
-import { LoaderFailure } from './oracle.js';
+import { type CallEpoch, LoaderFailure } from './oracle.js';
 import { type Catalog, type PerCall, TAG_OF, type World } from './world.js';
 
 /** The token the catalog of each instance is registered under. */
@@ -12,9 +12,9 @@ export const CATALOG = Symbol('Catalog');
  * write returns the older version, the hard case), waits `delay` ms, then returns it or fails.
  * The oracle sees every run.
  */
-export function loaderOf(world: World, instance: number, tenant: Tenant, key: string, delay: number, fail: boolean, lock: boolean, call: number) {
+export function loaderOf(world: World, instance: number, tenant: Tenant, key: string, delay: number, fail: boolean, lock: boolean, epoch: CallEpoch) {
   return async (): Promise<Row | null> => {
-    const run = world.oracle.loaderStarted(instance, tenant, key, lock, call);
+    const run = world.oracle.loaderStarted(instance, tenant, key, lock, epoch);
     const row = world.db.read(tenant, key);
     try {
       if (delay > 0) await world.sleep(delay);
@@ -41,8 +41,8 @@ export function catalogClass(world: World, instance: () => number, options: PerC
   @Injectable()
   class DecoratedCatalog implements Catalog {
     @Cacheable({ key: (_t: Tenant, key: string) => key, ...options, ...tags })
-    async find(tenant: Tenant, key: string, delay: number, fail: boolean, call: number): Promise<Row | null> {
-      return loaderOf(world, instance(), tenant, key, delay, fail, lock, call)();
+    async find(tenant: Tenant, key: string, delay: number, fail: boolean, epoch: CallEpoch): Promise<Row | null> {
+      return loaderOf(world, instance(), tenant, key, delay, fail, lock, epoch)();
     }
 
     @CacheEvict({ key: (_t: Tenant, key: string) => key })

@@ -3,7 +3,7 @@ import { loaderOf } from './catalog.js';
 import { rowId, type Tenant } from './database.js';
 import { avoided } from '../budget.js';
 import { PropertyViolation } from './oracle.js';
-import { allIds, idsOfTag, type PerCall, perCallArb, TAG_OF, TAGS, type World } from './world.js';
+import { allIds, idsOfTag, type Instance, l1TtlOf, type PerCall, perCallArb, TAG_OF, TAGS, type World } from './world.js';
 
 /** What fast-check's model tracks (only what preconditions need); the oracle holds the rest. */
 export interface FleetModel {
@@ -23,6 +23,12 @@ function rethrow(world: World): void {
 
 function inTenant<T>(world: World, tenant: Tenant, call: () => Promise<T>): Promise<T> {
   return world.als.run({ tenant }, call);
+}
+
+/** A write's call, registered with its instance while it runs (see `World.restart`). */
+function tracked<T>(world: World, inst: Instance, call: Promise<T>): Promise<T> {
+  world.calls?.add(inst, call, 'write');
+  return call;
 }
 
 function policyOf(world: World, per: PerCall | undefined, key: string) {
@@ -45,18 +51,21 @@ export class ReadCommand implements Cmd {
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
     await world.beforeRead?.();
-    const { instance, tenant, key } = this;
-    const inst = world.instances[instance]!;
+    const { tenant, key } = this;
+    const inst = world.instances[this.instance]!;
+    // The oracle's name of the instance the call is made on (a restart replaces the slot's).
+    const instance = inst.id;
     const what = this.via === 'service' ? 'getOrSet' : '@Cacheable';
     const lock = (this.per?.lock ?? true) && world.run.module.lock;
     // The hardTimeout this call asked for: a LoaderTimeoutError is allowed only then.
     const hardTimeout = (this.via === 'service' ? this.per?.hardTimeout : world.decoratorOptions?.hardTimeout) ?? world.run.module.hardTimeout;
+    world.oracle.l1Ttl(instance, tenant, key, l1TtlOf(world.run, this.via === 'service' ? this.per : world.decoratorOptions));
     const startedAt = world.oracle.now();
-    const ticket = world.oracle.callMade(tenant, key);
+    const epoch = world.oracle.epoch(tenant, key);
     const call = inTenant(world, tenant, () =>
       this.via === 'service'
-        ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock, ticket), policyOf(world, this.per, key))
-        : inst.catalog.find(tenant, key, this.delay, this.fail, ticket),
+        ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock, epoch), policyOf(world, this.per, key))
+        : inst.catalog.find(tenant, key, this.delay, this.fail, epoch),
     );
     const checked = call
       .then(
@@ -70,6 +79,7 @@ export class ReadCommand implements Cmd {
         },
       )
       .catch(() => undefined);
+    world.calls?.add(inst, checked, 'read');
     if (this.background) {
       world.pending.add(checked);
       void checked.then(() => world.pending.delete(checked));
@@ -98,6 +108,46 @@ export class ConcurrentReadsCommand implements Cmd {
   }
 }
 
+/**
+ * Commands run together (each starts at once) or one after another with no batch step between
+ * them: the races random batches rarely line up — a read of the shared tier overlapping a write
+ * of the row on its instance, a load on one instance overlapping a delete on another, a write
+ * during a dropped connection, two tag invalidations around a read within one millisecond.
+ */
+/**
+ * A command that lets a few scheduler steps pass before it starts (memory runs; none elsewhere):
+ * in a race group, a write can then land after a load read the row, while it stores.
+ */
+export class LaterCommand implements Cmd {
+  constructor(
+    readonly cmd: Cmd,
+    readonly steps: number,
+  ) {}
+  check = (m: Readonly<FleetModel>) => this.cmd.check(m);
+  async run(m: FleetModel, world: World): Promise<void> {
+    for (let i = 0; i < this.steps; i++) await world.beforeWrite?.();
+    await this.cmd.run(m, world);
+  }
+  toString() {
+    return this.steps > 0 ? `after ${this.steps} steps ${this.cmd}` : String(this.cmd);
+  }
+}
+
+export class GroupCommand implements Cmd {
+  constructor(
+    readonly cmds: readonly Cmd[],
+    readonly sequential: boolean,
+  ) {}
+  check = (m: Readonly<FleetModel>) => this.cmds.every((c) => c.check(m));
+  async run(m: FleetModel, world: World): Promise<void> {
+    if (this.sequential) for (const c of this.cmds) await c.run(m, world);
+    else await Promise.all(this.cmds.map((c) => c.run(m, world)));
+  }
+  toString() {
+    return `${this.sequential ? 'then' : 'race'}[${this.cmds.map(String).join(', ')}]`;
+  }
+}
+
 /** `get` or `peek`: a miss is allowed; a value must be the right row, fresh enough. */
 export class GetCommand implements Cmd {
   constructor(
@@ -110,8 +160,9 @@ export class GetCommand implements Cmd {
   check = () => true;
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
-    const { instance, tenant, key, via } = this;
-    const cache = world.instances[instance]!.cache;
+    const { tenant, key, via } = this;
+    const { cache, id: instance } = world.instances[this.instance]!;
+    world.oracle.l1Ttl(instance, tenant, key, l1TtlOf(world.run, undefined));
     const startedAt = world.oracle.now();
     const call = inTenant(world, tenant, async () => (via === 'get' ? cache.get(key) : (await cache.peek(key))?.value));
     const checked = call
@@ -151,30 +202,35 @@ export class WriteCommand implements Cmd {
   check = () => true;
   async run(_m: FleetModel, world: World): Promise<void> {
     rethrow(world);
-    const { instance, tenant, key } = this;
+    const { tenant, key } = this;
     await world.beforeWrite?.();
     world.db.write(tenant, key, this.via !== 'setNull');
-    const e = world.oracle.invalidating(instance, [rowId(tenant, key)]);
-    const inst = world.instances[instance]!;
+    const inst = world.instances[this.instance]!;
+    const e = world.oracle.invalidating(inst.id, [rowId(tenant, key)]);
+    world.oracle.l1Ttl(inst.id, tenant, key, l1TtlOf(world.run, this.via === 'set' || this.via === 'setNull' ? this.per : undefined));
     const policy = { ...policyOf(world, this.per, key) } as Record<string, unknown>;
     delete policy.lock;
     delete policy.grace;
     delete policy.hardTimeout;
     try {
-      await inTenant(world, tenant, async () => {
-        switch (this.via) {
-          case 'del':
-            return inst.cache.del(key);
-          case 'evict':
-            return inst.catalog.update(tenant, key);
-          case 'set':
-            return inst.cache.set(key, world.db.read(tenant, key), policy);
-          case 'put':
-            return void (await inst.catalog.put(tenant, key));
-          case 'setNull':
-            return inst.cache.set(key, null, policy);
-        }
-      });
+      await tracked(
+        world,
+        inst,
+        inTenant(world, tenant, async () => {
+          switch (this.via) {
+            case 'del':
+              return inst.cache.del(key);
+            case 'evict':
+              return inst.catalog.update(tenant, key);
+            case 'set':
+              return inst.cache.set(key, world.db.read(tenant, key), policy);
+            case 'put':
+              return void (await inst.catalog.put(tenant, key));
+            case 'setNull':
+              return inst.cache.set(key, null, policy);
+          }
+        }),
+      );
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${(err as Error)?.stack ?? String(err)}`);
     }
@@ -197,13 +253,14 @@ export class TagCommand implements Cmd {
     const rows = idsOfTag(world.run, this.tag);
     await world.beforeWrite?.();
     for (const r of rows) world.db.write(r.tenant, r.key);
+    const inst = world.instances[this.instance]!;
     const e = world.oracle.invalidating(
-      this.instance,
+      inst.id,
       rows.map((r) => rowId(r.tenant, r.key)),
       true,
     );
     try {
-      await world.instances[this.instance]!.cache.invalidateTags([this.tag]);
+      await tracked(world, inst, inst.cache.invalidateTags([this.tag]));
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${String(err)}`);
     }
@@ -223,12 +280,13 @@ export class ClearCommand implements Cmd {
     const rows = allIds(world.run);
     await world.beforeWrite?.();
     for (const r of rows) world.db.write(r.tenant, r.key);
+    const inst = world.instances[this.instance]!;
     const e = world.oracle.invalidating(
-      this.instance,
+      inst.id,
       rows.map((r) => r.id),
     );
     try {
-      await world.instances[this.instance]!.cache.clear();
+      await tracked(world, inst, inst.cache.clear());
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${String(err)}`);
     }
@@ -282,16 +340,40 @@ export class QuiesceCommand implements Cmd {
       handle?.end();
     }
     await world.sleep(world.oracle.bounds.busDownMs + world.faults.settleMs + 50);
-    for (const [i, inst] of world.instances.entries()) {
+    for (const inst of world.instances) {
       for (const { tenant, key } of allIds(world.run)) {
+        world.oracle.l1Ttl(inst.id, tenant, key, l1TtlOf(world.run, undefined));
         const startedAt = world.oracle.now();
         const v = await inTenant(world, tenant, () => inst.cache.get(key));
-        world.oracle.checkValue(i, tenant, key, startedAt, v, 'get after quiescence', true);
+        world.oracle.checkValue(inst.id, tenant, key, startedAt, v, 'get after quiescence', true);
       }
     }
   }
   toString() {
     return 'quiesce()';
+  }
+}
+
+/**
+ * Shuts an instance down and starts a fresh one in its place, while the batch's other calls run:
+ * callers waiting on another instance's lease must stop waiting, and the new instance (empty L1)
+ * must not serve anything an invalidation that landed before it started replaced (a tag marker
+ * or a delete the shared tier did not take must have been retried). Memory runs only.
+ */
+export class RestartCommand implements Cmd {
+  constructor(
+    readonly instance: number,
+    /** Scheduler steps it lets pass first: the batch's calls are under way by then (waiting on a lease, say). */
+    readonly steps = 1,
+  ) {}
+  check = () => true;
+  async run(_m: FleetModel, world: World): Promise<void> {
+    rethrow(world);
+    for (let i = 0; i < this.steps; i++) await world.beforeWrite?.();
+    await world.restart!(this.instance);
+  }
+  toString() {
+    return `restart@${this.instance}(after ${this.steps} steps)`;
   }
 }
 
@@ -320,8 +402,9 @@ export class FaultCommand implements Cmd {
       case 'disconnect':
       case 'restart': {
         const handle = world.oracle.fault(this.kind);
-        await (this.kind === 'restart' ? f.restart() : this.kind === 'disconnect' ? f.disconnect!() : f.killSubscribers());
-        setTimeout(() => handle.end(), f.settleMs).unref?.();
+        const r = await (this.kind === 'restart' ? f.restart() : this.kind === 'disconnect' ? f.disconnect!() : f.killSubscribers());
+        // In memory runs the fault lasts until the connections are back (a scheduler step later).
+        void (r?.back ?? Promise.resolve()).then(() => setTimeout(() => handle.end(), f.settleMs).unref?.());
         return;
       }
     }
@@ -343,6 +426,8 @@ export function commandArbs(opts: {
   waits: readonly number[];
   quiesce: number;
   disconnects?: boolean;
+  /** Whether instances may be shut down and replaced (`World.restart`). */
+  restarts?: boolean;
 }) {
   const inst = fc.integer({ min: 0, max: opts.instances - 1 });
   const tenant = fc.constantFrom(...opts.tenants);
@@ -350,7 +435,22 @@ export function commandArbs(opts: {
   const per = opts.perCall ? fc.option(perCallArb, { nil: undefined }) : fc.constant(undefined);
   const fails = avoided('loaderErrors') ? fc.constant(false) : fc.constantFrom(false, false, true);
   const writes = (['del', 'evict', 'set', 'put', 'setNull'] as const).filter((w) => !avoided(w));
+  // Commands of one row, for the groups below.
+  const load = (t: Tenant, k: string) =>
+    fc.tuple(inst, fc.constantFrom(0, 20, 200), fails, per).map(([i, d, fail, p]) => new ReadCommand(i, t, k, 'service', d, fail, false, p));
+  const lookup = (t: Tenant, k: string) => fc.tuple(inst, fc.constantFrom<'get' | 'peek'>('get', 'peek')).map(([i, via]) => new GetCommand(i, t, k, via));
+  const write = (t: Tenant, k: string) =>
+    fc
+      .tuple(inst, fc.constantFrom<WriteCommand['via']>(...writes), per)
+      .map(([i, via, p]) => new WriteCommand(i, t, k, via, via === 'set' || via === 'setNull' ? p : undefined));
   const arbs: fc.Arbitrary<Cmd>[] = [
+    // Loads, lookups and writes of one row at once, on random instances, the write a few steps late.
+    fc
+      .tuple(tenant, key)
+      .chain(([t, k]) =>
+        fc.tuple(write(t, k), fc.integer({ min: 0, max: 4 }), fc.array(fc.oneof(load(t, k), lookup(t, k), write(t, k)), { minLength: 1, maxLength: 3 })),
+      )
+      .map(([w, steps, others]) => new GroupCommand([new LaterCommand(w, steps), ...others], false)),
     fc
       .tuple(
         inst,
@@ -381,7 +481,53 @@ export function commandArbs(opts: {
   // store its result after it: clear() deletes the write versions too (documented in the README).
   // clear() is drawn in runs where every load takes the lease.
   if (!avoided('clear') && opts.module?.lock !== false && !opts.perCall) arbs.push(inst.map((i) => new ClearCommand(i)));
-  if (opts.tags) arbs.push(fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, t]) => new TagCommand(i, t)));
+  if (opts.restarts && !avoided('restart')) arbs.push(fc.tuple(inst, fc.integer({ min: 1, max: 8 })).map(([i, n]) => new RestartCommand(i, n)));
+  if (opts.tags) {
+    arbs.push(fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, t]) => new TagCommand(i, t)));
+    // Tag invalidations and reads on one instance in quick succession (one millisecond, often).
+    arbs.push(
+      fc
+        .tuple(inst, tenant)
+        .chain(([i, t]) =>
+          fc.array(
+            fc.oneof(
+              fc.constantFrom(...TAGS).map((tag) => new TagCommand(i, tag)),
+              key.map((k) => new GetCommand(i, t, k)),
+              fc.tuple(key, fc.constantFrom(0, 20)).map(([k, d]) => new ReadCommand(i, t, k, 'service', d, false, false, undefined)),
+            ),
+            { minLength: 3, maxLength: 5 },
+          ),
+        )
+        .map((cmds) => new GroupCommand(cmds, true)),
+    );
+    // Loads, lookups and tag invalidations of one row across the instances, one after another:
+    // an instance that read a tag's time keeps it only `l1.ttl` (seen after a quiescence).
+    arbs.push(
+      fc
+        .tuple(tenant, key)
+        .chain(([t, k]) =>
+          fc.array(
+            fc.oneof(
+              load(t, k),
+              lookup(t, k),
+              inst.map((i) => new TagCommand(i, TAG_OF[k]!)),
+            ),
+            { minLength: 3, maxLength: 5 },
+          ),
+        )
+        .map((cmds) => new GroupCommand(cmds, true)),
+    );
+  }
+  if (opts.faults && opts.disconnects && !avoided('disconnect')) {
+    // A write or tag invalidation while every connection is cut: it must be retried, not lost.
+    const during = opts.tags
+      ? fc.oneof(
+          fc.tuple(tenant, key).chain(([t, k]) => write(t, k)),
+          fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, tag]) => new TagCommand(i, tag)),
+        )
+      : fc.tuple(tenant, key).chain(([t, k]) => write(t, k));
+    arbs.push(during.map((c) => new GroupCommand([new FaultCommand('disconnect'), c], false)));
+  }
   if (opts.faults) {
     arbs.push(
       fc

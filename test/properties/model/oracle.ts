@@ -16,6 +16,13 @@ export interface Bounds {
    * retry period of an unconfirmed delete, plus slack.
    */
   busDownMs: number;
+  /**
+   * The widest L1 TTL `busDownMs` includes, in ms. When set, an instance's bound for a row uses
+   * the widest L1 TTL its own calls of that row asked for instead (see `l1Ttl`): an L1 copy lives
+   * no longer than the `l1Ttl` of the call that made it. Tag invalidations keep `busDownMs`
+   * (timestamps are re-read every module `l1.ttl`).
+   */
+  l1TtlMs?: number;
   /** Longest an entry may be served after it was produced: max ttl + max grace + slack, in ms. */
   lifetimeMs: number;
   /** Whether `LoaderTimeoutError` is an allowed outcome (some `hardTimeout` > 0). */
@@ -42,6 +49,11 @@ export class LoaderFailure extends Error {
 
 interface Invalidation {
   instance: number;
+  /**
+   * When a memory run had let everything in flight land after this invalidation resolved (its
+   * retries included: see `settled`); undefined until then, or when a hung tier may hold it back.
+   */
+  settledAt?: number;
   /** The version of each row this invalidation made current. */
   versions: Map<string, number>;
   invokedAt: number;
@@ -56,16 +68,19 @@ interface Fault {
   to: number;
 }
 
+/** The row's epoch when a call was made, and when (see `Oracle.epoch`). */
+export interface CallEpoch {
+  readonly n: number;
+  readonly at: number;
+}
+
 interface LoaderRun {
   run: number;
   instance: number;
   id: string;
-  /** The row's epoch when the call was made. */
   epoch: number;
-  /** When the call was made. */
+  /** When the call that runs this loader was made. */
   calledAt: number;
-  /** The row's epoch when the loader started: an eviction since revokes the fleet lease. */
-  startEpoch: number;
   start: number;
   end: number | undefined;
   failure: LoaderFailure | undefined;
@@ -85,10 +100,13 @@ export class Oracle {
   readonly #faults: Fault[] = [];
   readonly #runs: LoaderRun[] = [];
   readonly #epochs = new Map<string, number>();
-  /** Calls made (see `callMade`): the row's epoch and the time then. */
-  readonly #calls = new Map<number, { epoch: number; at: number }>();
+  /** When each instance (by oracle id: a restarted instance gets a new one) started. */
+  readonly #bornAt = new Map<number, number>();
+  /** When each instance shut down (see `closing`). */
+  readonly #closed = new Map<number, number>();
+  /** The widest L1 TTL a call on an instance asked for, per instance and row (see `Bounds.l1TtlMs`). */
+  readonly #l1Ttls = new Map<string, number>();
   #nextRun = 0;
-  #nextCall = 0;
   /**
    * Tolerates a known open defect (FUZZ_AVOID=tagJoin, to look past it): a call made after an
    * `invalidateTags` that joins a load of the row started before it gets that load's value.
@@ -133,62 +151,88 @@ export class Oracle {
     return { end: () => void (f.to = this.now()) };
   }
 
+  /** How many invalidations of the row have started, and when: a call's loads belong to the epoch it was made in. */
+  epoch(tenant: Tenant, key: string): CallEpoch {
+    return { n: this.#epochs.get(rowId(tenant, key)) ?? 0, at: this.now() };
+  }
+
   /**
-   * A call of the row is made: returns its ticket, which its loader runs pass to `loaderStarted`.
-   * A call's loads belong to the epoch it was made in (how many invalidations of the row had
-   * started), and the time it was made tells which invalidations were running then.
+   * Instance `instance` (a new oracle id) starts now, with an empty L1: from its first call it
+   * reads the shared tier, so it never serves what a settled invalidation replaced.
    */
-  callMade(tenant: Tenant, key: string): number {
-    const ticket = ++this.#nextCall;
-    this.#calls.set(ticket, { epoch: this.#epochs.get(rowId(tenant, key)) ?? 0, at: this.now() });
-    return ticket;
+  born(instance: number): void {
+    this.#bornAt.set(instance, this.now());
+  }
+
+  /** A call on `instance` may keep the row in its L1 for `ms` (its effective `l1Ttl`; 0 without L1). */
+  l1Ttl(instance: number, tenant: Tenant, key: string, ms: number): void {
+    const k = `${instance} ${rowId(tenant, key)}`;
+    if (ms > (this.#l1Ttls.get(k) ?? -1)) this.#l1Ttls.set(k, ms);
+  }
+
+  /**
+   * Instance `instance` is shutting down: callers waiting on another instance's lease stop waiting
+   * and run their loader (README), so its loads from now on hold no lease.
+   */
+  closing(instance: number): void {
+    this.#closed.set(instance, this.now());
+  }
+
+  /**
+   * Memory runs, between batches: everything in flight has landed (scheduled tier commands,
+   * deliveries, and the retries a reconnect starts). Resolved invalidations are settled, unless a
+   * hung tier (`stop`, noticed through timeouts and retried on a timer) overlapped them, or their
+   * instance shut down after a fault that may have left them unconfirmed.
+   */
+  settled(): void {
+    const now = this.now();
+    const hung = this.#faults.filter((f) => f.name === 'stop');
+    for (const list of this.#invalidations.values()) {
+      for (const e of list) {
+        if (e.settledAt !== undefined || e.resolvedAt === undefined) continue;
+        if (hung.some((f) => f.from <= now && f.to >= e.invokedAt)) continue;
+        // Shut down with the write perhaps unconfirmed (a fault since it began): its retries
+        // stopped with it (open: see the README of the properties).
+        const closedAt = this.#closed.get(e.instance);
+        if (closedAt !== undefined && this.#faults.some((f) => f.name !== 'shutdown' && f.from <= closedAt && f.to >= e.invokedAt)) continue;
+        e.settledAt = now;
+      }
+    }
   }
 
   /**
    * A loader run begins, for a call made in `epoch` (see `epoch()`); checks the single-flight
    * promises: two runs of one row at once are allowed only for calls an invalidation separated.
    */
-  loaderStarted(instance: number, tenant: Tenant, key: string, lock: boolean, call: number): LoaderRun {
+  loaderStarted(instance: number, tenant: Tenant, key: string, lock: boolean, epoch: CallEpoch): LoaderRun {
     const id = rowId(tenant, key);
     const now = this.now();
-    const startEpoch = this.#epochs.get(id) ?? 0;
-    const { epoch, at: calledAt } = this.#calls.get(call) ?? { epoch: startEpoch, at: now };
-    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch, calledAt, startEpoch, start: now, end: undefined, failure: undefined, lock };
+    if (this.#closed.has(instance)) lock = false;
+    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch: epoch.n, calledAt: epoch.at, start: now, end: undefined, failure: undefined, lock };
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
       if (o.instance === instance) {
         // Another instance's eviction reaches this one over the bus, up to busMs after it
         // resolved: delivered while `o` ran, it supersedes `o`, and the next call loads afresh.
-        if (o.epoch === epoch && !this.#evictionDeliveredDuring(id, instance, o.start))
+        if (o.epoch === epoch.n && !this.#evictionDeliveredDuring(id, instance, o.start))
           this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
       } else if (
         // An eviction deletes the lease (the load in flight will store nothing): the next caller
-        // anywhere loads afresh. Two loaders with no eviction between them break the lease. The
-        // oracle cannot see when the other call's lease was granted, only that it was after the
-        // call was made: an eviction started since, or running then, may have deleted it.
-        o.epoch === startEpoch &&
-        !this.#evictionRunningAt(id, o.calledAt) &&
+        // anywhere loads afresh. It lands somewhere between its call and its return, so two
+        // loaders are allowed when one may have landed between the first one's call (its ACQUIRE
+        // came later) and the second one's start; otherwise they break the lease.
+        !this.#evictionBetween(id, o.calledAt, now) &&
         this.bounds.fleetLock &&
         lock &&
         o.lock &&
         // A fault during either call (a read that failed, a lease not granted) lets it load alone.
-        !this.#faultBetween(Math.min(o.calledAt, calledAt), now)
+        !this.#faultBetween(Math.min(o.calledAt, epoch.at), now)
       ) {
         this.#violate(`two loaders of ${id} at once on instances ${o.instance} and ${instance} (runs ${o.run} and ${r.run}) while the lease holder lives`);
       }
     }
     this.#runs.push(r);
     return r;
-  }
-
-  /** Whether another instance's eviction of `id` may have been delivered to `instance` since `from`. */
-  #evictionDeliveredDuring(id: string, instance: number, from: number): boolean {
-    if (!this.bounds.bus) return false;
-    return (this.#invalidations.get(id) ?? []).some((e) => e.instance !== instance && (e.resolvedAt === undefined || e.resolvedAt + this.bounds.busMs >= from));
-  }
-
-  #evictionRunningAt(id: string, at: number): boolean {
-    return (this.#invalidations.get(id) ?? []).some((e) => e.invokedAt <= at && (e.resolvedAt === undefined || e.resolvedAt >= at));
   }
 
   loaderEnded(r: LoaderRun, failure?: LoaderFailure): void {
@@ -214,8 +258,11 @@ export class Oracle {
       if (e.resolvedAt === undefined) continue;
       let bound: number;
       if (e.instance === instance) bound = 0;
+      // Started after it settled: nothing of the old value is in this instance's L1.
+      else if (e.settledAt !== undefined && e.settledAt < (this.#bornAt.get(instance) ?? -Infinity)) bound = 0;
       else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs;
-      else bound = this.bounds.busDownMs;
+      else if (this.bounds.l1TtlMs === undefined || e.tags) bound = this.bounds.busDownMs;
+      else bound = this.bounds.busDownMs - this.bounds.l1TtlMs + (this.#l1Ttls.get(`${instance} ${id}`) ?? 0);
       // Strictly after: a read that started in the same instant overlapped the invalidation.
       if (!(e.resolvedAt + bound < at)) continue;
       if (
@@ -301,6 +348,17 @@ export class Oracle {
     }
     if ((err as Error)?.name === 'LoaderTimeoutError' && (hardTimeout === undefined ? this.bounds.hardTimeout : hardTimeout > 0)) return;
     this.#violate(`${what} on instance ${instance} for ${id} failed although no loader of it failed: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
+  /** Whether another instance's eviction of `id` may have been delivered to `instance` since `from`. */
+  #evictionDeliveredDuring(id: string, instance: number, from: number): boolean {
+    if (!this.bounds.bus) return false;
+    return (this.#invalidations.get(id) ?? []).some((e) => e.instance !== instance && (e.resolvedAt === undefined || e.resolvedAt + this.bounds.busMs >= from));
+  }
+
+  /** Whether an invalidation of `id` may have landed between `from` and `to`. */
+  #evictionBetween(id: string, from: number, to: number): boolean {
+    return (this.#invalidations.get(id) ?? []).some((e) => e.invokedAt <= to && (e.resolvedAt === undefined || e.resolvedAt >= from));
   }
 
   #faultBetween(from: number, to: number): boolean {

@@ -8,6 +8,7 @@ import { TieredCacheService } from '../../../lib/tiered-cache.service.js';
 import { loaderOf } from '../model/catalog.js';
 import type { FleetModel } from '../model/commands.js';
 import type { Row, Tenant } from '../model/database.js';
+import { type CallEpoch, PropertyViolation } from '../model/oracle.js';
 import { type Catalog, type FaultControls, newWorld, type RunOptions, TAG_OF, type World } from '../model/world.js';
 
 /**
@@ -37,6 +38,14 @@ const STEP = 1_000_000;
 const LOADER_MS = 3;
 
 /**
+ * How long a call of a shut-down instance may still run after `close()` resolved, in real ms:
+ * long enough for a loaded machine to finish what the scheduler holds (a hung tier's commands
+ * time out after `l2Timeout`, 100 ms), far shorter than a lease wait `close()` failed to end
+ * (`lockWaitTimeout`, 1.5 s in these runs).
+ */
+const CLOSE_WAIT_MS = 700;
+
+/**
  * `shared: false` builds engines without a shared tier (`redis: false`, L1 only): one instance
  * then, since nothing connects them.
  */
@@ -52,16 +61,18 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
     killSubscribers: async () => {
       for (const t of tiers) t.dropMessages(true);
       // The subscribers come back by themselves, a scheduler step later (and report the gap).
-      void s.schedule(Promise.resolve(), 'resubscribe').then(() => {
+      const back = s.schedule(Promise.resolve(), 'resubscribe').then(() => {
         for (const t of tiers) t.dropMessages(false);
       });
+      return { back };
     },
     disconnect: async () => {
       for (const t of tiers) t.setDown(true);
       // Back a scheduler step later: what failed meanwhile must be retried, not lost.
-      void s.schedule(Promise.resolve(), 'reconnect').then(() => {
+      const back = s.schedule(Promise.resolve(), 'reconnect').then(() => {
         for (const t of tiers) t.setDown(false);
       });
+      return { back };
     },
     restart: async () => {
       broker.setDown(true);
@@ -82,7 +93,22 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
   const resolved = resolveOptions({ serializer: module.serializer });
   const codec = await createCodec(resolved.serializer, resolved.maxValueBytes);
   const engines: CacheEngine[] = [];
-  for (let i = 0; i < run.instances; i++) {
+  const running = new WeakMap<object, { read: Set<Promise<unknown>>; write: Set<Promise<unknown>> }>();
+  const callsOf = (instance: object) => {
+    let calls = running.get(instance);
+    if (calls === undefined) running.set(instance, (calls = { read: new Set(), write: new Set() }));
+    return calls;
+  };
+  world.calls = {
+    add: (instance, call, kind) => {
+      const set = callsOf(instance)[kind];
+      set.add(call);
+      const done = () => void set.delete(call);
+      call.then(done, done);
+    },
+  };
+  let nextId = run.instances;
+  const start = async (i: number, id: number) => {
     const tier = shared ? broker.tier({ timeoutMs: module.l2Timeout }) : undefined;
     if (tier) tiers.push(tier);
     const options = resolveOptions({
@@ -93,11 +119,39 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
       ...(keyContext ? { keyContext: () => world.als.getStore()?.tenant } : {}),
     });
     const engine = new CacheEngine(options, codec, tier);
-    await s.waitFor(engine.connect());
-    engines.push(engine);
+    // Serving only once connected (subscribed), as a Nest app after its bootstrap.
+    await engine.connect();
+    engines[i] = engine;
+    world.oracle.born(id);
     const cache = new TieredCacheService(engine);
-    world.instances.push({ cache, catalog: serviceCatalog(world, i, cache) });
-  }
+    world.instances[i] = { id, cache, catalog: serviceCatalog(world, id, cache) };
+  };
+  for (let i = 0; i < run.instances; i++) await s.waitFor(start(i, i));
+  world.restart = async (i) => {
+    const old = world.instances[i]!;
+    const closing = engines[i]!;
+    await start(i, nextId++);
+    const calls = callsOf(old);
+    await Promise.allSettled([...calls.write]);
+    world.oracle.closing(old.id);
+    // Announcements the old one had not sent yet go with it (as on a bus outage: others drop
+    // their copies within l1.ttl); what it wrote to the shared tier stays.
+    const shutdown = world.oracle.fault('shutdown');
+    await closing.close();
+    shutdown.end();
+    const closedAt = performance.now();
+    // Its reads go on (the scheduler runs their loaders meanwhile); none may wait for a lease.
+    const reads = [...calls.read];
+    const late = await Promise.race([
+      Promise.allSettled(reads).then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), CLOSE_WAIT_MS)),
+    ]);
+    if (late && reads.some((c) => calls.read.has(c))) {
+      throw new PropertyViolation(
+        `a call on instance ${old.id} still ran ${Math.round(performance.now() - closedAt)} ms after close() resolved: shutdown must end its wait on another instance's lease`,
+      );
+    }
+  };
   return {
     world,
     broker,
@@ -117,8 +171,8 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
 function serviceCatalog(world: World, instance: number, cache: TieredCacheService): Catalog {
   const tags = (key: string) => (world.run.tags ? { tags: [TAG_OF[key]!] } : {});
   return {
-    find: (tenant: Tenant, key: string, delay: number, fail: boolean, call: number) =>
-      cache.getOrSet<Row | null>(key, loaderOf(world, instance, tenant, key, delay, fail, world.run.module.lock, call), tags(key)),
+    find: (tenant: Tenant, key: string, delay: number, fail: boolean, epoch: CallEpoch) =>
+      cache.getOrSet<Row | null>(key, loaderOf(world, instance, tenant, key, delay, fail, world.run.module.lock, epoch), tags(key)),
     update: (_t: Tenant, key: string) => cache.del(key),
     put: async (tenant: Tenant, key: string) => {
       const row = world.db.read(tenant, key)!;
@@ -142,6 +196,7 @@ export async function runBatches(
     // A step is longer than the bus bound: what is still in flight (a publish, a delivery, a
     // background store) lands before the clock passes it, in an order the scheduler picks.
     await drain(s);
+    fleet.world.oracle.settled();
     fleet.step();
   }
   if (fleet.world.oracle.violations.length > 0) throw new Error(fleet.world.oracle.violations[0]);

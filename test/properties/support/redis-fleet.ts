@@ -58,7 +58,7 @@ export function redisFleets() {
           { providers: [{ provide: CATALOG, useClass: Catalog }] },
         );
         apps.push(app);
-        world.instances.push({ cache, catalog: app.get<Catalog>(CATALOG) });
+        world.instances.push({ id: i, cache, catalog: app.get<Catalog>(CATALOG) });
       }
     } catch (err) {
       for (const app of apps) await app.close();

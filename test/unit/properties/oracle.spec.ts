@@ -49,6 +49,21 @@ describe('oracle', () => {
     expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed/);
   });
 
+  it("bounds an instance's staleness with the bus down by the widest l1Ttl its own calls of the row asked for", () => {
+    const { db, oracle, advance, now } = setup({ bus: false, busDownMs: 1_000 + 1_000, l1TtlMs: 1_000 });
+    const old = db.read('a', 'k0');
+    oracle.l1Ttl(1, 'a', 'k0', 100);
+    oracle.l1Ttl(2, 'a', 'k0', 100);
+    oracle.l1Ttl(2, 'a', 'k0', 1_000);
+    db.write('a', 'k0');
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
+    advance(1_500);
+    expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed is 1/);
+    expect(() => oracle.checkValue(2, 'a', 'k0', now(), old, 'get')).not.toThrow();
+    advance(600);
+    expect(() => oracle.checkValue(2, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed is 1/);
+  });
+
   it('lets a read that overlapped the invalidation return the old version', () => {
     const { db, oracle, advance } = setup();
     const old = db.read('a', 'k0');
@@ -81,75 +96,135 @@ describe('oracle', () => {
 
   it('flags two loaders of one key at once in a process, and across the fleet with the lease', () => {
     const { oracle } = setup();
-    const r = oracle.loaderStarted(0, 'a', 'k0', true, 0);
-    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, 0)).toThrow(/on instance 0/);
-    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, 0)).toThrow(/on instances 0 and 1/);
-    expect(() => oracle.loaderStarted(1, 'a', 'k0', false, 0)).not.toThrow();
+    const r = oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).toThrow(/on instance 0/);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).toThrow(/on instances 0 and 1/);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', false, oracle.epoch('a', 'k0'))).not.toThrow();
     oracle.loaderEnded(r);
+  });
+
+  it("allows a second loader elsewhere when an eviction may have deleted the first one's lease, and only then", () => {
+    const { oracle, advance } = setup();
+    const before = oracle.epoch('a', 'k0');
+    advance(1);
+    const e = oracle.invalidating(2, ['t:a/k0']);
+    advance(1);
+    // Both calls were made before the del; it landed between the first ACQUIRE and the second.
+    oracle.loaderStarted(0, 'a', 'k0', true, before);
+    advance(1);
+    oracle.invalidated(e);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, before)).not.toThrow();
+    advance(1);
+    // Made after that del resolved: the lease it took is still there.
+    const after = oracle.epoch('a', 'k0');
+    oracle.loaderStarted(0, 'a', 'k1', true, after);
+    expect(() => oracle.loaderStarted(1, 'a', 'k1', true, after)).toThrow(/on instances 0 and 1/);
+  });
+
+  it('lets the loads of a shutting-down instance run without the lease', () => {
+    const { oracle } = setup();
+    oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    oracle.closing(1);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
+  });
+
+  it('forbids an instance started after an invalidation settled the old value, even after a fault', () => {
+    const { db, oracle, advance, now } = setup();
+    const old = db.read('a', 'k0');
+    const fault = oracle.fault('disconnect');
+    db.write('a', 'k0');
+    const e = oracle.invalidating(0, ['t:a/k0']);
+    oracle.invalidated(e);
+    fault.end();
+    advance(1);
+    oracle.born(3);
+    advance(1);
+    expect(() => oracle.checkValue(3, 'a', 'k0', now(), old, 'get')).not.toThrow();
+    oracle.settled();
+    advance(1);
+    oracle.born(4);
+    advance(1);
+    expect(() => oracle.checkValue(4, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed is 1/);
+    expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).not.toThrow();
+  });
+
+  it('never settles an invalidation a hung tier overlapped (its retry waits for a timer)', () => {
+    const { db, oracle, advance, now } = setup();
+    const old = db.read('a', 'k0');
+    const fault = oracle.fault('stop');
+    db.write('a', 'k0');
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
+    fault.end();
+    advance(1);
+    oracle.settled();
+    advance(1);
+    oracle.born(3);
+    advance(1);
+    expect(() => oracle.checkValue(3, 'a', 'k0', now(), old, 'get')).not.toThrow();
   });
 
   it('allows a second loader once an invalidation superseded the first', () => {
     const { oracle } = setup();
-    oracle.loaderStarted(0, 'a', 'k0', true, 0);
+    oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
     oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
-    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.callMade('a', 'k0'))).not.toThrow();
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
   });
 
   // fuzz seeds 836757595/7/8: A's lease granted, then another instance's clear() deleted it (and
   // resolved) before A's loader started; B, called after, was granted a new lease.
   it('allows loaders on two instances when an eviction ran after the first call was made', () => {
     const { oracle, advance } = setup();
-    const a = oracle.callMade('a', 'k0');
+    const a = oracle.epoch('a', 'k0');
     advance(1);
     oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
     advance(1);
     oracle.loaderStarted(0, 'a', 'k0', true, a);
-    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.callMade('a', 'k0'))).not.toThrow();
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
   });
 
   it('allows them when an eviction was running as the first call was made', () => {
     const { oracle, advance } = setup();
     const clear = oracle.invalidating(1, ['t:a/k0']);
     advance(1);
-    const a = oracle.callMade('a', 'k0');
+    const a = oracle.epoch('a', 'k0');
     advance(1);
     oracle.invalidated(clear);
     oracle.loaderStarted(0, 'a', 'k0', true, a);
-    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.callMade('a', 'k0'))).not.toThrow();
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
   });
 
   // fuzz seed 94322343: instance 1's del() was delivered to instance 0 while its load ran.
   it("allows a second loader on one instance when another instance's eviction may have reached it meanwhile", () => {
     const { oracle, advance } = setup({ busMs: 50 });
     const del = oracle.invalidating(1, ['t:a/k0']);
-    const a = oracle.callMade('a', 'k0');
+    const a = oracle.epoch('a', 'k0');
     oracle.loaderStarted(0, 'a', 'k0', true, a);
     oracle.invalidated(del);
     advance(10);
-    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.callMade('a', 'k0'))).not.toThrow();
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
   });
 
   it('flags it when that eviction was delivered before the first load began', () => {
     const { oracle, advance } = setup({ busMs: 50 });
     oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
     advance(51);
-    oracle.loaderStarted(0, 'a', 'k0', true, oracle.callMade('a', 'k0'));
-    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.callMade('a', 'k0'))).toThrow(/on instance 0/);
+    oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).toThrow(/on instance 0/);
   });
 
   it('still flags them when the eviction was over before the first call was made', () => {
     const { oracle, advance } = setup();
     oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
     advance(1);
-    const a = oracle.callMade('a', 'k0');
+    const a = oracle.epoch('a', 'k0');
     oracle.loaderStarted(0, 'a', 'k0', true, a);
-    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.callMade('a', 'k0'))).toThrow(/on instances 0 and 1/);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).toThrow(/on instances 0 and 1/);
   });
 
   it("accepts a loader's error for the calls that overlapped it, and flags a cached one", () => {
     const { oracle, advance, now } = setup();
     const startedAt = now();
-    const r = oracle.loaderStarted(0, 'a', 'k0', true, 0);
+    const r = oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
     const failure = oracle.newFailure(r);
     oracle.loaderEnded(r, failure);
     expect(() => oracle.checkError(0, 'a', 'k0', startedAt, failure, 'getOrSet')).not.toThrow();
