@@ -10,6 +10,7 @@ import { type L1Entry, l1Entry, MemoryTier } from '../l1/memory-tier.js';
 import { FleetLease } from '../lease/fleet-lease.js';
 import type { EntryPolicy } from '../options/entry-policy.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
+import { raceTimeout } from '../resilience/timeouts.js';
 import { NullSharedTier } from '../shared/null-shared-tier.js';
 import type { Raw, SharedTier, Tracking } from '../shared/shared-tier.interface.js';
 import { CacheStats } from '../stats/cache-stats.js';
@@ -97,6 +98,9 @@ export class CacheEngine {
    */
   async close(): Promise<void> {
     this.lease?.close();
+    // Writes the shared tier has not confirmed get one last try (bounded): after close() no retry
+    // timer would send them, and a set() or del() made while Redis was away would be lost.
+    if (this.durable.pending > 0 && this.shared.connected) await raceTimeout(this.durable.retry(), Math.max(2 * this.options.l2Timeout, 1_000));
     this.durable.close();
     for (const off of this.#unsubscribe.splice(0)) off();
     await this.bus?.close();
