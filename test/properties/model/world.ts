@@ -123,6 +123,9 @@ export function runOptionsArb(maxInstances = 3): fc.Arbitrary<RunOptions> {
       earlyRefresh: unless('earlyRefresh', fc.constantFrom<1 | false>(1, false), false),
       serializer: unless('msgpack', fc.constantFrom<'json' | 'msgpack'>('json', 'msgpack'), 'json'),
       breaker: fc.constantFrom<false | { threshold: number; openFor: number }>({ threshold: 3, openFor: 300 }, false),
+      // Redis runs: server-assisted invalidation on or off (off, only the bus and tag re-reads
+      // bound staleness; memory runs have no tracking either way).
+      tracking: fc.boolean(),
     })
     .map((r) => ({
       instances: r.instances,
@@ -145,6 +148,7 @@ export function runOptionsArb(maxInstances = 3): fc.Arbitrary<RunOptions> {
         earlyRefresh: r.earlyRefresh,
         serializer: r.serializer,
         breaker: r.breaker,
+        tracking: r.tracking,
         l2Timeout: 100,
         lockWaitTimeout: 1_500,
         connectTimeout: 1_000,
