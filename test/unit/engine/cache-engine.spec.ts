@@ -263,6 +263,23 @@ describe('CacheEngine: reads', () => {
     expect(String(about[0]![0])).toMatch(/does not decode/);
   });
 
+  it('warns once per subject, and forgets the subjects past 1 000 (a bounded memory of warnings)', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const { engine } = await engineOver(undefined);
+    const said = (id: string) => warn.mock.calls.filter(([m]) => m === `w ${id}`).length;
+    for (let i = 1; i <= 1_000; i++) engine.warnOnce(`id${i}`, `w id${i}`);
+    engine.warnOnce('id1', 'w id1');
+    expect(said('id1')).toBe(1);
+    engine.warnOnce('id1001', 'w id1001');
+    engine.warnOnce('id1', 'w id1');
+    expect(said('id1')).toBe(1);
+    // Past 1 000 subjects the memory starts over: an old subject is warned about again.
+    engine.warnOnce('id1002', 'w id1002');
+    engine.warnOnce('id1', 'w id1');
+    expect(said('id1')).toBe(2);
+    expect(warn).toHaveBeenCalledTimes(1_003);
+  });
+
   it('a load without the fleet (a tier without pub/sub) stores through the write version', async () => {
     const broker = new MemoryBroker();
     const tier = Object.assign(broker.tier(), { hasBus: false });

@@ -180,6 +180,55 @@ describe('WritePath: a load and its store', () => {
   });
 });
 
+describe('WritePath: the lease a load holds', () => {
+  // Waiters would re-check only after a minute: what ends their wait here is the holder's message.
+  const patient = { leaseTtl: 60_000, lockWaitTimeout: 60_000 };
+
+  it("a waiter on another instance is woken by the holder's store and serves its value", async () => {
+    const { a, b } = await fleetOfTwo(patient);
+    const gate = deferred<string>();
+    const holder = a.cache.getOrSet('k', () => gate.promise);
+    await settle();
+    const loaderB = vi.fn(() => 'b loaded');
+    const waiter = b.cache.getOrSet('k', loaderB);
+    await settle();
+    expect(b.cache.stats().lease.waits).toBe(1);
+    gate.resolve('a loaded');
+    expect(await holder).toBe('a loaded');
+    expect(await waiter).toBe('a loaded');
+    expect(loaderB).not.toHaveBeenCalled();
+  });
+
+  it("a waiter on another instance is woken when the holder's load fails, and runs its own loader", async () => {
+    const { a, b } = await fleetOfTwo(patient);
+    const gate = deferred<string>();
+    const holder = a.cache.getOrSet('k', () => gate.promise);
+    await settle();
+    const waiter = b.cache.getOrSet('k', () => 'b loaded');
+    await settle();
+    gate.reject(new Error('db down'));
+    await expect(holder).rejects.toThrow('db down');
+    expect(await waiter).toBe('b loaded');
+  });
+
+  it('a load longer than leaseTtl keeps its lease: the others keep waiting for its result', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: T0 });
+    const { a, b } = await fleetOfTwo({ leaseTtl: 1_000, lockWaitTimeout: 60_000 });
+    const gate = deferred<string>();
+    const holder = a.cache.getOrSet('k', () => gate.promise);
+    await vi.advanceTimersByTimeAsync(1);
+    const loaderB = vi.fn(() => 'b loaded');
+    const waiter = b.cache.getOrSet('k', loaderB);
+    for (let i = 0; i < 20; i++) await vi.advanceTimersByTimeAsync(250);
+    expect(loaderB).not.toHaveBeenCalled();
+    gate.resolve('a loaded');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await holder).toBe('a loaded');
+    expect(await waiter).toBe('a loaded');
+    expect(loaderB).not.toHaveBeenCalled();
+  });
+});
+
 describe('WritePath: null and values that cannot be stored', () => {
   it('caches null for nullTtl', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: T0 });
@@ -210,6 +259,14 @@ describe('WritePath: null and values that cannot be stored', () => {
     await settle();
     expect(await b.cache.get('k')).toBeUndefined();
     expect(a.cache.stats().sets).toBe(2);
+  });
+
+  it('without L1, set(null) with nullTtl: 0 evicts the key in the shared tier', async () => {
+    const { broker, a } = await fleetOfTwo({ nullTtl: 0, l1: false });
+    await a.cache.set('k', 'old');
+    await a.cache.set('k', null);
+    expect(broker.read('p:{k}')).toBeNull();
+    expect(await a.cache.get('k')).toBeUndefined();
   });
 
   it('an unserializable result is returned, counted, logged once, and not cached', async () => {
