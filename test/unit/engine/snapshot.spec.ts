@@ -1,6 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createServer } from 'node:net';
+import { createCodec } from '../../../lib/codec/serializers.js';
+import { CacheEngine } from '../../../lib/engine/cache-engine.js';
+import { createRedisClient } from '../../../lib/l2/redis-connection.js';
+import { RedisTier } from '../../../lib/l2/redis-tier.js';
+import { resolveOptions } from '../../../lib/options/resolve-options.js';
 import { MemoryBroker } from '../../../lib/shared/memory-shared-tier.js';
+import { CacheStats } from '../../../lib/stats/cache-stats.js';
 import type { Tracking, TrackingListener } from '../../../lib/shared/shared-tier.interface.js';
 import { LOAD_BUCKETS_MS } from '../../../lib/stats/cache-stats.js';
 import { closeEngines, deferred, engineOver, settle } from './engine-fixture.js';
@@ -210,5 +217,32 @@ describe('stats()', () => {
       flushes: 0,
       gaps: 0,
     });
+  });
+
+  it('a Redis that does not answer: not connected, degraded, with the problem and its message', async () => {
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    // A loopback port nobody listens on (taken, then freed): connections are refused at once.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const resolved = resolveOptions({ redis: `redis://127.0.0.1:${port}`, connectTimeout: 200 });
+    const codec = await createCodec(resolved.serializer, resolved.maxValueBytes);
+    const stats = new CacheStats();
+    const tier = new RedisTier(createRedisClient(resolved.redis as string), codec.binary, resolved.l2Timeout, stats);
+    const engine = new CacheEngine(resolved, codec, tier, stats);
+    try {
+      await engine.connect();
+      const s = engine.snapshot();
+      expect(s.l2).toMatchObject({ enabled: true, connected: false, breaker: 'closed', missingPermissions: [] });
+      expect(s.l2.problem).toBe('unreachable');
+      expect(s.l2.problemMessage).toMatch(/reach|refused/i);
+      expect(s.degraded).toBe(true);
+    } finally {
+      await engine.close();
+    }
   });
 });
