@@ -25,6 +25,27 @@ async function fleetOfTwo(options: Parameters<typeof engineOver>[1] = {}) {
   return { broker, ta, tb, a, b };
 }
 
+describe('CacheEngine: connect()', () => {
+  it('waits at most connectTimeout in all for a tier that is down, then serves without it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const broker = new MemoryBroker();
+    const tier = broker.tier();
+    tier.setDown(true);
+    let connected = false;
+    const started = engineOver(tier, { connectTimeout: 2_000 }).then((r) => {
+      connected = true;
+      return r;
+    });
+    await vi.advanceTimersByTimeAsync(1_990);
+    expect(connected).toBe(false);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(connected).toBe(true);
+    const { cache } = await started;
+    expect(cache.stats().bus.connected).toBe(false);
+    expect(await cache.getOrSet('k', () => 'loaded')).toBe('loaded');
+  });
+});
+
 describe('CacheEngine: del', () => {
   it('evicts here at once, in the shared tier, and on the other instances through the bus', async () => {
     const { broker, a, b } = await fleetOfTwo();

@@ -196,9 +196,15 @@ describe('stats()', () => {
     expect(cache.stats().l2).toMatchObject({ breaker: 'open', breakerOpens: 2 });
   });
 
-  it('reports server-assisted tracking and its refusal', async () => {
-    const broker = new MemoryBroker();
-    const tracking: Tracking = { status: 'refused', refusal: 'CLIENT TRACKING not allowed', start: async () => undefined, close: async () => undefined };
+  /** A tier that supports tracking (as Redis does); `starts` records each start's wait, in ms. */
+  function trackingTier(broker: MemoryBroker) {
+    const starts: number[] = [];
+    const tracking: Tracking = {
+      status: 'refused',
+      refusal: 'CLIENT TRACKING not allowed',
+      start: async (waitMs) => void starts.push(waitMs),
+      close: async () => undefined,
+    };
     let listener: TrackingListener | undefined;
     const tier = Object.assign(broker.tier(), {
       track: (_prefix: string, l: TrackingListener) => {
@@ -206,8 +212,15 @@ describe('stats()', () => {
         return tracking;
       },
     });
-    const { cache } = await engineOver(tier);
-    expect(listener).toBeDefined();
+    return { tier, starts, listener: () => listener };
+  }
+
+  it('reports server-assisted tracking and its refusal; it is started on connect', async () => {
+    const broker = new MemoryBroker();
+    const t = trackingTier(broker);
+    const { cache } = await engineOver(t.tier, { connectTimeout: 1_500 });
+    expect(t.listener()).toBeDefined();
+    expect(t.starts).toEqual([1_500]);
     expect(cache.stats().tracking).toEqual({
       enabled: true,
       status: 'refused',
@@ -217,6 +230,16 @@ describe('stats()', () => {
       flushes: 0,
       gaps: 0,
     });
+  });
+
+  it('tracking is off with tracking: false, and without L1', async () => {
+    const broker = new MemoryBroker();
+    const off = trackingTier(broker);
+    expect((await engineOver(off.tier, { tracking: false })).cache.stats().tracking.enabled).toBe(false);
+    expect(off.listener()).toBeUndefined();
+    const noL1 = trackingTier(broker);
+    expect((await engineOver(noL1.tier, { l1: false })).cache.stats().tracking.enabled).toBe(false);
+    expect(noL1.listener()).toBeUndefined();
   });
 
   it('a Redis that does not answer: not connected, degraded, with the problem and its message', async () => {
