@@ -51,6 +51,7 @@ describe('CacheEngine: del', () => {
     const { broker, a, b } = await fleetOfTwo();
     await a.cache.set('k', 'v1');
     await a.cache.set('other', 'o');
+    await settle(); // the writes' own announcements reach b before it reads
     expect(await b.cache.get('k')).toBe('v1');
     await a.cache.del('k');
     expect(await a.cache.get('k')).toBeUndefined();
@@ -86,6 +87,7 @@ describe('CacheEngine: del', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { broker, ta, a, b } = await fleetOfTwo();
     await a.cache.set('k', 'old');
+    await settle(); // the writes' own announcements reach b before it reads
     expect(await b.cache.get('k')).toBe('old');
     ta.setDown(true);
     await a.cache.del('k');
@@ -115,6 +117,7 @@ describe('CacheEngine: deleteNamespace', () => {
   it('evicts the keys under `namespace:` only, here, in the shared tier and on the other instances', async () => {
     const { broker, a, b } = await fleetOfTwo();
     for (const k of ['Svc:1', 'Svc:2', 'Svcx:1', 'Other:1', 'Svc']) await a.cache.set(k, k);
+    await settle(); // the writes' own announcements reach b before it reads
     for (const k of ['Svc:1', 'Svcx:1']) expect(await b.cache.get(k)).toBe(k);
     await a.engine.deleteNamespace('Svc');
     expect(await a.engine.get('Svc:1')).toBeUndefined();
@@ -133,6 +136,7 @@ describe('CacheEngine: deleteNamespace', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { broker, ta, a, b } = await fleetOfTwo();
     await a.cache.set('Svc:1', 'old');
+    await settle(); // the writes' own announcements reach b before it reads
     expect(await b.cache.get('Svc:1')).toBe('old');
     ta.setDown(true);
     await a.engine.deleteNamespace('Svc');
@@ -151,6 +155,7 @@ describe('CacheEngine: clear', () => {
     broker.write('q:{k}', 'another app', 60_000);
     await a.cache.set('k', 1);
     await a.cache.set('j', 2);
+    await settle(); // the writes' own announcements reach b before it reads
     expect(await b.cache.get('k')).toBe(1);
     await a.cache.clear();
     expect(await a.cache.get('k')).toBeUndefined();
@@ -165,6 +170,7 @@ describe('CacheEngine: clear', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { broker, ta, a, b } = await fleetOfTwo();
     await a.cache.set('k', 'old');
+    await settle(); // the writes' own announcements reach b before it reads
     expect(await b.cache.get('k')).toBe('old');
     ta.setDown(true);
     await a.cache.clear();
@@ -192,6 +198,7 @@ describe('CacheEngine: invalidateTags', () => {
     await a.cache.set('t1', 1, { tags: ['red'] });
     await a.cache.set('t2', 2, { tags: ['blue'] });
     await a.cache.set('u', 3);
+    await settle(); // the writes' own announcements reach b before it reads
     expect(await b.cache.get('t1')).toBe(1);
     await a.cache.invalidateTags(['red', 'green']);
     expect(a.cache.stats().tags.invalidations).toBe(2);
@@ -230,6 +237,7 @@ describe('CacheEngine: invalidateTags', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { broker, ta, a, b } = await fleetOfTwo();
     await a.cache.set('t1', 1, { tags: ['red'] });
+    await settle(); // the writes' own announcements reach b before it reads
     expect(await b.cache.get('t1')).toBe(1);
     ta.setDown(true);
     await a.cache.invalidateTags('red');
@@ -278,9 +286,12 @@ describe('CacheEngine: reads', () => {
     expect(broker.read('p:{bad}')).toBeNull();
     broker.write('p:{bad}', 'not an envelope', 60_000);
     expect(await a.cache.get('bad')).toBeUndefined();
-    expect(a.cache.stats().l2.corrupt).toBe(2);
+    broker.write('p:{worse}', 'not an envelope', 60_000);
+    expect(await a.cache.get('worse')).toBeUndefined();
+    expect(a.cache.stats().l2.corrupt).toBe(3);
     const about = warn.mock.calls.filter(([m]) => String(m).includes('p:{bad}'));
     expect(about).toHaveLength(1);
+    expect(warn.mock.calls.filter(([m]) => String(m).includes('p:{worse}'))).toHaveLength(1);
     expect(String(about[0]![0])).toMatch(/does not decode/);
   });
 
@@ -316,9 +327,32 @@ describe('CacheEngine: reads', () => {
   });
 });
 
+describe('CacheEngine: a shared tier without pub/sub (Keyv stores)', () => {
+  it('evictions, clears, namespaces and tags reach the tier, with no bus to announce them', async () => {
+    const broker = new MemoryBroker();
+    const tier = Object.assign(broker.tier(), { hasBus: false });
+    const { cache, engine } = await engineOver(tier);
+    await cache.set('Svc:1', 1);
+    await cache.set('k', 2);
+    await engine.deleteNamespace('Svc');
+    expect(broker.read('p:{Svc:1}')).toBeNull();
+    await cache.del('k');
+    expect(broker.read('p:{k}')).toBeNull();
+    await cache.set('j', 3, { tags: ['red'] });
+    await cache.invalidateTags('red');
+    expect(await cache.get('j')).toBeUndefined();
+    await cache.set('i', 4);
+    await cache.clear();
+    expect(broker.read('p:{i}')).toBeNull();
+    await cache.set('n', null, { nullTtl: 0 });
+    expect(cache.stats().l2.pendingWrites).toBe(0);
+  });
+});
+
 describe('CacheEngine: leases and close()', () => {
   it('a waiter on another instance runs its own loader when its tier gets into trouble', async () => {
-    const { ta, tb, a, b } = await fleetOfTwo({ lockWaitTimeout: 60_000 });
+    // Without the wake-up on trouble, the waiter would re-check only after a minute.
+    const { ta, tb, a, b } = await fleetOfTwo({ leaseTtl: 60_000, lockWaitTimeout: 60_000 });
     const gate = deferred<string>();
     const holder = a.cache.getOrSet('k', () => gate.promise);
     await settle();

@@ -252,6 +252,7 @@ describe('WritePath: null and values that cannot be stored', () => {
   it('set(null) with nullTtl: 0 evicts the key here, in the shared tier and on the others', async () => {
     const { broker, a, b } = await fleetOfTwo({ nullTtl: 0 });
     await a.cache.set('k', 'old');
+    await settle(); // the writes' own announcements reach b before it reads
     expect(await b.cache.get('k')).toBe('old');
     await a.cache.set('k', null);
     expect(await a.cache.get('k')).toBeUndefined();
@@ -307,6 +308,7 @@ describe('WritePath: set()', () => {
     vi.useFakeTimers({ toFake: ['Date'], now: T0 });
     const { broker, a, b } = await fleetOfTwo({ ttl: 20_000, grace: 1_000 });
     await a.cache.set('k', 'v1');
+    await settle(); // the writes' own announcements reach b before it reads
     expect(await b.cache.get('k')).toBe('v1');
     await a.cache.set('k', 'v2', { ttl: 10_000 });
     expect(broker.pttl('p:{k}')).toBe(11_000);
@@ -334,6 +336,7 @@ describe('WritePath: set()', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { ta, a, b } = await fleetOfTwo();
     await a.cache.set('k', 'old');
+    await settle(); // the writes' own announcements reach b before it reads
     expect(await b.cache.get('k')).toBe('old');
     ta.setDown(true);
     await a.cache.set('k', 'new');
