@@ -69,6 +69,11 @@ interface LoaderRun {
   start: number;
   end: number | undefined;
   failure: LoaderFailure | undefined;
+  /**
+   * When a failed run's error had reached the cache: the turn of the event loop after the throw
+   * (see `loaderEnded`). A call made from then on must not get it.
+   */
+  delivered: number | undefined;
   lock: boolean;
 }
 
@@ -153,7 +158,19 @@ export class Oracle {
     const now = this.now();
     const startEpoch = this.#epochs.get(id) ?? 0;
     const { epoch, at: calledAt } = this.#calls.get(call) ?? { epoch: startEpoch, at: now };
-    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch, calledAt, startEpoch, start: now, end: undefined, failure: undefined, lock };
+    const r: LoaderRun = {
+      run: ++this.#nextRun,
+      instance,
+      id,
+      epoch,
+      calledAt,
+      startEpoch,
+      start: now,
+      end: undefined,
+      failure: undefined,
+      delivered: undefined,
+      lock,
+    };
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
       if (o.instance === instance) {
@@ -191,9 +208,17 @@ export class Oracle {
     return (this.#invalidations.get(id) ?? []).some((e) => e.invokedAt <= at && (e.resolvedAt === undefined || e.resolvedAt >= at));
   }
 
+  /**
+   * A loader run returned or threw. A failure counts as delivered only once this turn of the event
+   * loop is over: the loader's promise is not even rejected when it throws, and the cache sees the
+   * rejection a few promise reactions later, so a call made in between (by a promise reaction in
+   * the same turn, which a new request never is) may still join the failing load and get its
+   * error. That is not a cached error; a call made in a later turn that gets it is.
+   */
   loaderEnded(r: LoaderRun, failure?: LoaderFailure): void {
     r.end = this.now();
     r.failure = failure;
+    if (failure !== undefined) setImmediate(() => void (r.delivered = this.now()));
   }
 
   newFailure(r: LoaderRun): LoaderFailure {
@@ -294,7 +319,7 @@ export class Oracle {
       const r = this.#runs.find((x) => x.failure === err);
       if (r === undefined || r.instance !== instance || r.id !== id) {
         this.#violate(`${what} on instance ${instance} for ${id} got another call's loader error (${err.message})`);
-      } else if (r.end! < startedAt) {
+      } else if (r.delivered !== undefined && r.delivered < startedAt) {
         this.#violate(`${what} on instance ${instance} for ${id} got the error of loader run ${r.run}, which failed before the call started (a cached error)`);
       }
       return;
