@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LoaderTimeoutError } from 'nestjs-tiered-cache';
-import { sleep, uniquePrefix } from '../support/app.js';
+import { eventually, sleep, uniquePrefix } from '../support/app.js';
+import { nextTurn, settlement } from '../support/gated-loader.js';
 import { redisSuite } from '../support/redis-suite.js';
 
 /**
@@ -81,5 +82,29 @@ describe('counterexamples found by the fleet properties', () => {
     await a.invalidateTags(['even']);
     await sleep(1_500);
     expect(await b.get('k0')).toBeUndefined();
+  });
+
+  // fast-check seed 1876906325, path 4:2:3:3:3:3:3:3 (npm run fuzz, redis fleet with faults):
+  //   restart(), then getOrSet@2(k0, fails, delay 0) in the background and, a few promise
+  //   reactions later, getOrSet@2(k0, ...) -> "got the error of loader run 2, which failed
+  //   before the call started (a cached error)" (issue 13). Redis was not back yet, so the read
+  //   path never waited for I/O: the second call joined the load in the turn its loader threw in.
+  //   The oracle now flags only a call made in a later turn; this is what it must still hold.
+  it('runs its own loader for a call made the turn after a failed load, with Redis just killed', async () => {
+    const cache = await suite.cacheWith({ redis: suite.redis.url, keyPrefix: uniquePrefix('failed-load'), lock: false });
+    await suite.redis.kill();
+    try {
+      expect(await eventually(() => !cache.stats().l2.connected)).toBe(true);
+      const first = settlement(
+        cache.getOrSet('k0', async () => {
+          throw new Error('run 1 failed');
+        }),
+      );
+      await nextTurn();
+      expect(await cache.getOrSet('k0', async () => 'run 2')).toBe('run 2');
+      expect(await first).toEqual({ error: new Error('run 1 failed') });
+    } finally {
+      await suite.redis.start();
+    }
   });
 });

@@ -84,6 +84,11 @@ interface LoaderRun {
   start: number;
   end: number | undefined;
   failure: LoaderFailure | undefined;
+  /**
+   * When a failed run's error had reached the cache: the turn of the event loop after the throw
+   * (see `loaderEnded`). A call made from then on must not get it.
+   */
+  delivered: number | undefined;
   lock: boolean;
 }
 
@@ -208,7 +213,18 @@ export class Oracle {
     const id = rowId(tenant, key);
     const now = this.now();
     if (this.#closed.has(instance)) lock = false;
-    const r: LoaderRun = { run: ++this.#nextRun, instance, id, epoch: epoch.n, calledAt: epoch.at, start: now, end: undefined, failure: undefined, lock };
+    const r: LoaderRun = {
+      run: ++this.#nextRun,
+      instance,
+      id,
+      epoch: epoch.n,
+      calledAt: epoch.at,
+      start: now,
+      end: undefined,
+      failure: undefined,
+      delivered: undefined,
+      lock,
+    };
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
       if (o.instance === instance) {
@@ -235,9 +251,17 @@ export class Oracle {
     return r;
   }
 
+  /**
+   * A loader run returned or threw. A failure counts as delivered only once this turn of the event
+   * loop is over: the loader's promise is not even rejected when it throws, and the cache sees the
+   * rejection a few promise reactions later, so a call made in between (by a promise reaction in
+   * the same turn, which a new request never is) may still join the failing load and get its
+   * error. That is not a cached error; a call made in a later turn that gets it is.
+   */
   loaderEnded(r: LoaderRun, failure?: LoaderFailure): void {
     r.end = this.now();
     r.failure = failure;
+    if (failure !== undefined) setImmediate(() => void (r.delivered = this.now()));
   }
 
   newFailure(r: LoaderRun): LoaderFailure {
@@ -341,7 +365,7 @@ export class Oracle {
       const r = this.#runs.find((x) => x.failure === err);
       if (r === undefined || r.instance !== instance || r.id !== id) {
         this.#violate(`${what} on instance ${instance} for ${id} got another call's loader error (${err.message})`);
-      } else if (r.end! < startedAt) {
+      } else if (r.delivered !== undefined && r.delivered < startedAt) {
         this.#violate(`${what} on instance ${instance} for ${id} got the error of loader run ${r.run}, which failed before the call started (a cached error)`);
       }
       return;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VersionedDatabase } from '../../properties/model/database.js';
 import { type Bounds, LoaderFailure, Oracle } from '../../properties/model/oracle.js';
+import { nextTurn } from '../../support/gated-loader.js';
 
 /** The oracle itself has to be right before its verdicts on the cache mean anything. */
 function setup(bounds: Partial<Bounds> = {}) {
@@ -221,17 +222,35 @@ describe('oracle', () => {
     expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).toThrow(/on instances 0 and 1/);
   });
 
-  it("accepts a loader's error for the calls that overlapped it, and flags a cached one", () => {
+  it("accepts a loader's error for the calls that overlapped it, and flags a cached one", async () => {
     const { oracle, advance, now } = setup();
     const startedAt = now();
     const r = oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
     const failure = oracle.newFailure(r);
     oracle.loaderEnded(r, failure);
     expect(() => oracle.checkError(0, 'a', 'k0', startedAt, failure, 'getOrSet')).not.toThrow();
+    await nextTurn();
     advance(1);
     expect(() => oracle.checkError(0, 'a', 'k0', now(), failure, 'getOrSet')).toThrow(/cached error/);
     expect(() => oracle.checkError(1, 'a', 'k0', startedAt, failure, 'getOrSet')).toThrow(/another call's loader error/);
     expect(() => oracle.checkError(0, 'a', 'k0', startedAt, new LoaderFailure(99, 'x'), 'getOrSet')).toThrow(/another call's/);
+  });
+
+  // Issue 13 (npm run fuzz, redis fleet with faults, seed 1876906325): after a restart the read
+  // path never left the promise queue, and a call made a few reactions after the loader threw,
+  // before its load could have settled, was flagged as getting a cached error.
+  it('accepts the error for a call made after the loader threw but in the same turn, not one made a turn later', async () => {
+    const { oracle, advance, now } = setup();
+    const r = oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    const failure = oracle.newFailure(r);
+    oracle.loaderEnded(r, failure);
+    advance(1);
+    const sameTurn = now();
+    expect(() => oracle.checkError(0, 'a', 'k0', sameTurn, failure, 'getOrSet')).not.toThrow();
+    await nextTurn();
+    expect(() => oracle.checkError(0, 'a', 'k0', sameTurn, failure, 'getOrSet')).not.toThrow();
+    advance(1);
+    expect(() => oracle.checkError(0, 'a', 'k0', now(), failure, 'getOrSet')).toThrow(/cached error/);
   });
 
   it('flags any other failure as the cache failing a call', () => {
