@@ -24,6 +24,8 @@ const workers = Math.max(1, Number(process.env.FUZZ_WORKERS ?? 1));
 const baseSeed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 0x7fff_ffff);
 const runsEach = process.env.FUZZ_RUNS !== undefined ? String(Math.ceil(Number(process.env.FUZZ_RUNS) / workers)) : undefined;
 
+// The commit the runs test (taken before they start: HEAD may move during a long run).
+const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() ?? '';
 const started = new Date();
 const codes = await Promise.all(
   Array.from({ length: workers }, (_, i) => {
@@ -65,7 +67,6 @@ const env = ['FUZZ_RUNS', 'FUZZ_SEED', 'FUZZ_SECONDS', 'FUZZ_WORKERS', 'FUZZ_AVO
   .filter((k) => process.env[k] !== undefined)
   .map((k) => `${k}=${process.env[k]}`)
   .join(' ');
-const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() ?? '';
 const section = [
   `## ${started.toISOString()}: ${runs} runs, ${violations.length} violations`,
   '',
