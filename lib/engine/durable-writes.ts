@@ -7,7 +7,15 @@ const MAX_KEYS = 100_000;
 const RETRY_EVERY_MS = 1_000;
 
 /** A write of one key that the shared tier has not confirmed yet. */
-type Intent = { kind: 'del'; at: number; key: string } | { kind: 'put'; at: number; key: string; raw: Raw; envelope: Envelope };
+/**
+ * `at`: the write's time on this instance's clock (Date.now(); entries' times compare with it);
+ * `order`: the same instant to the microsecond, which the shared tier orders late writes by (two
+ * writes of one millisecond still order).
+ */
+type Intent = { kind: 'del'; at: number; order: number; key: string } | { kind: 'put'; at: number; order: number; key: string; raw: Raw; envelope: Envelope };
+
+/** Epoch ms with microseconds: the time a write is ordered by in the shared tier. */
+const preciseNow = (): number => performance.timeOrigin + performance.now();
 
 /**
  * Writes and invalidations that must not be lost: deletes, `set()`/`@CachePut` writes, prefix
@@ -32,19 +40,21 @@ export class DurableWrites {
   /** Deletes entries (value, lease; bumping their versions), given by user key and storage key. */
   async del(keys: readonly string[], storageKeys: readonly string[]): Promise<void> {
     const at = Date.now();
+    const order = preciseNow();
     storageKeys.forEach((sk, i) => {
-      this.#remember(sk, { kind: 'del', at, key: keys[i]! });
+      this.#remember(sk, { kind: 'del', at, order, key: keys[i]! });
     });
-    if ((await this.shared.del(storageKeys, at)) === FAILED) return this.#schedule();
+    if ((await this.shared.del(storageKeys, order)) === FAILED) return this.#schedule();
     for (const sk of storageKeys) this.#confirmed(sk, at);
   }
 
   /** An unconditional write of one entry (`set`, `@CachePut`). */
   async put(key: string, storageKey: string, raw: Raw, envelope: Envelope): Promise<void> {
     const at = envelope.createdAt;
-    this.#remember(storageKey, { kind: 'put', at, key, raw, envelope });
+    const order = preciseNow();
+    this.#remember(storageKey, { kind: 'put', at, order, key, raw, envelope });
     const ttl = envelope.staleUntil - Date.now();
-    if (ttl > 0 && (await this.shared.put(storageKey, raw, Math.ceil(ttl), at)) === FAILED) return this.#schedule();
+    if (ttl > 0 && (await this.shared.put(storageKey, raw, Math.ceil(ttl), order)) === FAILED) return this.#schedule();
     this.#confirmed(storageKey, at);
   }
 
@@ -88,8 +98,12 @@ export class DurableWrites {
     const written: string[] = [];
     for (const [sk, intent] of [...this.#keys]) {
       const ttl = intent.kind === 'put' ? intent.envelope.staleUntil - Date.now() : 0;
-      // With the write's own time: a later write another instance made meanwhile wins.
-      const r = intent.kind === 'put' && ttl > 0 ? await this.shared.put(sk, intent.raw, Math.ceil(ttl), intent.at) : await this.shared.del([sk], intent.at);
+      // With the write's own time: a write another instance made meanwhile (or in the same
+      // millisecond: their order is unknown) and that landed first wins.
+      const r =
+        intent.kind === 'put' && ttl > 0
+          ? await this.shared.put(sk, intent.raw, Math.ceil(ttl), intent.order, true)
+          : await this.shared.del([sk], intent.order);
       if (r === FAILED) continue;
       this.#confirmed(sk, intent.at);
       (intent.kind === 'put' && ttl > 0 ? written : deleted).push(intent.key);

@@ -26,7 +26,7 @@ redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1`);
 
 /**
- * The write version of an entry is `<time of its latest write, epoch ms>:<count of writes>`: the
+ * The write version of an entry is `<time of its latest write, epoch ms.µs>:<count of writes>`: the
  * count makes every write change it (a load without a lease compares it whole), the time orders
  * writes that land late — a `set` or `del` retried after an outage must not overwrite a write
  * made after it. Bumps KEYS[i] to `max(time, ARGV at):count+1` for ARGV[ttl] ms; returns the
@@ -37,25 +37,28 @@ local function bump(vk, at, ttl)
   local v = redis.call('GET', vk)
   local t, n = 0, 0
   if v then
-    local a, b = string.match(v, '^(%d+):(%d+)$')
+    local a, b = string.match(v, '^([%d%.]+):(%d+)$')
     if a then t, n = tonumber(a), tonumber(b) else n = tonumber(v) or 0 end
   end
   local keep = t
   if at > keep then keep = at end
-  redis.call('SET', vk, string.format('%d:%d', keep, n + 1), 'PX', ttl)
+  redis.call('SET', vk, string.format('%.3f:%d', keep, n + 1), 'PX', ttl)
   return t
 end
 `;
 
 /**
  * A plain write (set, @CachePut): frees any lease and bumps the write version, so no load in
- * flight (with a lease or without) can store over it — unless a later write (by its time) has
- * landed already: then it is dropped (0), as it would have been overwritten.
- * KEYS: value, lease, version. ARGV: bytes, ttl ms, version ttl ms, the write's time (epoch ms).
+ * flight (with a lease or without) can store over it — unless a later write of the key has landed
+ * already (by time; for a write sent again after the tier did not confirm it, ARGV[5] = '1', also
+ * one from the same millisecond, whose order is unknown): then it is dropped (0), as it would undo
+ * it. KEYS: value, lease, version.
+ * ARGV: bytes, ttl ms, version ttl ms, the write's time (epoch ms), '1' when sent again.
  */
 export const PUT = luaScript(`${BUMP_VERSION}
 local at = tonumber(ARGV[4])
-if bump(KEYS[3], at, ARGV[3]) > at then return 0 end
+local t = bump(KEYS[3], at, ARGV[3])
+if t > at or (t == at and ARGV[5] == '1') then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`);

@@ -220,10 +220,11 @@ export class RedisTier implements SharedTier {
     );
   }
 
-  put(key: string, raw: Raw, ttl: number, at = Date.now()): Promise<Outcome<true>> {
+  put(key: string, raw: Raw, ttl: number, at = performance.timeOrigin + performance.now(), resent = false): Promise<Outcome<true>> {
     this.#own?.record(key, raw);
     // A write replaces what other instances may serve: it goes through an open breaker, like a delete.
-    return this.#script(PUT, [key, leaseKey(key), versionKey(key)], [raw, ttlArg(ttl), VERSION_TTL, Math.floor(at)], true).then(okOrFailed);
+    const args = [raw, ttlArg(ttl), VERSION_TTL, at.toFixed(3), resent ? '1' : '0'];
+    return this.#script(PUT, [key, leaseKey(key), versionKey(key)], args, true).then(okOrFailed);
   }
 
   putIfVersion(key: string, raw: Raw, ttl: number, version: string): Promise<Outcome<boolean>> {
@@ -236,7 +237,7 @@ export class RedisTier implements SharedTier {
    * bounded by the timeout), so a breaker never keeps a stale value in Redis. On a Cluster, one
    * script per hash slot (a command may not span slots), sent together, with one outcome.
    */
-  del(keys: readonly string[], at = Date.now()): Promise<Outcome<true>> {
+  del(keys: readonly string[], at = performance.timeOrigin + performance.now()): Promise<Outcome<true>> {
     if (keys.length === 0) return Promise.resolve(true);
     if (this.#own !== undefined) for (const k of keys) this.#own.record(k, null);
     const groups = isCluster(this.client) ? groupBySlot(keys) : [keys];
@@ -244,7 +245,7 @@ export class RedisTier implements SharedTier {
       this.#evalsha(
         DELETE,
         g.flatMap((k) => [k, leaseKey(k), versionKey(k)]),
-        [VERSION_TTL, Math.floor(at)],
+        [VERSION_TTL, at.toFixed(3)],
       );
     return this.#run(() => Promise.all(groups.map(send)), true).then(okOrFailed);
   }

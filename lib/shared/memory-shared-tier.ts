@@ -307,9 +307,10 @@ export class MemorySharedTier implements SharedTier {
     }));
   }
 
-  put(key: string, raw: Raw, ttl: number, at = Date.now()): Promise<Outcome<true>> {
+  put(key: string, raw: Raw, ttl: number, at = performance.timeOrigin + performance.now(), resent = false): Promise<Outcome<true>> {
     return this.#timed(key, ttl, `put ${key}`, () => {
-      if (this.broker.bumpVersion(key, at) > at) return true as const;
+      const t = this.broker.bumpVersion(key, at);
+      if (t > at || (t === at && resent)) return true as const;
       this.broker.remove(leaseKey(key));
       this.broker.write(key, raw, ttl);
       return true as const;
@@ -324,7 +325,7 @@ export class MemorySharedTier implements SharedTier {
     });
   }
 
-  del(keys: readonly string[], at = Date.now()): Promise<Outcome<true>> {
+  del(keys: readonly string[], at = performance.timeOrigin + performance.now()): Promise<Outcome<true>> {
     return this.#command(`del ${keys.join(',')}`, () => {
       for (const k of keys) {
         this.broker.remove(k);

@@ -42,17 +42,18 @@ export interface SharedTier {
    */
   getVersioned(key: string): Promise<Outcome<{ raw: Raw | null; version: string }>>;
   /**
-   * An unconditional write (`set`, `@CachePut`) made at `at` (epoch ms, default now): stores `raw` for `ttl`
-   * ms, deletes the key's lease and bumps its version, so no load in flight (with or without a
-   * lease) stores over it. Dropped when the tier has seen a write of the key from later than `at`
-   * (a write retried after an outage must not undo a newer one); still `true`: it is settled.
+   * A write (`set`, `@CachePut`) made at `at` (epoch ms with microseconds, default now): stores `raw` for `ttl` ms,
+   * deletes the key's lease and bumps its version, so no load in flight (with or without a lease)
+   * stores over it. Dropped when a later write of the key has landed already — with `resent` (sent
+   * again after the tier did not confirm it) also one from the same millisecond, whose order is
+   * unknown — since it would undo it; it still answers `true` (it is settled).
    */
-  put(key: string, raw: Raw, ttl: number, at?: number): Promise<Outcome<true>>;
+  put(key: string, raw: Raw, ttl: number, at?: number, resent?: boolean): Promise<Outcome<true>>;
   /** A load's write without a lease: stores only if the version is still `version`; false if not. */
   putIfVersion(key: string, raw: Raw, ttl: number, version: string): Promise<Outcome<boolean>>;
   /**
    * Deletes entries (value and lease) and bumps their versions, so loads in flight store nothing;
-   * `at` (epoch ms, default now) is the delete's time, which a later-landing older `put` yields to.
+   * `at` (epoch ms with microseconds, default now) is the delete's time, which a later-landing older `put` yields to.
    * Critical.
    */
   del(keys: readonly string[], at?: number): Promise<Outcome<true>>;

@@ -57,6 +57,16 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
       expect(await fx.a.get(k)).toBe('made after the del');
     });
 
+    it('lands a first put of the same millisecond as the latest write, but not one sent again', async () => {
+      const t = Date.now();
+      await fx.b.del([k], t);
+      expect(await fx.a.put(k, 'sent again', 10_000, t, true)).toBe(true);
+      expect(await fx.b.get(k)).toBeNull();
+      // del() then set() in one millisecond on one instance: the set lands.
+      expect(await fx.a.put(k, 'set right after the del', 10_000, t)).toBe(true);
+      expect(await fx.b.get(k)).toBe('set right after the del');
+    });
+
     it('lets an older delete land all the same (removing is never stale)', async () => {
       const t = Date.now();
       await fx.a.put(k, 'v', 10_000, t);
