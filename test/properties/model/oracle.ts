@@ -9,6 +9,11 @@ import { type Row, rowId, type Tenant, tenantTag, type VersionedDatabase } from 
 export interface Bounds {
   /** Whether invalidations are published (`bus` option). */
   bus: boolean;
+  /**
+   * Whether Redis reports other clients' writes to this instance (`tracking` with L1, real Redis
+   * only): like the bus, it may evict a key here — and supersede its load — up to `busMs` after.
+   */
+  tracking?: boolean;
   /** How long another instance may serve an older version while its bus is up, in ms. */
   busMs: number;
   /**
@@ -376,7 +381,7 @@ export class Oracle {
 
   /** Whether another instance's eviction of `id` may have been delivered to `instance` since `from`. */
   #evictionDeliveredDuring(id: string, instance: number, from: number): boolean {
-    if (!this.bounds.bus) return false;
+    if (!this.bounds.bus && !this.bounds.tracking) return false;
     return (this.#invalidations.get(id) ?? []).some((e) => e.instance !== instance && (e.resolvedAt === undefined || e.resolvedAt + this.bounds.busMs >= from));
   }
 

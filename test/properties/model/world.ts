@@ -200,6 +200,8 @@ export function boundsFor(run: RunOptions, faults: { settleMs: number }): Bounds
   const grace = Math.max(m.grace, run.perCall ? 1_000 : 0);
   return {
     bus: m.bus,
+    // Memory tiers track nothing; a Redis run's instances do when L1 is on (a no-op bound there).
+    tracking: m.tracking !== false && m.l1 !== false,
     busMs: 500,
     // L1 TTL, plus one retry period of an unconfirmed delete (1 s), plus reconnect time.
     busDownMs: l1Ttl + 1_000 + faults.settleMs,

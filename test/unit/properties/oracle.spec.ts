@@ -205,6 +205,17 @@ describe('oracle', () => {
     expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
   });
 
+  // fuzz seed 550800594 (real Redis, bus: false, tracking on): instance 1's del() reached
+  // instance 0 through Redis's tracking report while its load ran.
+  it('allows it with the bus off when tracking may have delivered the eviction', () => {
+    const { oracle, advance } = setup({ bus: false, tracking: true, busMs: 50 });
+    const del = oracle.invalidating(1, ['t:a/k0']);
+    oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    oracle.invalidated(del);
+    advance(10);
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
+  });
+
   it('flags it when that eviction was delivered before the first load began', () => {
     const { oracle, advance } = setup({ busMs: 50 });
     oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
