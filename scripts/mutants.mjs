@@ -9,9 +9,9 @@
 //   MUTANT_FLEET_SECONDS  time limit of each real-Redis property, per mutant (default 60; 0 skips the stage)
 //   FUZZ_SEED         passed on (replay a run)
 //   --baseline        also run the suites on the unpatched copy first (it must pass)
-//   FUZZ_AVOID        features kept out of the draws (default none): to look past an open defect of lib/
-//                     (*.examples.spec.ts) are kept out of the draws, so a mutant is caught by
-//                     its own defect, not by one the baseline has too
+//   FUZZ_AVOID        features kept out of the draws (default none): to look past an open defect of
+//                     lib/ (*.examples.spec.ts), so a mutant is caught by its own defect, not by one
+//                     the baseline has too
 //
 // Stages run in order and a mutant stops at the first that catches it: the in-memory
 // interleavings (fast, thousands of orderings), then the real-Redis fleet (decorators, real
