@@ -1,6 +1,6 @@
 import type { InvalidationBus } from '../bus/invalidation-bus.js';
 import type { Envelope } from '../codec/envelope.js';
-import { FAILED, type Raw, type SharedTier } from '../shared/shared-tier.interface.js';
+import { FAILED, type Raw, type SharedTier, writeTime } from '../shared/shared-tier.interface.js';
 
 /** Most unconfirmed keys kept; past it the oldest are forgotten (their entries expire by TTL). */
 const MAX_KEYS = 100_000;
@@ -13,9 +13,6 @@ const RETRY_EVERY_MS = 1_000;
  * writes of one millisecond still order).
  */
 type Intent = { kind: 'del'; at: number; order: number; key: string } | { kind: 'put'; at: number; order: number; key: string; raw: Raw; envelope: Envelope };
-
-/** Epoch ms with microseconds: the time a write is ordered by in the shared tier. */
-const preciseNow = (): number => performance.timeOrigin + performance.now();
 
 /**
  * Writes and invalidations that must not be lost: deletes, `set()`/`@CachePut` writes, prefix
@@ -40,7 +37,7 @@ export class DurableWrites {
   /** Deletes entries (value, lease; bumping their versions), given by user key and storage key. */
   async del(keys: readonly string[], storageKeys: readonly string[]): Promise<void> {
     const at = Date.now();
-    const order = preciseNow();
+    const order = writeTime();
     storageKeys.forEach((sk, i) => {
       this.#remember(sk, { kind: 'del', at, order, key: keys[i]! });
     });
@@ -51,7 +48,7 @@ export class DurableWrites {
   /** An unconditional write of one entry (`set`, `@CachePut`). */
   async put(key: string, storageKey: string, raw: Raw, envelope: Envelope): Promise<void> {
     const at = envelope.createdAt;
-    const order = preciseNow();
+    const order = writeTime();
     this.#remember(storageKey, { kind: 'put', at, order, key, raw, envelope });
     const ttl = envelope.staleUntil - Date.now();
     if (ttl > 0 && (await this.shared.put(storageKey, raw, Math.ceil(ttl), order)) === FAILED) return this.#schedule();

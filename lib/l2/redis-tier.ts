@@ -11,6 +11,7 @@ import {
   type TrackingListener,
   VERSION_TTL,
   versionKey,
+  writeTime,
 } from '../shared/shared-tier.interface.js';
 import type { CacheStats } from '../stats/cache-stats.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
@@ -220,7 +221,7 @@ export class RedisTier implements SharedTier {
     );
   }
 
-  put(key: string, raw: Raw, ttl: number, at = performance.timeOrigin + performance.now(), resent = false): Promise<Outcome<true>> {
+  put(key: string, raw: Raw, ttl: number, at = writeTime(), resent = false): Promise<Outcome<true>> {
     this.#own?.record(key, raw);
     // A write replaces what other instances may serve: it goes through an open breaker, like a delete.
     const args = [raw, ttlArg(ttl), VERSION_TTL, at.toFixed(3), resent ? '1' : '0'];
@@ -237,7 +238,7 @@ export class RedisTier implements SharedTier {
    * bounded by the timeout), so a breaker never keeps a stale value in Redis. On a Cluster, one
    * script per hash slot (a command may not span slots), sent together, with one outcome.
    */
-  del(keys: readonly string[], at = performance.timeOrigin + performance.now()): Promise<Outcome<true>> {
+  del(keys: readonly string[], at = writeTime()): Promise<Outcome<true>> {
     if (keys.length === 0) return Promise.resolve(true);
     if (this.#own !== undefined) for (const k of keys) this.#own.record(k, null);
     const groups = isCluster(this.client) ? groupBySlot(keys) : [keys];

@@ -1,4 +1,4 @@
-import { FAILED, leaseKey, type Outcome, type Raw, type SharedTier, type Subscription, VERSION_TTL, versionKey } from './shared-tier.interface.js';
+import { FAILED, leaseKey, type Outcome, type Raw, type SharedTier, type Subscription, VERSION_TTL, versionKey, writeTime } from './shared-tier.interface.js';
 
 /**
  * Decides when a tier's reply or a bus delivery happens: `(p) => p` runs them in order; a
@@ -307,7 +307,7 @@ export class MemorySharedTier implements SharedTier {
     }));
   }
 
-  put(key: string, raw: Raw, ttl: number, at = performance.timeOrigin + performance.now(), resent = false): Promise<Outcome<true>> {
+  put(key: string, raw: Raw, ttl: number, at = writeTime(), resent = false): Promise<Outcome<true>> {
     return this.#timed(key, ttl, `put ${key}`, () => {
       const t = this.broker.bumpVersion(key, at);
       if (t > at || (t === at && resent)) return true as const;
@@ -325,7 +325,7 @@ export class MemorySharedTier implements SharedTier {
     });
   }
 
-  del(keys: readonly string[], at = performance.timeOrigin + performance.now()): Promise<Outcome<true>> {
+  del(keys: readonly string[], at = writeTime()): Promise<Outcome<true>> {
     return this.#command(`del ${keys.join(',')}`, () => {
       for (const k of keys) {
         this.broker.remove(k);

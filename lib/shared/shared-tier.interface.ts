@@ -158,3 +158,9 @@ export function versionKey(key: string): string {
  * store its result; any shorter load stores nothing.
  */
 export const VERSION_TTL = 60_000;
+
+/**
+ * The time writes are ordered by in the shared tier (see {@link SharedTier.put}): epoch ms with
+ * microseconds, so two writes of one millisecond still order.
+ */
+export const writeTime = (): number => performance.timeOrigin + performance.now();
