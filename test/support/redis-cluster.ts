@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { freePort } from './redis-server.js';
+import { freePort, throwawayServerArgs } from './redis-server.js';
 
 /** One `redis-server --cluster-enabled yes` process of a loopback Cluster. */
 export interface ClusterNodeProcess {
@@ -205,18 +205,7 @@ export class RedisCluster {
       [
         '--port',
         String(port),
-        '--bind',
-        this.host,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        this.#dir,
-        '--daemonize',
-        'no',
-        '--loglevel',
-        'warning',
+        ...throwawayServerArgs(this.host, this.#dir),
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',

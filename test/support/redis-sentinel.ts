@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { nodeCall, nodeCommand } from './redis-cluster.js';
-import { freePort } from './redis-server.js';
+import { freePort, throwawayServerArgs } from './redis-server.js';
 
 /**
  * A real Sentinel set-up on loopback: one primary, one replica and three
@@ -149,24 +149,7 @@ export class RedisSentinelSet {
   }
 
   #dataArgs(port: number): string[] {
-    return [
-      '--port',
-      String(port),
-      '--bind',
-      this.host,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      this.#dir,
-      '--daemonize',
-      'no',
-      '--loglevel',
-      'warning',
-      '--repl-diskless-sync-delay',
-      '0',
-    ];
+    return ['--port', String(port), ...throwawayServerArgs(this.host, this.#dir), '--repl-diskless-sync-delay', '0'];
   }
 
   /** Starts a server on a free port (another one if the port was taken meanwhile). */

@@ -9,6 +9,14 @@ import { Redis } from 'ioredis';
  * A real `redis-server` on a free loopback port, started for one suite and stopped by its PID.
  * Faults are real: `signal('SIGSTOP')`, `kill()` then `start()` again on the same port.
  */
+/**
+ * What every redis-server the tests start shares: bound to `host`, no persistence (its files, if
+ * any, in `dir`), in the foreground, quiet. The caller adds its ports and its own settings.
+ */
+export function throwawayServerArgs(host: string, dir: string): string[] {
+  return ['--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
+}
+
 export class RedisServer {
   readonly host = '127.0.0.1';
   #child: ChildProcess | undefined;
@@ -39,11 +47,9 @@ export class RedisServer {
   // biome-ignore lint/suspicious/useAdjacentOverloadSignatures: the instance start() restarts; the static one creates
   async start(): Promise<void> {
     if (this.#child) return;
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--dir', this.#dir, '--daemonize', 'no', '--loglevel', 'warning'],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
+    const child = spawn('redis-server', ['--port', String(this.port), ...throwawayServerArgs(this.host, this.#dir)], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     this.#child = child;
     child.once('exit', () => {
       if (this.#child === child) this.#child = undefined;

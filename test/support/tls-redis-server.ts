@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from './redis-server.js';
+import { freePort, throwawayServerArgs } from './redis-server.js';
 import type { TestPki } from './tls-certs.js';
 
 /** Whether redis-server asks TLS clients for a certificate (`--tls-auth-clients`). */
@@ -51,8 +51,7 @@ export class TlsRedisServer {
         String(this.adminPort),
         '--tls-port',
         String(this.port),
-        '--bind',
-        this.host,
+        ...throwawayServerArgs(this.host, this.#dir),
         '--tls-cert-file',
         server.certFile,
         '--tls-key-file',
@@ -61,16 +60,6 @@ export class TlsRedisServer {
         ca.certFile,
         '--tls-auth-clients',
         this.authClients,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        this.#dir,
-        '--daemonize',
-        'no',
-        '--loglevel',
-        'warning',
       ],
       // redis-server logs every refused handshake; the specs provoke them on purpose.
       { stdio: ['ignore', 'ignore', 'ignore'] },
