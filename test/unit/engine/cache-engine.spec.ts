@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryBroker } from '../../../lib/shared/memory-shared-tier.js';
 import { CACHE_TRACE_CHANNELS, type CacheTraceMessage } from '../../../lib/telemetry/trace-channels.js';
-import { closeEngines, deferred, engineOver, settle } from './engine-fixture.js';
+import { closeAll, deferred, engineOver, settle } from './support/engine-fleet.js';
 
 /**
  * The engine's composition (cache-engine.ts): evictions and invalidations reach this instance at
@@ -13,7 +13,7 @@ import { closeEngines, deferred, engineOver, settle } from './engine-fixture.js'
 afterEach(async () => {
   vi.useRealTimers();
   vi.restoreAllMocks();
-  await closeEngines();
+  await closeAll();
 });
 
 async function fleetOfTwo(options: Parameters<typeof engineOver>[1] = {}) {

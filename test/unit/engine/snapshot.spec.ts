@@ -10,7 +10,7 @@ import { MemoryBroker } from '../../../lib/shared/memory-shared-tier.js';
 import { CacheStats } from '../../../lib/stats/cache-stats.js';
 import type { Tracking, TrackingListener } from '../../../lib/shared/shared-tier.interface.js';
 import { LOAD_BUCKETS_MS } from '../../../lib/stats/cache-stats.js';
-import { closeEngines, deferred, engineOver, settle } from './engine-fixture.js';
+import { closeAll, deferred, engineOver, settle } from './support/engine-fleet.js';
 
 /**
  * `stats()` (snapshot.ts): every field after a known sequence of operations, as the README's
@@ -19,7 +19,7 @@ import { closeEngines, deferred, engineOver, settle } from './engine-fixture.js'
 afterEach(async () => {
   vi.useRealTimers();
   vi.restoreAllMocks();
-  await closeEngines();
+  await closeAll();
 });
 
 const T0 = 1_800_000_000_000;

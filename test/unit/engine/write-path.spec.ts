@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { approximateSize } from '../../../lib/l1/approximate-size.js';
 import type { EntryPolicy } from '../../../lib/options/entry-policy.js';
 import { MemoryBroker } from '../../../lib/shared/memory-shared-tier.js';
-import { closeEngines, deferred, engineOver, settle } from './engine-fixture.js';
+import { closeAll, deferred, engineOver, settle } from './support/engine-fleet.js';
 
 /**
  * The write path (write-path.ts): a load's result goes to L1 at once and to the shared tier
@@ -13,7 +13,7 @@ import { closeEngines, deferred, engineOver, settle } from './engine-fixture.js'
 afterEach(async () => {
   vi.useRealTimers();
   vi.restoreAllMocks();
-  await closeEngines();
+  await closeAll();
 });
 
 const T0 = 1_800_000_000_000;

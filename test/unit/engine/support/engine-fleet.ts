@@ -66,14 +66,26 @@ export async function fleet(
   return { broker, instances };
 }
 
-/** One engine without a shared tier (`redis: false`). */
-export async function l1Only(module: Omit<TieredCacheModuleOptions, 'redis'> = {}): Promise<{ engine: CacheEngine; cache: TieredCacheService }> {
-  const options = resolveOptions({ ...module, redis: false });
+/**
+ * A real engine over one in-memory tier (an instance of a fleet sharing its broker), or with no
+ * shared tier at all (`redis: false`) when `tier` is undefined, and the service over it.
+ */
+export async function engineOver(
+  tier: MemorySharedTier | undefined,
+  module: Omit<TieredCacheModuleOptions, 'redis'> = {},
+): Promise<{ engine: CacheEngine; cache: TieredCacheService }> {
+  // Validated like a Redis setup; nothing connects to the URL: the engine talks to `tier`.
+  const options = resolveOptions({ keyPrefix: 'p:', ...module, redis: tier ? 'redis://memory.invalid:6379' : false });
   const codec = await createCodec(options.serializer, options.maxValueBytes);
-  const engine = new CacheEngine(options, codec, undefined);
+  const engine = new CacheEngine(options, codec, tier);
   await engine.connect();
   open.push(engine);
   return { engine, cache: new TieredCacheService(engine) };
+}
+
+/** One engine without a shared tier (`redis: false`). */
+export function l1Only(module: Omit<TieredCacheModuleOptions, 'redis'> = {}): Promise<{ engine: CacheEngine; cache: TieredCacheService }> {
+  return engineOver(undefined, module);
 }
 
 /** Lets queued promise callbacks and zero-delay deliveries run (real macrotasks). */
