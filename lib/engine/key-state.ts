@@ -103,17 +103,7 @@ export class KeyStates {
 
   /** `supersede` for every key `match` accepts (every key without `match`). */
   supersedeWhere(match?: (key: string) => boolean): void {
-    this.epoch++;
-    for (const key in this.#flights) {
-      if (match !== undefined && !match(key)) continue;
-      this.#flights[key]!.superseded = true;
-      this.#dropFlight(key);
-    }
-    for (const [key, r] of this.#refreshes) {
-      if (match !== undefined && !match(key)) continue;
-      r.superseded = true;
-      this.#refreshes.delete(key);
-    }
+    this.#supersedeMatching(match === undefined ? () => true : (key) => match(key));
     const backoffs = this.#backoffs;
     if (backoffs === undefined) return;
     if (match === undefined) backoffs.clear();
@@ -125,15 +115,20 @@ export class KeyStates {
    * afresh instead of joining a load that began before the invalidation.
    */
   supersedeTagged(tags: readonly string[]): void {
+    this.#supersedeMatching((_key, f) => f.tags?.some((t) => tags.includes(t)) === true);
+  }
+
+  /** Marks every load and refresh `accept` picks superseded and forgets it. */
+  #supersedeMatching(accept: (key: string, f: Flight) => boolean): void {
     this.epoch++;
     for (const key in this.#flights) {
       const f = this.#flights[key]!;
-      if (f.tags === undefined || !f.tags.some((t) => tags.includes(t))) continue;
+      if (!accept(key, f)) continue;
       f.superseded = true;
       this.#dropFlight(key);
     }
     for (const [key, r] of this.#refreshes) {
-      if (r.tags === undefined || !r.tags.some((t) => tags.includes(t))) continue;
+      if (!accept(key, r)) continue;
       r.superseded = true;
       this.#refreshes.delete(key);
     }
