@@ -171,12 +171,16 @@ export class CacheEngine {
     announce();
   }
 
-  /** Drops every entry under this cache's prefix, in both tiers, on every instance. */
+  /**
+   * Drops every entry under this cache's prefix, in both tiers, on every instance. Writes and
+   * loads dated before it that reach the shared tier afterwards (retried after an outage, or
+   * landing while it deletes) are dropped there, on whichever instance they were made.
+   */
   async clear(): Promise<void> {
     this.local.evictWhere();
     if (this.isL1Only) return;
     const announce = () => this.bus?.publish('clear');
-    await this.durable.delPrefix(`${this.options.keyPrefix}{`, announce);
+    await this.durable.clear(`${this.options.keyPrefix}{`, announce);
     announce();
   }
 

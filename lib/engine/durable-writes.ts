@@ -1,10 +1,15 @@
 import type { InvalidationBus } from '../bus/invalidation-bus.js';
 import type { Envelope } from '../codec/envelope.js';
-import { FAILED, type Raw, type SharedTier, writeTime } from '../shared/shared-tier.interface.js';
+import { CLEAR_TTL, FAILED, type Raw, type SharedTier, writeTime } from '../shared/shared-tier.interface.js';
 
 /** Most unconfirmed keys kept; past it the oldest are forgotten (their entries expire by TTL). */
 const MAX_KEYS = 100_000;
 const RETRY_EVERY_MS = 1_000;
+/**
+ * A write older than this (ms) is resent as a delete: a clear it may predate is remembered by the
+ * shared tier for CLEAR_TTL only, and a delete is never stale.
+ */
+const RESEND_PUT_FOR_MS = CLEAR_TTL - 3_600_000;
 
 /** A write of one key that the shared tier has not confirmed yet. */
 /**
@@ -24,7 +29,8 @@ type Intent = { kind: 'del'; at: number; order: number; key: string } | { kind: 
  */
 export class DurableWrites {
   readonly #keys = new Map<string, Intent>();
-  readonly #prefixes = new Map<string, { at: number; announce: () => void }>();
+  /** `order`: for a clear, its time to the microsecond, which the shared tier's clear marker keeps. */
+  readonly #prefixes = new Map<string, { at: number; order?: number; announce: () => void }>();
   readonly #tags = new Map<string, { key: string; at: number; ttl: number }>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -63,6 +69,19 @@ export class DurableWrites {
     if (this.#prefixes.get(prefix)?.at === at) this.#prefixes.delete(prefix);
   }
 
+  /**
+   * `clear()`: deletes every entry under `${keyPrefix}{` after recording the clear's time in the
+   * shared tier, which then drops any write dated before it — this instance's or another's,
+   * retried later by an instance that never heard of the clear.
+   */
+  async clear(prefix: string, announce: () => void): Promise<void> {
+    const at = Date.now();
+    const order = writeTime();
+    this.#prefixes.set(prefix, { at, order, announce });
+    if ((await this.shared.clear(prefix, order)) === FAILED) return this.#schedule();
+    if (this.#prefixes.get(prefix)?.at === at) this.#prefixes.delete(prefix);
+  }
+
   /** Writes a tag's invalidation marker (its time, `at`) for `ttl` ms. */
   async tag(tag: string, markerKey: string, at: number, ttl: number): Promise<void> {
     this.#tags.set(tag, { key: markerKey, at, ttl });
@@ -94,7 +113,7 @@ export class DurableWrites {
     const deleted: string[] = [];
     const written: string[] = [];
     for (const [sk, intent] of [...this.#keys]) {
-      const ttl = intent.kind === 'put' ? intent.envelope.staleUntil - Date.now() : 0;
+      const ttl = intent.kind === 'put' && writeTime() - intent.order < RESEND_PUT_FOR_MS ? intent.envelope.staleUntil - Date.now() : 0;
       // With the write's own time: a write another instance made meanwhile (or in the same
       // millisecond: their order is unknown) and that landed first wins.
       const r =
@@ -108,7 +127,8 @@ export class DurableWrites {
     if (deleted.length > 0) this.bus?.publish('del', deleted);
     if (written.length > 0) this.bus?.publish('set', written);
     for (const [prefix, p] of [...this.#prefixes]) {
-      if ((await this.shared.delPrefix(prefix)) === FAILED) continue;
+      const r = p.order === undefined ? await this.shared.delPrefix(prefix) : await this.shared.clear(prefix, p.order);
+      if (r === FAILED) continue;
       if (this.#prefixes.get(prefix)?.at === p.at) this.#prefixes.delete(prefix);
       p.announce();
     }

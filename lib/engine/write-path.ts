@@ -2,7 +2,7 @@ import { type Envelope, UnserializableValueError } from '../codec/envelope.js';
 import { approximateSize } from '../l1/approximate-size.js';
 import type { L1Entry } from '../l1/memory-tier.js';
 import { type EntryPolicy, entryTimes } from '../options/entry-policy.js';
-import type { Raw } from '../shared/shared-tier.interface.js';
+import { type Raw, writeTime } from '../shared/shared-tier.interface.js';
 import type { CacheEngine } from './cache-engine.js';
 import type { Flight } from './key-state.js';
 
@@ -26,6 +26,8 @@ export class WritePath {
     // Entries are dated from the start of their load: an invalidation (of a tag) during the load
     // then covers what it returns.
     const createdAt = Date.now();
+    // The same instant on the shared tier's write clock: a clear after it drops the load's fill.
+    const since = writeTime();
     const start = performance.now();
     const token = claim !== undefined && 'token' in claim ? claim.token : undefined;
     let value: unknown;
@@ -47,13 +49,13 @@ export class WritePath {
       if (token !== undefined) e.releaseLease(key, sk, token);
       throw err;
     }
-    if (!f.superseded && !sp.unless?.(value)) void this.#storeLoaded(key, sk, value, sp, createdAt, delta, claim);
+    if (!f.superseded && !sp.unless?.(value)) void this.#storeLoaded(key, sk, value, sp, createdAt, since, delta, claim);
     else if (token !== undefined) e.releaseLease(key, sk, token);
     return value;
   }
 
   /** L1 now; the shared tier through the claim, in the background. */
-  async #storeLoaded(key: string, sk: string, value: unknown, p: EntryPolicy, createdAt: number, delta: number, claim: Claim): Promise<void> {
+  async #storeLoaded(key: string, sk: string, value: unknown, p: EntryPolicy, createdAt: number, since: number, delta: number, claim: Claim): Promise<void> {
     const e = this.e;
     const token = claim !== undefined && 'token' in claim ? claim.token : undefined;
     const written = this.#prepare(key, value, p, createdAt, delta);
@@ -69,7 +71,7 @@ export class WritePath {
     const ttl = envelope.staleUntil - Date.now();
     let stored: boolean | undefined;
     if (token !== undefined) {
-      stored = await e.lease!.fill(sk, token, raw, ttl, e.bus!.channel, e.bus!.encode('fill', [key]));
+      stored = await e.lease!.fill(sk, token, raw, ttl, e.bus!.channel, e.bus!.encode('fill', [key]), since);
       if (stored === undefined) e.releaseLease(key, sk, token);
     } else {
       const r = await e.shared.putIfVersion(sk, raw, ttl, (claim as { version: string }).version);

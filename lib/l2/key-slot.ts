@@ -46,3 +46,25 @@ export function groupBySlot(keys: readonly string[]): string[][] {
   }
   return [...groups.values()];
 }
+
+let slotTags: string[] | undefined;
+
+/**
+ * A short hash tag for `slot`: a key holding `{tag}` lives in that slot. The table is built on
+ * first use (about 170 000 CRC16s of a few bytes, once per process; only Cluster users need it).
+ */
+export function slotTag(slot: number): string {
+  if (slotTags === undefined) {
+    const tags = new Array<string>(SLOTS);
+    for (let i = 0, found = 0; found < SLOTS; i++) {
+      const tag = i.toString(36);
+      const s = keySlot(tag);
+      if (tags[s] === undefined) {
+        tags[s] = tag;
+        found++;
+      }
+    }
+    slotTags = tags;
+  }
+  return slotTags[slot]!;
+}

@@ -1,7 +1,15 @@
 import { luaScript } from './lua-script.js';
 
 // Every script touches one entry's keys only: `${prefix}{key}`, `…:lease` and `…:ver` share a
-// Redis Cluster hash slot through the braces.
+// Redis Cluster hash slot through the braces; so does the clear marker the tier passes with
+// them (one per slot on a Cluster, see RedisTier).
+
+/** The time (epoch ms.µs) of the latest clear a marker key holds, 0 for none. */
+const CLEARED_AT = `
+local function clearedAt(mk)
+  return tonumber(redis.call('GET', mk) or '0') or 0
+end
+`;
 
 /**
  * SET lease NX PX; returns 'acquired', or the holder's remaining lease in ms, or — when ARGV[3] is
@@ -16,13 +24,18 @@ return redis.call('PTTL', KEYS[1])`);
 /**
  * Writes the loaded value only while the lease is still the holder's, frees the lease and tells
  * the waiters (ARGV[4] channel, ARGV[5] message). An eviction on any instance deletes the lease,
- * so a load that was in flight during it writes nothing: no stale set. KEYS: value, lease.
+ * so a load that was in flight during it writes nothing: no stale set. A clear's SCAN may reach
+ * the lease only after the fill, though, so the load's start (ARGV[6], epoch ms.µs; '' for no
+ * check) is checked against the clear marker too: loaded before a clear, nothing is written
+ * (the lease is still freed and the waiters told). KEYS: value, lease, clear marker.
  */
-export const FILL = luaScript(`
+export const FILL = luaScript(`${CLEARED_AT}
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local stale = ARGV[6] ~= '' and clearedAt(KEYS[3]) >= tonumber(ARGV[6])
+if not stale then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 redis.call('DEL', KEYS[2])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
+if stale then return 0 end
 return 1`);
 
 /**
@@ -52,11 +65,13 @@ end
  * flight (with a lease or without) can store over it — unless a later write of the key has landed
  * already (by time; for a write sent again after the tier did not confirm it, ARGV[5] = '1', also
  * one from the same millisecond, whose order is unknown): then it is dropped (0), as it would undo
- * it. KEYS: value, lease, version.
+ * it. Dropped as well, touching nothing, when it is no later than the cache's latest clear: as if
+ * it had landed before the clear. KEYS: value, lease, version, clear marker.
  * ARGV: bytes, ttl ms, version ttl ms, the write's time (epoch ms), '1' when sent again.
  */
-export const PUT = luaScript(`${BUMP_VERSION}
+export const PUT = luaScript(`${BUMP_VERSION}${CLEARED_AT}
 local at = tonumber(ARGV[4])
+if clearedAt(KEYS[4]) >= at then return 0 end
 local t = bump(KEYS[3], at, ARGV[3])
 if t > at or (t == at and ARGV[5] == '1') then return 0 end
 redis.call('DEL', KEYS[2])
@@ -65,10 +80,14 @@ return 1`);
 
 /**
  * A load's write without a lease (lock: false): only if the write version is still the one read
- * before the load ('' for none). KEYS: value, version. ARGV: bytes, ttl ms, version.
+ * before the load ('' for none; `<version>|<clear marker>` once the cache was cleared, see
+ * `versionWithClear`). KEYS: value, version, clear marker. ARGV: bytes, ttl ms, version.
  */
 export const PUT_IF_VERSION = luaScript(`
-if (redis.call('GET', KEYS[2]) or '') ~= ARGV[3] then return 0 end
+local v = redis.call('GET', KEYS[2]) or ''
+local m = redis.call('GET', KEYS[3])
+if m then v = v .. '|' .. m end
+if v ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`);
 
@@ -85,6 +104,17 @@ for i = 1, #KEYS, 3 do
 end
 return 1`);
 
+/**
+ * Records a clear's time (ARGV[1], epoch ms.µs) in a clear marker for ARGV[2] ms, unless it holds
+ * a later one already (a clear retried after a later one landed must not move it back). KEYS:
+ * marker.
+ */
+export const MARK_CLEAR = luaScript(`${CLEARED_AT}
+local at = ARGV[1]
+if clearedAt(KEYS[1]) > tonumber(at) then at = redis.call('GET', KEYS[1]) end
+redis.call('SET', KEYS[1], at, 'PX', ARGV[2])
+return 1`);
+
 /** Compare-and-delete: only the holder's token frees the lease. KEYS: lease. */
 export const RELEASE = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -96,4 +126,4 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0`);
 
 /** Every script, loaded into Redis on connect so the first miss does not pay for NOSCRIPT. */
-export const LEASE_SCRIPTS = [ACQUIRE, FILL, PUT, PUT_IF_VERSION, DELETE, RELEASE, EXTEND] as const;
+export const LEASE_SCRIPTS = [ACQUIRE, FILL, PUT, PUT_IF_VERSION, DELETE, MARK_CLEAR, RELEASE, EXTEND] as const;

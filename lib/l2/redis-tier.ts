@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { escapeGlob } from '../keys/cache-key.util.js';
 import {
+  CLEAR_TTL,
+  clearMarkerKey,
   FAILED,
   leaseKey,
   type Outcome,
@@ -11,6 +13,7 @@ import {
   type TrackingListener,
   VERSION_TTL,
   versionKey,
+  versionWithClear,
   writeTime,
 } from '../shared/shared-tier.interface.js';
 import type { CacheStats } from '../stats/cache-stats.js';
@@ -18,11 +21,11 @@ import type { ResolvedOptions } from '../options/resolve-options.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { type Deadline, DeadlineQueue } from './deadline-queue.js';
 import type { LuaScript } from './lua-script.js';
-import { groupBySlot } from './key-slot.js';
+import { groupBySlot, keySlot, SLOTS, slotTag } from './key-slot.js';
 import { clusterPrimaries, isCluster, type OwnedClient, type RedisClient, secretsOf, usesTls } from './redis-connection.js';
 import { type Diagnosis, diagnose, isPermissionRefusal, type L2Problem } from './redis-diagnosis.js';
 import { describeMissing, findMissingPermissions, type MissingPermission } from './redis-permissions.js';
-import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, PUT, PUT_IF_VERSION, RELEASE } from './redis-scripts.js';
+import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, MARK_CLEAR, PUT, PUT_IF_VERSION, RELEASE } from './redis-scripts.js';
 import { RedisSubscription } from './redis-subscription.js';
 import { RedisTracking } from './redis-tracking.js';
 import { OwnWrites } from './own-writes.js';
@@ -30,6 +33,8 @@ import { OwnWrites } from './own-writes.js';
 /** Most commands allowed to wait for a reply at once; beyond it Redis is treated as away. */
 const MAX_PENDING = 10_000;
 const SCAN_BATCH = 500;
+/** Clear markers written per round trip on a Cluster (one per hash slot, 16 384 in all). */
+const MARK_BATCH = 512;
 
 /**
  * The shared tier on Redis. Every command is bounded by `timeoutMs`; a failure or a timeout is counted and
@@ -213,10 +218,14 @@ export class RedisTier implements SharedTier {
   }
 
   getVersioned(key: string): Promise<Outcome<{ raw: Raw | null; version: string }>> {
+    const keys = [key, versionKey(key), this.#clearMarker(key)];
     return this.#call(
       runThunk,
-      (): Promise<(Raw | null)[]> => (this.binary ? this.client.mgetBuffer(key, versionKey(key)) : this.client.mget(key, versionKey(key))),
-      ([raw, version]: (Raw | null)[]): Outcome<{ raw: Raw | null; version: string }> => ({ raw: raw ?? null, version: version?.toString() ?? '' }),
+      (): Promise<(Raw | null)[]> => (this.binary ? this.client.mgetBuffer(...keys) : this.client.mget(...keys)),
+      ([raw, version, marker]: (Raw | null)[]): Outcome<{ raw: Raw | null; version: string }> => ({
+        raw: raw ?? null,
+        version: versionWithClear(version, marker),
+      }),
       failed,
     );
   }
@@ -225,12 +234,22 @@ export class RedisTier implements SharedTier {
     this.#own?.record(key, raw);
     // A write replaces what other instances may serve: it goes through an open breaker, like a delete.
     const args = [raw, ttlArg(ttl), VERSION_TTL, at.toFixed(3), resent ? '1' : '0'];
-    return this.#script(PUT, [key, leaseKey(key), versionKey(key)], args, true).then(okOrFailed);
+    return this.#script(PUT, [key, leaseKey(key), versionKey(key), this.#clearMarker(key)], args, true).then(okOrFailed);
   }
 
   putIfVersion(key: string, raw: Raw, ttl: number, version: string): Promise<Outcome<boolean>> {
     this.#own?.record(key, raw);
-    return this.#script(PUT_IF_VERSION, [key, versionKey(key)], [raw, ttlArg(ttl), version]).then(boolOrFailed);
+    return this.#script(PUT_IF_VERSION, [key, versionKey(key), this.#clearMarker(key)], [raw, ttlArg(ttl), version]).then(boolOrFailed);
+  }
+
+  /**
+   * The clear marker a script checks for `key`. A script may only touch keys of one hash slot, so
+   * on a Cluster every slot has a marker of its own (`…__clear:v1{tag}`, the tag chosen to hash to
+   * that slot) and `clear()` writes all of them.
+   */
+  #clearMarker(key: string): string {
+    const marker = clearMarkerKey(key);
+    return isCluster(this.client) ? `${marker}{${slotTag(keySlot(key))}}` : marker;
   }
 
   /**
@@ -256,6 +275,29 @@ export class RedisTier implements SharedTier {
     return okOrFailed(await this.#deleteMatching(`${escapeGlob(prefix)}*`));
   }
 
+  /**
+   * Marks the clear first, so a write dated before it that lands during the SCAN (behind its
+   * cursor) or after it is dropped by its script; then deletes as `delPrefix`. On a Cluster the
+   * 16 384 slot markers go in batches of {@link MARK_BATCH}, each bounded by the timeout.
+   */
+  async clear(prefix: string, at = writeTime()): Promise<Outcome<true>> {
+    const marker = clearMarkerKey(prefix);
+    const args = [at.toFixed(3), CLEAR_TTL];
+    if (!isCluster(this.client)) {
+      if ((await this.#script(MARK_CLEAR, [marker], args, true)) === FAILED) return FAILED;
+    } else {
+      for (let from = 0; from < SLOTS; from += MARK_BATCH) {
+        const batch: Promise<unknown>[] = [];
+        const mark = () => {
+          for (let slot = from; slot < Math.min(SLOTS, from + MARK_BATCH); slot++) batch.push(this.#evalsha(MARK_CLEAR, [`${marker}{${slotTag(slot)}}`], args));
+          return Promise.all(batch);
+        };
+        if ((await this.#run(mark, true)) === FAILED) return FAILED;
+      }
+    }
+    return this.delPrefix(prefix);
+  }
+
   acquire(key: string, token: string, ttl: number, checkValue: boolean): Promise<Outcome<'acquired' | 'exists' | number>> {
     return this.#script(ACQUIRE, [leaseKey(key), key], [token, ttlArg(ttl), checkValue ? '1' : '0']) as Promise<Outcome<'acquired' | 'exists' | number>>;
   }
@@ -264,9 +306,10 @@ export class RedisTier implements SharedTier {
     return this.#script(EXTEND, [leaseKey(key)], [token, ttlArg(ttl)]).then(boolOrFailed);
   }
 
-  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<Outcome<boolean>> {
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since?: number): Promise<Outcome<boolean>> {
     this.#own?.record(key, raw);
-    return this.#script(FILL, [key, leaseKey(key)], [token, raw, ttlArg(ttl), channel, message]).then(boolOrFailed);
+    const args = [token, raw, ttlArg(ttl), channel, message, since === undefined ? '' : since.toFixed(3)];
+    return this.#script(FILL, [key, leaseKey(key), this.#clearMarker(key)], args).then(boolOrFailed);
   }
 
   release(key: string, token: string): Promise<Outcome<boolean>> {

@@ -113,9 +113,12 @@ export class FleetLease {
     return work.finally(() => clearInterval(timer));
   }
 
-  /** Stores the loaded value if the lease is still ours; false if it was taken away, undefined if not known. */
-  async fill(redisKey: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<boolean | undefined> {
-    const r = await this.tier.fill(redisKey, token, raw, ttl, channel, message);
+  /**
+   * Stores the loaded value if the lease is still ours and no clear came after `since` (the
+   * load's start, see `SharedTier.fill`); false if not, undefined if not known.
+   */
+  async fill(redisKey: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since: number): Promise<boolean | undefined> {
+    const r = await this.tier.fill(redisKey, token, raw, ttl, channel, message, since);
     return r === FAILED ? undefined : r;
   }
 

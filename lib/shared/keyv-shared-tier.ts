@@ -156,6 +156,15 @@ export class KeyvSharedTier implements SharedTier {
     return this.#call(() => run.then(() => true as const), true);
   }
 
+  /**
+   * A prefix delete: a Keyv store has no scripts to check a marker with, so writes are ordered
+   * against the clear in this process only (see {@link KeyvSharedTier.delPrefix}); another
+   * instance's older write may still land after it (this tier has no bus either).
+   */
+  clear(prefix: string): Promise<Outcome<true>> {
+    return this.delPrefix(prefix);
+  }
+
   /** No lease: the engine takes none over a tier without a bus (`hasBus`); these answer FAILED. */
   acquire(): Promise<Outcome<never>> {
     return Promise.resolve(FAILED);

@@ -1,4 +1,18 @@
-import { FAILED, leaseKey, type Outcome, type Raw, type SharedTier, type Subscription, VERSION_TTL, versionKey, writeTime } from './shared-tier.interface.js';
+import {
+  CLEAR_TTL,
+  clearMarkerKey,
+  clearTimeOf,
+  FAILED,
+  leaseKey,
+  type Outcome,
+  type Raw,
+  type SharedTier,
+  type Subscription,
+  VERSION_TTL,
+  versionKey,
+  versionWithClear,
+  writeTime,
+} from './shared-tier.interface.js';
 
 /**
  * Decides when a tier's reply or a bus delivery happens: `(p) => p` runs them in order; a
@@ -127,6 +141,16 @@ export class MemoryBroker {
     const [t = 0, n = 0] = (this.read(vk)?.toString() ?? '0:0').split(':').map(Number);
     this.write(vk, `${Math.max(t, at)}:${n + 1}`, VERSION_TTL);
     return t;
+  }
+
+  /** @internal The time of the latest clear of the cache `key` belongs to (0 for none). */
+  clearedAt(key: string): number {
+    return clearTimeOf(this.read(clearMarkerKey(key)));
+  }
+
+  /** @internal The version `getVersioned` reports: the key's write version and its cache's clear marker. */
+  version(key: string): string {
+    return versionWithClear(this.read(versionKey(key)), this.read(clearMarkerKey(key)));
   }
 
   /** @internal */
@@ -303,12 +327,14 @@ export class MemorySharedTier implements SharedTier {
   getVersioned(key: string): Promise<Outcome<{ raw: Raw | null; version: string }>> {
     return this.#command(`getVersioned ${key}`, () => ({
       raw: this.broker.read(key),
-      version: this.broker.read(versionKey(key))?.toString() ?? '',
+      version: this.broker.version(key),
     }));
   }
 
   put(key: string, raw: Raw, ttl: number, at = writeTime(), resent = false): Promise<Outcome<true>> {
     return this.#timed(key, ttl, `put ${key}`, () => {
+      // Older than a clear that landed: as if it had landed before it (and been deleted by it).
+      if (this.broker.clearedAt(key) >= at) return true as const;
       const t = this.broker.bumpVersion(key, at);
       if (t > at || (t === at && resent)) return true as const;
       this.broker.remove(leaseKey(key));
@@ -319,7 +345,7 @@ export class MemorySharedTier implements SharedTier {
 
   putIfVersion(key: string, raw: Raw, ttl: number, version: string): Promise<Outcome<boolean>> {
     return this.#timed(key, ttl, `putIfVersion ${key}`, () => {
-      if ((this.broker.read(versionKey(key))?.toString() ?? '') !== version) return false;
+      if (this.broker.version(key) !== version) return false;
       this.broker.write(key, raw, ttl);
       return true;
     });
@@ -338,6 +364,15 @@ export class MemorySharedTier implements SharedTier {
 
   delPrefix(prefix: string): Promise<Outcome<true>> {
     return this.#command(`delPrefix ${prefix}`, () => {
+      this.broker.removePrefix(prefix);
+      return true as const;
+    });
+  }
+
+  clear(prefix: string, at = writeTime()): Promise<Outcome<true>> {
+    return this.#command(`clear ${prefix}`, () => {
+      const marker = clearMarkerKey(prefix);
+      this.broker.write(marker, String(Math.max(at, clearTimeOf(this.broker.read(marker)))), CLEAR_TTL);
       this.broker.removePrefix(prefix);
       return true as const;
     });
@@ -364,14 +399,16 @@ export class MemorySharedTier implements SharedTier {
     });
   }
 
-  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<Outcome<boolean>> {
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since?: number): Promise<Outcome<boolean>> {
     return this.#timed(key, ttl, `fill ${key}`, () => {
       const lk = leaseKey(key);
       if (this.broker.read(lk) !== token) return false;
-      this.broker.write(key, raw, ttl);
+      // Loaded before a clear: not stored, but the lease is freed and waiters told, as by a fill.
+      const stale = since !== undefined && this.broker.clearedAt(key) >= since;
+      if (!stale) this.broker.write(key, raw, ttl);
       this.broker.remove(lk);
       this.broker.publish(channel, message);
-      return true;
+      return !stale;
     });
   }
 

@@ -36,6 +36,9 @@ export class NullSharedTier implements SharedTier {
   delPrefix(): Promise<true> {
     return confirmed;
   }
+  clear(): Promise<true> {
+    return confirmed;
+  }
   acquire(): Promise<Outcome<never>> {
     return failed;
   }

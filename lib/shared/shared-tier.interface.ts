@@ -36,9 +36,10 @@ export interface SharedTier {
   /** The stored bytes of an entry, or null when absent. */
   get(key: string): Promise<Outcome<Raw | null>>;
   /**
-   * The stored bytes and the key's write version (`''` when it has none). A load without a lease
-   * passes the version to {@link SharedTier.putIfVersion}, so a write or delete that happened
-   * meanwhile (which bumps the version) makes its store a no-op.
+   * The stored bytes and the key's write version (`''` when it has none; it also covers the clear
+   * marker, see {@link SharedTier.clear}). A load without a lease passes the version to
+   * {@link SharedTier.putIfVersion}, so a write, delete or clear that happened meanwhile (which
+   * changes the version) makes its store a no-op.
    */
   getVersioned(key: string): Promise<Outcome<{ raw: Raw | null; version: string }>>;
   /**
@@ -46,7 +47,8 @@ export interface SharedTier {
    * deletes the key's lease and bumps its version, so no load in flight (with or without a lease)
    * stores over it. Dropped when a later write of the key has landed already — with `resent` (sent
    * again after the tier did not confirm it) also one from the same millisecond, whose order is
-   * unknown — since it would undo it; it still answers `true` (it is settled).
+   * unknown — since it would undo it, and when a {@link SharedTier.clear} dated after `at` has
+   * landed (or is under way); it still answers `true` (it is settled).
    */
   put(key: string, raw: Raw, ttl: number, at?: number, resent?: boolean): Promise<Outcome<true>>;
   /** A load's write without a lease: stores only if the version is still `version`; false if not. */
@@ -59,6 +61,17 @@ export interface SharedTier {
   del(keys: readonly string[], at?: number): Promise<Outcome<true>>;
   /** Deletes every key starting with `prefix` (in batches; never KEYS or FLUSHDB). Critical. */
   delPrefix(prefix: string): Promise<Outcome<true>>;
+  /**
+   * `clear()` of a whole cache: `prefix` is `${keyPrefix}{`, `at` (epoch ms with microseconds,
+   * default now) the clear's time. First records `at` in the cache's clear marker
+   * ({@link clearMarkerKey}, kept for {@link CLEAR_TTL} ms; a later clear only moves it forward),
+   * then deletes every entry as {@link SharedTier.delPrefix}. From then on a value write dated
+   * before `at` — a `put` whose `at` is older, a `fill` whose `since` is older, a `putIfVersion`
+   * whose version was read before the marker moved — is dropped, whenever it lands: during the
+   * delete's batches or after them, retried by an instance that never heard of the clear.
+   * Critical.
+   */
+  clear(prefix: string, at?: number): Promise<Outcome<true>>;
 
   /**
    * Takes the key's lease for `ttl` ms with `token` when it is free: `'acquired'`. When taken:
@@ -70,9 +83,11 @@ export interface SharedTier {
   extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>>;
   /**
    * If `token` still holds the lease: stores `raw` for `ttl` ms, deletes the lease and publishes
-   * `message` on `channel` (atomically). False when the lease was lost (evicted meanwhile).
+   * `message` on `channel` (atomically). False when the lease was lost (evicted meanwhile), or
+   * when a {@link SharedTier.clear} dated after `since` (the load's start, epoch ms with
+   * microseconds; default: no such check) has landed or is under way.
    */
-  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<Outcome<boolean>>;
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since?: number): Promise<Outcome<boolean>>;
   /** Deletes the lease if `token` still holds it. Critical. */
   release(key: string, token: string): Promise<Outcome<boolean>>;
 
@@ -150,6 +165,39 @@ export function leaseKey(key: string): string {
 /** The write-version key of an entry: same hash slot as the value. */
 export function versionKey(key: string): string {
   return `${key}:ver`;
+}
+
+/**
+ * The clear marker of the cache a storage key (or a `clear()` prefix, `${keyPrefix}{`) belongs
+ * to: `${keyPrefix}__clear:v1`, holding the time of the cache's latest `clear()`. Derived from
+ * what precedes the first `{` — the part Redis Cluster does not hash when the prefix has no brace
+ * of its own — so every key of one cache finds the same marker. On a Cluster the Redis tier keeps
+ * one marker per hash slot beside it, so the scripts can read it with the entry.
+ */
+export function clearMarkerKey(key: string): string {
+  const brace = key.indexOf('{');
+  return `${brace === -1 ? key : key.slice(0, brace)}__clear:v1`;
+}
+
+/**
+ * How long a clear marker lives, in milliseconds (one day): a write dated before a clear is
+ * dropped while it lives. Writes retried by {@link SharedTier.put} after longer than this are
+ * resent as deletes by the engine instead, so none can outlive it.
+ */
+export const CLEAR_TTL = 86_400_000;
+
+/** The clear time a marker holds, epoch ms with microseconds (0 for none). */
+export function clearTimeOf(marker: Raw | null | undefined): number {
+  return marker == null ? 0 : Number(marker.toString()) || 0;
+}
+
+/**
+ * A key's write version as {@link SharedTier.getVersioned} reports it: its `:ver` (`''` for none)
+ * and, once the cache was cleared, the clear marker — so a clear changes every key's version.
+ */
+export function versionWithClear(version: Raw | null | undefined, marker: Raw | null | undefined): string {
+  const v = version?.toString() ?? '';
+  return marker == null ? v : `${v}|${marker.toString()}`;
 }
 
 /**

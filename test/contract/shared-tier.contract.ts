@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FAILED, leaseKey, type SharedTier, versionKey } from '../../lib/shared/shared-tier.interface.js';
+import { clearMarkerKey, FAILED, leaseKey, type SharedTier, versionKey, writeTime } from '../../lib/shared/shared-tier.interface.js';
 
 /** Two instances' tiers over one store, for one test. */
 export interface SharedTierFixture {
@@ -181,6 +181,48 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
       expect(await fx.a.get(outside)).toBe('v');
       expect(await fx.b.acquire(`${fx.prefix}{c}`, 'tb', 1_000, false)).toBe('acquired');
       await fx.a.del([outside]);
+    });
+
+    // Issue 13: clear() deleted the write versions with the entries, so a write dated before it
+    // that landed after it (retried after an outage, or in flight during its SCAN) survived.
+    it('clear drops every value write dated before it, whenever it lands, and no later one', async () => {
+      const kf = `${fx.prefix}{fill}`;
+      const kv = `${fx.prefix}{versioned}`;
+      const other = `${fx.prefix.slice(0, -1)}-other:{a}`;
+      const seen = (await fx.a.getVersioned(kv)) as { version: string };
+      const t = writeTime();
+      expect(await fx.b.clear(`${fx.prefix}{`, t)).toBe(true);
+      // A set made before the clear, sent again after it:
+      expect(await fx.a.put(k, 'set before', 10_000, t - 5, true)).toBe(true);
+      expect(await fx.b.get(k)).toBeNull();
+      // A load with a lease, started before the clear, whose fill comes after it:
+      await fx.a.acquire(kf, 'ta', 1_000, false);
+      expect(await fx.a.fill(kf, 'ta', 'loaded before', 10_000, `${fx.prefix}__bus`, 'm', t - 5)).toBe(false);
+      expect(await fx.b.get(kf)).toBeNull();
+      expect(await fx.b.acquire(kf, 'tb', 1_000, false)).toBe('acquired'); // its lease is freed all the same
+      expect(await fx.b.release(kf, 'tb')).toBe(true);
+      // A load without a lease that read the version before the clear:
+      expect(await fx.a.putIfVersion(kv, 'loaded before', 10_000, seen.version)).toBe(false);
+      expect(await fx.b.get(kv)).toBeNull();
+      // An older clear sent again does not move the marker back; another cache is not cleared.
+      expect(await fx.a.clear(`${fx.prefix}{`, t - 100)).toBe(true);
+      expect(await fx.a.put(k, 'set before', 10_000, t - 5)).toBe(true);
+      expect(await fx.b.get(k)).toBeNull();
+      expect(await fx.a.put(other, 'another cache', 10_000, t - 5)).toBe(true);
+      expect(await fx.b.get(other)).toBe('another cache');
+      // Writes after the clear land.
+      expect(await fx.a.put(k, 'set after', 10_000, t + 5)).toBe(true);
+      expect(await fx.b.get(k)).toBe('set after');
+      await fx.b.acquire(kf, 'tb', 1_000, false);
+      expect(await fx.b.fill(kf, 'tb', 'loaded after', 10_000, `${fx.prefix}__bus`, 'm', t + 5)).toBe(true);
+      expect(await fx.a.get(kf)).toBe('loaded after');
+      const now = (await fx.a.getVersioned(kv)) as { version: string };
+      expect(now.version).not.toBe(seen.version);
+      expect(await fx.a.putIfVersion(kv, 'loaded after', 10_000, now.version)).toBe(true);
+      expect(await fx.b.get(kv)).toBe('loaded after');
+      expect(clearMarkerKey(`${fx.prefix}{`)).toBe(`${fx.prefix}__clear:v1`);
+      expect(clearMarkerKey(k)).toBe(`${fx.prefix}__clear:v1`);
+      await fx.a.del([other, k, kf, kv]);
     });
 
     it('keeps markers with their TTL', async () => {

@@ -183,6 +183,52 @@ describe('CacheEngine: clear', () => {
     expect(await b.cache.get('k')).toBeUndefined();
   });
 
+  // Issue 13: clear() deleted the keys' write times with the keys, so a set made before it and
+  // retried after it (its instance was disconnected, bus included, and never heard of the clear)
+  // landed and was served fleet-wide.
+  it('drops a set made before the clear and retried after it by an instance that missed the clear', async () => {
+    const { broker, ta, a, b } = await fleetOfTwo();
+    ta.setDown(true); // a's connection drops, its bus with it
+    await a.cache.set('k', 'made before the clear');
+    expect(a.cache.stats().l2.pendingWrites).toBe(1);
+    await b.cache.clear();
+    ta.setDown(false); // a is back and retries its set
+    await settle();
+    expect(a.cache.stats().l2.pendingWrites).toBe(0);
+    expect(broker.read('p:{k}')).toBeNull();
+    expect(await b.cache.get('k')).toBeUndefined();
+    expect(await a.cache.get('k')).toBeUndefined();
+  });
+
+  it('still lands a set made after the clear, on any instance', async () => {
+    const { broker, a, b } = await fleetOfTwo();
+    await a.cache.set('k', 'before');
+    await b.cache.clear();
+    await a.cache.set('k', 'after');
+    expect(broker.read('p:{k}')).not.toBeNull();
+    await settle();
+    expect(await b.cache.get('k')).toBe('after');
+  });
+
+  // Issue 13, second form: clear() left no trace a load without a lease could see, so a load
+  // that read the key's (absent) version before the clear stored its result after it.
+  it('stores nothing from a lock: false load that started before the clear, its bus message still on the way', async () => {
+    const { broker, ta, a, b } = await fleetOfTwo({ lock: false });
+    const held: (() => void)[] = [];
+    ta.deliver = (_message, deliver) => held.push(deliver);
+    const load = deferred<string>();
+    const reading = a.cache.getOrSet('k', () => load.promise);
+    await settle(); // the version is read and the loader runs
+    await b.cache.clear();
+    load.resolve('loaded before the clear');
+    expect(await reading).toBe('loaded before the clear');
+    await settle();
+    expect(broker.read('p:{k}')).toBeNull();
+    expect(await b.cache.get('k')).toBeUndefined();
+    for (const deliver of held) deliver();
+    expect(await a.cache.get('k')).toBeUndefined();
+  });
+
   it('without a shared tier: empties L1', async () => {
     const { cache } = await engineOver(undefined);
     await cache.set('k', 1);
