@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { LoaderTimeoutError } from 'nestjs-tiered-cache';
 import { eventually, sleep, uniquePrefix } from '../support/app.js';
@@ -82,6 +83,31 @@ describe('counterexamples found by the fleet properties', () => {
     await a.invalidateTags(['even']);
     await sleep(1_500);
     expect(await b.get('k0')).toBeUndefined();
+  });
+
+  // Issue 13 (open in bench/FUZZ.md, found by reading): instance a sets k while disconnected (its
+  //   bus too), b clears the cache, a reconnects and retries its set -> the set, older than the
+  //   clear, landed after it and was served fleet-wide: clear() deleted the keys' write times.
+  it("drops a set retried after another instance's clear when it was made before it", async () => {
+    const keyPrefix = uniquePrefix('clear-retry');
+    const client = new Redis(suite.redis.url);
+    try {
+      const a = (await suite.app({ redis: client, keyPrefix })).cache;
+      const b = await suite.cacheWith({ keyPrefix });
+      client.disconnect();
+      expect(await eventually(() => !a.stats().l2.connected)).toBe(true);
+      await a.set('k', 'made before the clear');
+      expect(a.stats().l2.pendingWrites).toBe(1);
+      await b.clear();
+      await client.connect();
+      expect(await eventually(() => a.stats().l2.pendingWrites === 0)).toBe(true);
+      expect(await suite.raw.get(`${keyPrefix}{k}`)).toBeNull();
+      expect(await b.get('k')).toBeUndefined();
+      await a.set('k', 'made after the clear');
+      expect(await b.get('k')).toBe('made after the clear');
+    } finally {
+      client.disconnect();
+    }
   });
 
   // fast-check seed 1876906325, path 4:2:3:3:3:3:3:3 (npm run fuzz, redis fleet with faults):
