@@ -477,10 +477,8 @@ export function commandArbs(opts: {
     fc.constant(new SettleCommand()),
   ];
   if (opts.quiesce > 0) arbs.push(fc.constant(new QuiesceCommand(opts.quiesce)));
-  // A load without a lease (lock: false, module-wide or per call) in flight during clear() may
-  // store its result after it: clear() deletes the write versions too (documented in the README).
-  // clear() is drawn in runs where every load takes the lease.
-  if (!avoided('clear') && opts.module?.lock !== false && !opts.perCall) arbs.push(inst.map((i) => new ClearCommand(i)));
+  // Drawn with lock: false too since clear() moves every key's write version (its clear marker).
+  if (!avoided('clear')) arbs.push(inst.map((i) => new ClearCommand(i)));
   if (opts.restarts && !avoided('restart')) arbs.push(fc.tuple(inst, fc.integer({ min: 1, max: 8 })).map(([i, n]) => new RestartCommand(i, n)));
   if (opts.tags) {
     arbs.push(fc.tuple(inst, fc.constantFrom(...TAGS)).map(([i, t]) => new TagCommand(i, t)));
