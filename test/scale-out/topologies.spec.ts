@@ -6,6 +6,9 @@ import { Cacheable, CacheEvict, type TieredCacheModuleOptions, type TieredCacheS
 import { busChannel } from '../../lib/bus/bus-message.js';
 import { keySlot } from '../../lib/l2/key-slot.js';
 import { clusterOptions, createRedisClient } from '../../lib/l2/redis-connection.js';
+import { RedisTier } from '../../lib/l2/redis-tier.js';
+import { writeTime } from '../../lib/shared/shared-tier.interface.js';
+import { CacheStats } from '../../lib/stats/cache-stats.js';
 import { createApp, eventually, sleep, uniquePrefix } from '../support/app.js';
 import { FleetInstance } from '../support/fleet.js';
 import { nodeCommand, RedisCluster } from '../support/redis-cluster.js';
@@ -106,6 +109,24 @@ describe.each([
     expect(after.every((n, i) => n > before[i]!)).toBe(true);
     for (const cmd of ['keys', 'flushdb', 'flushall']) expect((await topo.callsPerPrimary(cmd)).every((n) => n === 0)).toBe(true);
     clean(mine, theirs);
+  });
+
+  // Issue 13: a write dated before clear() that reaches Redis after it (retried after an outage)
+  // is dropped by its own script, which reads the clear marker of its slot.
+  it('clear() marks every slot first: writes dated before it that land after it are dropped, in any slot', async () => {
+    const keyPrefix = uniquePrefix('clear-order');
+    const { cache: a } = await app({ keyPrefix, l1: false });
+    const tier = new RedisTier(createRedisClient(topo.redis as Exclude<typeof topo.redis, Redis | Cluster>), false, 2_000, new CacheStats());
+    await tier.connect(5_000);
+    closers.push(() => tier.close());
+    const keys = Array.from({ length: 300 }, (_, i) => `${keyPrefix}{k${i}}`);
+    const before = writeTime();
+    await a.clear();
+    expect(await Promise.all(keys.map((k) => tier.put(k, 'made before', 60_000, before, true)))).toEqual(keys.map(() => true));
+    expect(withoutVersions(await topo.keys(`${keyPrefix}*`))).toEqual([]);
+    await Promise.all(keys.map((k) => tier.put(k, 'made after', 60_000)));
+    expect(withoutVersions(await topo.keys(`${keyPrefix}*`)).sort()).toEqual([...keys].sort());
+    clean(a);
   });
 
   it('tags: one invalidateTags() hides tagged entries of every slot, also for an instance that missed the message', async () => {

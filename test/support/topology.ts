@@ -77,8 +77,9 @@ async function scanAll(node: Redis, pattern: string): Promise<string[]> {
 
 /**
  * The keys that hold entries (values, leases, tag markers): a write or an eviction also leaves the
- * key's write version (`…:ver`, expiring after a minute), which holds no value.
+ * key's write version (`…:ver`, expiring after a minute), and `clear()` its clear markers
+ * (`…__clear:v1`, one per slot on a Cluster, expiring after a day); neither holds a value.
  */
 export function withoutVersions(keys: readonly string[]): string[] {
-  return keys.filter((k) => !k.endsWith(':ver'));
+  return keys.filter((k) => !k.endsWith(':ver') && !k.includes('__clear:v1'));
 }
