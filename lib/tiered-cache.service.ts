@@ -100,7 +100,17 @@ export class TieredCacheService implements OnApplicationShutdown {
     return this[ENGINE].invalidateTags(typeof tags === 'string' ? [tags] : tags);
   }
 
-  /** Drops every entry under this cache's `keyPrefix` (SCAN + UNLINK in batches) and all of L1. */
+  /**
+   * Drops every entry under this cache's `keyPrefix` (SCAN + UNLINK in batches) and all of L1,
+   * here at once and on the other instances through the bus (within `l1.ttl` if it is down).
+   *
+   * Ordered against every write: it first records its time (epoch milliseconds, to the
+   * microsecond) in a clear marker Redis keeps for a day (`${keyPrefix}__clear:v1`; one per hash
+   * slot on a Cluster). A `set()`/`@CachePut` dated before it, or a load that started before it,
+   * that reaches Redis afterwards — during the SCAN or retried after an outage, from any
+   * instance — is dropped, so once this resolves no instance reads an older value from Redis.
+   * A clear Redis did not confirm is retried, with its own time, until it does.
+   */
   clear(): Promise<void> {
     return this[ENGINE].clear();
   }

@@ -4,6 +4,7 @@ import { InvalidationBus } from '../../../lib/bus/invalidation-bus.js';
 import type { Envelope } from '../../../lib/codec/envelope.js';
 import { DurableWrites } from '../../../lib/engine/durable-writes.js';
 import { MemoryBroker, type MemorySharedTier } from '../../../lib/shared/memory-shared-tier.js';
+import { CLEAR_TTL } from '../../../lib/shared/shared-tier.interface.js';
 import { CacheStats } from '../../../lib/stats/cache-stats.js';
 
 /**
@@ -13,6 +14,7 @@ import { CacheStats } from '../../../lib/stats/cache-stats.js';
 const open: DurableWrites[] = [];
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
   for (const d of open.splice(0)) d.close();
 });
 
@@ -54,6 +56,34 @@ describe('DurableWrites', () => {
     expect(writes.pending).toBe(0);
     expect(broker.read('p{k}')).toBe('new');
     expect(writes.override('p{k}', 0)).toBeUndefined();
+  });
+
+  // Issue 13: a clear marker lives a day (CLEAR_TTL); a write older than that, retried, could
+  // outlive a clear it predates, so it is resent as a delete, which is never stale.
+  it('resends a set() as a delete once it is older than a clear marker lives', async () => {
+    const { broker, tier, writes } = setup();
+    const e = { ...envelope('new'), staleUntil: Date.now() + 3 * CLEAR_TTL };
+    tier.setDown(true);
+    await writes.put('k', 'p{k}', 'new', e);
+    broker.write('p{k}', 'written by another instance', 60_000);
+    tier.setDown(false);
+    const now = performance.now();
+    vi.spyOn(performance, 'now').mockReturnValue(now + CLEAR_TTL);
+    await writes.retry();
+    expect(writes.pending).toBe(0);
+    expect(broker.read('p{k}')).toBeNull();
+    expect(broker.read('p{k}:ver')).not.toBeNull();
+  });
+
+  it('resends a set() made less than a day ago as the write it is', async () => {
+    const { broker, tier, writes } = setup();
+    tier.setDown(true);
+    await writes.put('k', 'p{k}', 'new', envelope('new'));
+    tier.setDown(false);
+    const now = performance.now();
+    vi.spyOn(performance, 'now').mockReturnValue(now + CLEAR_TTL - 7_200_000);
+    await writes.retry();
+    expect(broker.read('p{k}')).toBe('new');
   });
 
   // fuzz seed 94322344: during an outage B set() the key, then A deleted it; when the tier came
