@@ -46,16 +46,17 @@ describe('KeyvSharedTier', () => {
     });
 
     it.each([
-      ['a delete of the key', (t: KeyvSharedTier) => t.del(['k'])],
-      ['a write of the key', (t: KeyvSharedTier) => t.put('k', 'written', 60_000)],
-      ['a clear of its prefix', (t: KeyvSharedTier) => t.delPrefix('k')],
+      ['a delete of the key', (t: KeyvSharedTier) => t.del(['app:{k}'])],
+      ['a write of the key', (t: KeyvSharedTier) => t.put('app:{k}', 'written', 60_000)],
+      ['a clear of its prefix', (t: KeyvSharedTier) => t.delPrefix('app:{k')],
+      ['a clear() of its cache', (t: KeyvSharedTier) => t.clear('app:{')],
     ])('stores nothing after %s during the load', async (_name, write) => {
       const { tier: t } = tier([new Keyv()]);
-      const { version } = (await t.getVersioned('k')) as { version: string };
+      const { version } = (await t.getVersioned('app:{k}')) as { version: string };
       await write(t);
 
-      expect(await t.putIfVersion('k', 'stale', 60_000, version)).toBe(false);
-      expect(await t.get('k')).not.toBe('stale');
+      expect(await t.putIfVersion('app:{k}', 'stale', 60_000, version)).toBe(false);
+      expect(await t.get('app:{k}')).not.toBe('stale');
     });
 
     it('still stores after a clear of another prefix', async () => {
