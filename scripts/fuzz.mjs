@@ -10,7 +10,7 @@
 //   FUZZ_AVOID    features to keep out of the draws (e.g. emptyTenant), to look past a known defect
 //   FUZZ_FILES    property spec files (default: every test/properties/*.property.spec.ts)
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,9 +31,16 @@ const codes = await Promise.all(
   Array.from({ length: workers }, (_, i) => {
     const env = { ...process.env, FUZZ: '1', FUZZ_REPORT: join(dir, `report-${i}.jsonl`), FUZZ_SEED: String((baseSeed + i) | 0) };
     if (runsEach !== undefined) env.FUZZ_RUNS = runsEach;
-    // One worker prints vitest's output; the others only their summary lines below.
-    const child = spawn('npx', ['vitest', 'run', '--no-file-parallelism', ...files], { stdio: i === 0 ? 'inherit' : 'ignore', env });
-    return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+    // One worker prints vitest's output; the others write it to a log, read back below when
+    // their vitest failed for another reason than a violation (an unhandled error, a timeout).
+    const log = i === 0 ? undefined : openSync(join(dir, `worker-${i}.log`), 'w');
+    const child = spawn('npx', ['vitest', 'run', '--no-file-parallelism', ...files], { stdio: log === undefined ? 'inherit' : ['ignore', log, log], env });
+    return new Promise((resolve) =>
+      child.on('exit', (code) => {
+        if (log !== undefined) closeSync(log);
+        resolve(code ?? 1);
+      }),
+    );
   }),
 );
 
@@ -43,6 +50,16 @@ for (let i = 0; i < workers; i++) {
   if (!existsSync(report)) continue; // no property reported: that vitest failed before running any
   for (const line of readFileSync(report, 'utf8').split('\n').filter(Boolean)) rows.push({ worker: i, ...JSON.parse(line) });
 }
+// Why a worker's vitest failed with no violation: the error lines of its log (worker 0's went to the terminal).
+const crashes = [];
+codes.forEach((code, i) => {
+  if (code === 0 || rows.some((r) => r.worker === i && r.failed)) return;
+  const log = join(dir, `worker-${i}.log`);
+  const lines = existsSync(log) ? readFileSync(log, 'utf8').split('\n') : [];
+  const first = (re) => lines.findIndex((l) => re.test(l));
+  const at = [/Unhandled (Rejection|Errors?\b)/, /FAIL|Timeout/, /Error/].map(first).find((n) => n >= 0) ?? -1;
+  crashes.push({ worker: i, seed: (baseSeed + i) | 0, code, excerpt: at < 0 ? '(no output)' : lines.slice(at, at + 25).join('\n') });
+});
 rmSync(dir, { recursive: true, force: true });
 
 const names = [...new Set(rows.map((r) => r.name))];
@@ -62,6 +79,7 @@ const vitestFailed = codes.filter((c) => c !== 0).length;
 console.log(`\nfuzz: ${names.length} properties, ${workers} workers, ${runs} runs, ${violations.length} violations`);
 for (const t of totals) console.log(`  ${t.failed ? 'VIOLATION' : 'ok       '} ${t.name}: ${t.runs} runs, seeds ${t.seeds.join(' ')}`);
 for (const r of violations) console.log(`  VIOLATION ${r.name}, seed ${r.seed}, path ${r.path}\n            ${r.error}\n            ${r.counterexample}`);
+for (const c of crashes) console.log(`  WORKER ${c.worker} (seed ${c.seed}) exited ${c.code} without a violation:\n${c.excerpt}`);
 
 const env = ['FUZZ_RUNS', 'FUZZ_SEED', 'FUZZ_SECONDS', 'FUZZ_WORKERS', 'FUZZ_AVOID', 'FUZZ_FILES']
   .filter((k) => process.env[k] !== undefined)
@@ -80,6 +98,7 @@ const section = [
   ...(violations.length
     ? violations.flatMap((r) => [`### Violation: ${r.name} (seed ${r.seed}, path ${r.path})`, '', '```', r.error, '', r.counterexample, '```', ''])
     : []),
+  ...crashes.flatMap((c) => [`### Worker ${c.worker} (seed ${c.seed}) exited ${c.code} without a violation`, '', '```', c.excerpt, '```', '']),
 ].join('\n');
 const head = [
   '# Fuzz runs',
