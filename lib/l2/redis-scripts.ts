@@ -14,6 +14,19 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'acquire
 return redis.call('PTTL', KEYS[1])`);
 
 /**
+ * A miss's read and lease in one round trip: the value when present; else SET lease NX PX and
+ * -1 when taken, or the holder's remaining lease in ms (>= 0). An integer never collides with the
+ * value, which is a bulk string. KEYS: value, lease. ARGV: token, lease ttl ms.
+ */
+export const READ_OR_LEASE = luaScript(`
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
+local left = redis.call('PTTL', KEYS[2])
+if left < 0 then return 0 end
+return left`);
+
+/**
  * Writes the loaded value only while the lease is still the holder's, frees the lease and tells
  * the waiters (ARGV[4] channel, ARGV[5] message). An eviction on any instance deletes the lease,
  * so a load that was in flight during it writes nothing: no stale set. KEYS: value, lease.
@@ -96,4 +109,4 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0`);
 
 /** Every script, loaded into Redis on connect so the first miss does not pay for NOSCRIPT. */
-export const LEASE_SCRIPTS = [ACQUIRE, FILL, PUT, PUT_IF_VERSION, DELETE, RELEASE, EXTEND] as const;
+export const LEASE_SCRIPTS = [ACQUIRE, READ_OR_LEASE, FILL, PUT, PUT_IF_VERSION, DELETE, RELEASE, EXTEND] as const;

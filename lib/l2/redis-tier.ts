@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { escapeGlob } from '../keys/cache-key.util.js';
 import {
   FAILED,
+  LEASED,
   leaseKey,
   type Outcome,
   type Raw,
@@ -22,7 +23,7 @@ import { groupBySlot } from './key-slot.js';
 import { clusterPrimaries, isCluster, type OwnedClient, type RedisClient, secretsOf, usesTls } from './redis-connection.js';
 import { type Diagnosis, diagnose, isPermissionRefusal, type L2Problem } from './redis-diagnosis.js';
 import { describeMissing, findMissingPermissions, type MissingPermission } from './redis-permissions.js';
-import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, PUT, PUT_IF_VERSION, RELEASE } from './redis-scripts.js';
+import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, PUT, PUT_IF_VERSION, READ_OR_LEASE, RELEASE } from './redis-scripts.js';
 import { RedisSubscription } from './redis-subscription.js';
 import { RedisTracking } from './redis-tracking.js';
 import { OwnWrites } from './own-writes.js';
@@ -260,6 +261,12 @@ export class RedisTier implements SharedTier {
     return this.#script(ACQUIRE, [leaseKey(key), key], [token, ttlArg(ttl), checkValue ? '1' : '0']) as Promise<Outcome<'acquired' | 'exists' | number>>;
   }
 
+  readOrLease(key: string, token: string, ttl: number): Promise<Outcome<Raw | typeof LEASED | number>> {
+    const keys = [key, leaseKey(key)];
+    const args = [token, ttlArg(ttl)];
+    return this.#run(() => (this.binary ? this.#evalshaBuffer(READ_OR_LEASE, keys, args) : this.#evalsha(READ_OR_LEASE, keys, args))).then(leasedOrRaw);
+  }
+
   extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>> {
     return this.#script(EXTEND, [leaseKey(key)], [token, ttlArg(ttl)]).then(boolOrFailed);
   }
@@ -387,6 +394,17 @@ export class RedisTier implements SharedTier {
     });
   }
 
+  /** `#evalsha` for a script whose bulk replies are bytes (values of binary serializers). */
+  #evalshaBuffer(s: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    // ioredis has the Buffer forms of EVALSHA and EVAL but does not declare them (and `callBuffer`
+    // loses its command name under auto-pipelining).
+    const client = this.client as RedisClient & BufferScripts;
+    return client.evalshaBuffer(s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
+      if (!err.message.startsWith('NOSCRIPT')) throw err;
+      return client.evalBuffer(s.body, keys.length, ...keys, ...args);
+    });
+  }
+
   readonly #getString = (key: string): Promise<Raw | null> => this.client.get(key);
   readonly #getBuffer = (key: string): Promise<Raw | null> => this.client.getBuffer(key);
 
@@ -507,6 +525,12 @@ export class RedisTier implements SharedTier {
   };
 }
 
+/** The Buffer-reply forms of EVALSHA and EVAL, which ioredis defines without declaring them. */
+interface BufferScripts {
+  evalshaBuffer(sha: string, numKeys: number, ...keysAndArgs: (string | number | Buffer)[]): Promise<unknown>;
+  evalBuffer(script: string, numKeys: number, ...keysAndArgs: (string | number | Buffer)[]): Promise<unknown>;
+}
+
 interface PendingHooks {
   settled(): void;
   answered(d: Deadline): void;
@@ -581,6 +605,13 @@ function failed(): typeof FAILED {
 
 function okOrFailed(r: unknown): Outcome<true> {
   return r === FAILED ? FAILED : true;
+}
+
+/** READ_OR_LEASE's reply: -1 for a lease taken, another integer for the holder's ms left, else the value. */
+function leasedOrRaw(r: unknown): Outcome<Raw | typeof LEASED | number> {
+  if (r === FAILED) return FAILED;
+  if (typeof r === 'number') return r === -1 ? LEASED : r;
+  return r as Raw;
 }
 
 function boolOrFailed(r: unknown): Outcome<boolean> {

@@ -1,4 +1,15 @@
-import { FAILED, leaseKey, type Outcome, type Raw, type SharedTier, type Subscription, VERSION_TTL, versionKey, writeTime } from './shared-tier.interface.js';
+import {
+  FAILED,
+  LEASED,
+  leaseKey,
+  type Outcome,
+  type Raw,
+  type SharedTier,
+  type Subscription,
+  VERSION_TTL,
+  versionKey,
+  writeTime,
+} from './shared-tier.interface.js';
 
 /**
  * Decides when a tier's reply or a bus delivery happens: `(p) => p` runs them in order; a
@@ -352,6 +363,17 @@ export class MemorySharedTier implements SharedTier {
         return 'acquired' as const;
       }
       return this.broker.pttl(lk);
+    });
+  }
+
+  readOrLease(key: string, token: string, ttl: number): Promise<Outcome<Raw | typeof LEASED | number>> {
+    return this.#timed(key, ttl, `readOrLease ${key}`, () => {
+      const raw = this.broker.read(key);
+      if (raw !== null) return raw;
+      const lk = leaseKey(key);
+      if (this.broker.read(lk) !== null) return this.broker.pttl(lk);
+      this.broker.write(lk, token, ttl);
+      return LEASED;
     });
   }
 

@@ -66,6 +66,13 @@ export interface SharedTier {
    * (a holder stored it between the caller's read and this call).
    */
   acquire(key: string, token: string, ttl: number, checkValue: boolean): Promise<Outcome<'acquired' | 'exists' | number>>;
+  /**
+   * A read and, on a miss, a lease in one round trip (atomically): the stored bytes when the entry
+   * is present; else the key's lease for `ttl` ms with `token` when it is free ({@link LEASED}),
+   * or the holder's remaining lease in ms when it is taken. For a miss that will load under the
+   * fleet lease: the `get` + `acquire` pair in one command.
+   */
+  readOrLease(key: string, token: string, ttl: number): Promise<Outcome<Raw | typeof LEASED | number>>;
   /** Extends the lease by `ttl` ms if `token` still holds it. */
   extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>>;
   /**
@@ -141,6 +148,9 @@ export type Raw = string | Buffer;
 /** Returned by a command that did not complete (not connected, failed or timed out). */
 export const FAILED: unique symbol = Symbol('shared-tier-failed');
 export type Outcome<T> = T | typeof FAILED;
+
+/** {@link SharedTier.readOrLease}: the entry was absent and the lease is now the caller's. */
+export const LEASED: unique symbol = Symbol('shared-tier-leased');
 
 /** The lease key of an entry: same hash slot as the value. */
 export function leaseKey(key: string): string {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FAILED, leaseKey, type SharedTier, versionKey } from '../../lib/shared/shared-tier.interface.js';
+import { FAILED, LEASED, leaseKey, type SharedTier, versionKey } from '../../lib/shared/shared-tier.interface.js';
 
 /** Two instances' tiers over one store, for one test. */
 export interface SharedTierFixture {
@@ -121,6 +121,24 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
       await fx.a.put(k, 'v', 10_000);
       expect(await fx.b.acquire(k, 'tb', 1_000, true)).toBe('exists');
       expect(await fx.b.acquire(k, 'tb', 1_000, false)).toBe('acquired');
+    });
+
+    it('readOrLease answers the value when present, and takes no lease then', async () => {
+      await fx.a.put(k, 'v', 10_000);
+      expect(await fx.b.readOrLease(k, 'tb', 1_000)).toBe('v');
+      expect(await fx.a.acquire(k, 'ta', 1_000, false)).toBe('acquired');
+    });
+
+    it('readOrLease takes the lease of an absent entry for one token, and tells the next how long it has left', async () => {
+      expect(await fx.a.readOrLease(k, 'ta', 1_000)).toBe(LEASED);
+      const other = await fx.b.readOrLease(k, 'tb', 1_000);
+      expect(typeof other).toBe('number');
+      expect(other as number).toBeGreaterThan(0);
+      expect(other as number).toBeLessThanOrEqual(1_000);
+      // The lease is the token's, as one taken by acquire: its holder fills, nobody else.
+      expect(await fx.b.fill(k, 'tb', 'theirs', 10_000, `${fx.prefix}ch`, 'm')).toBe(false);
+      expect(await fx.a.fill(k, 'ta', 'mine', 10_000, `${fx.prefix}ch`, 'm')).toBe(true);
+      expect(await fx.b.readOrLease(k, 'tb', 1_000)).toBe('mine');
     });
 
     it('lets a lease expire after its TTL, so another instance can take over', async () => {
