@@ -12,6 +12,7 @@ import {
   type TrackingListener,
   VERSION_TTL,
   versionKey,
+  waitersKey,
   writeTime,
 } from '../shared/shared-tier.interface.js';
 import type { CacheStats } from '../stats/cache-stats.js';
@@ -258,11 +259,13 @@ export class RedisTier implements SharedTier {
   }
 
   acquire(key: string, token: string, ttl: number, checkValue: boolean): Promise<Outcome<'acquired' | 'exists' | number>> {
-    return this.#script(ACQUIRE, [leaseKey(key), key], [token, ttlArg(ttl), checkValue ? '1' : '0']) as Promise<Outcome<'acquired' | 'exists' | number>>;
+    return this.#script(ACQUIRE, [leaseKey(key), key, waitersKey(key)], [token, ttlArg(ttl), checkValue ? '1' : '0']) as Promise<
+      Outcome<'acquired' | 'exists' | number>
+    >;
   }
 
   readOrLease(key: string, token: string, ttl: number): Promise<Outcome<Raw | typeof LEASED | number>> {
-    const keys = [key, leaseKey(key)];
+    const keys = [key, leaseKey(key), waitersKey(key)];
     const args = [token, ttlArg(ttl)];
     return this.#run(() => (this.binary ? this.#evalshaBuffer(READ_OR_LEASE, keys, args) : this.#evalsha(READ_OR_LEASE, keys, args))).then(leasedOrRaw);
   }
@@ -271,9 +274,9 @@ export class RedisTier implements SharedTier {
     return this.#script(EXTEND, [leaseKey(key)], [token, ttlArg(ttl)]).then(boolOrFailed);
   }
 
-  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<Outcome<boolean>> {
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, always = true): Promise<Outcome<boolean>> {
     this.#own?.record(key, raw);
-    return this.#script(FILL, [key, leaseKey(key)], [token, raw, ttlArg(ttl), channel, message]).then(boolOrFailed);
+    return this.#script(FILL, [key, leaseKey(key), waitersKey(key)], [token, raw, ttlArg(ttl), channel, message, always ? '1' : '0']).then(boolOrFailed);
   }
 
   release(key: string, token: string): Promise<Outcome<boolean>> {

@@ -166,9 +166,12 @@ export class FleetLease {
     return work.finally(() => clearInterval(timer));
   }
 
-  /** Stores the loaded value if the lease is still ours; false if it was taken away, undefined if not known. */
-  async fill(redisKey: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<boolean | undefined> {
-    const r = await this.tier.fill(redisKey, token, raw, ttl, channel, message);
+  /**
+   * Stores the loaded value if the lease is still ours; false if it was taken away, undefined if
+   * not known. The announcement goes out when someone waits, or with `always`.
+   */
+  async fill(redisKey: string, token: string, raw: Raw, ttl: number, channel: string, message: string, always: boolean): Promise<boolean | undefined> {
+    const r = await this.tier.fill(redisKey, token, raw, ttl, channel, message, always);
     return r === FAILED ? undefined : r;
   }
 

@@ -8,6 +8,7 @@ import {
   type Subscription,
   VERSION_TTL,
   versionKey,
+  waitersKey,
   writeTime,
 } from './shared-tier.interface.js';
 
@@ -362,7 +363,7 @@ export class MemorySharedTier implements SharedTier {
         this.broker.write(lk, token, ttl);
         return 'acquired' as const;
       }
-      return this.broker.pttl(lk);
+      return this.#held(key);
     });
   }
 
@@ -371,10 +372,17 @@ export class MemorySharedTier implements SharedTier {
       const raw = this.broker.read(key);
       if (raw !== null) return raw;
       const lk = leaseKey(key);
-      if (this.broker.read(lk) !== null) return this.broker.pttl(lk);
+      if (this.broker.read(lk) !== null) return this.#held(key);
       this.broker.write(lk, token, ttl);
       return LEASED;
     });
+  }
+
+  /** The holder's remaining lease, noting a waiter for as long (plus a second), as the Lua `held`. */
+  #held(key: string): number {
+    const left = Math.max(0, this.broker.pttl(leaseKey(key)));
+    this.broker.write(waitersKey(key), '1', left + 1_000);
+    return left;
   }
 
   extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>> {
@@ -386,13 +394,15 @@ export class MemorySharedTier implements SharedTier {
     });
   }
 
-  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<Outcome<boolean>> {
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, always = true): Promise<Outcome<boolean>> {
     return this.#timed(key, ttl, `fill ${key}`, () => {
       const lk = leaseKey(key);
       if (this.broker.read(lk) !== token) return false;
       this.broker.write(key, raw, ttl);
       this.broker.remove(lk);
-      this.broker.publish(channel, message);
+      const waited = this.broker.read(waitersKey(key)) !== null;
+      this.broker.remove(waitersKey(key));
+      if (waited || always) this.broker.publish(channel, message);
       return true;
     });
   }

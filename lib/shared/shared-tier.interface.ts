@@ -77,9 +77,11 @@ export interface SharedTier {
   extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>>;
   /**
    * If `token` still holds the lease: stores `raw` for `ttl` ms, deletes the lease and publishes
-   * `message` on `channel` (atomically). False when the lease was lost (evicted meanwhile).
+   * `message` on `channel` (atomically) — with `always` false, only when a caller was told the
+   * lease was taken (by `acquire` or `readOrLease`) and may be waiting. Default `always`: true.
+   * False when the lease was lost (evicted meanwhile).
    */
-  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string): Promise<Outcome<boolean>>;
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, always?: boolean): Promise<Outcome<boolean>>;
   /** Deletes the lease if `token` still holds it. Critical. */
   release(key: string, token: string): Promise<Outcome<boolean>>;
 
@@ -155,6 +157,11 @@ export const LEASED: unique symbol = Symbol('shared-tier-leased');
 /** The lease key of an entry: same hash slot as the value. */
 export function leaseKey(key: string): string {
   return `${key}:lease`;
+}
+
+/** Where an entry notes that a caller waits for its lease holder's value: same hash slot as the value. */
+export function waitersKey(key: string): string {
+  return `${key}:waiters`;
 }
 
 /** The write-version key of an entry: same hash slot as the value. */

@@ -178,6 +178,39 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
       await sub.close();
     });
 
+    it('fill announces only when a caller was told the lease is taken, unless told to always', async () => {
+      const channel = `${fx.prefix}__bus`;
+      const got: string[] = [];
+      const sub = fx.b.subscribe(
+        channel,
+        (m) => got.push(m),
+        () => undefined,
+      );
+      await sub.start(2_000);
+      // Nobody asked while the lease was held: no announcement.
+      await fx.a.acquire(k, 'ta', 1_000, false);
+      expect(await fx.a.fill(k, 'ta', 'v1', 10_000, channel, 'nobody-waits', false)).toBe(true);
+      // Told it is taken, by acquire and by readOrLease: announced once each.
+      const k2 = `${fx.prefix}{product:2}`;
+      await fx.a.acquire(k2, 'ta', 1_000, false);
+      expect(typeof (await fx.b.acquire(k2, 'tb', 1_000, true))).toBe('number');
+      expect(await fx.a.fill(k2, 'ta', 'v2', 10_000, channel, 'acquire-waited', false)).toBe(true);
+      const k3 = `${fx.prefix}{product:3}`;
+      expect(await fx.a.readOrLease(k3, 'ta', 1_000)).toBe(LEASED);
+      expect(typeof (await fx.b.readOrLease(k3, 'tb', 1_000))).toBe('number');
+      expect(await fx.a.fill(k3, 'ta', 'v3', 10_000, channel, 'read-waited', false)).toBe(true);
+      // The note went with the announcement: the next load of the key nobody waits for is silent.
+      expect(await fx.a.acquire(k3, 'ta', 1_000, false)).toBe('acquired');
+      expect(await fx.a.fill(k3, 'ta', 'v4', 10_000, channel, 'silent-again', false)).toBe(true);
+      const k4 = `${fx.prefix}{product:4}`;
+      await fx.a.acquire(k4, 'ta', 1_000, false);
+      expect(await fx.a.fill(k4, 'ta', 'v5', 10_000, channel, 'always', true)).toBe(true);
+      await until(() => got.length >= 3);
+      await fx.advance(50);
+      expect(got).toEqual(['acquire-waited', 'read-waited', 'always']);
+      await sub.close();
+    });
+
     it('put and del delete the lease, so a load in flight cannot fill after them', async () => {
       await fx.a.acquire(k, 'ta', 1_000, false);
       await fx.b.put(k, 'written', 10_000);

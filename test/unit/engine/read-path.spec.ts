@@ -328,6 +328,41 @@ describe('read path: one round trip per miss under the lease', () => {
   });
 });
 
+describe('read path: the fill announcement', () => {
+  it('with tracking on, a load nobody waited for is stored without a bus message', async () => {
+    const { instances } = await fleet(2, {}, { tracking: true });
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    expect(await a.cache.getOrSet('k', () => 'v')).toBe('v');
+    await settle();
+    expect(await b.cache.get('k')).toBe('v');
+    expect(b.engine.stats.busReceived).toBe(0);
+  });
+
+  it('with tracking on, a load another instance waits for still wakes it', async () => {
+    const { instances } = await fleet(2, { leaseTtl: 20_000, lockWaitTimeout: 20_000 }, { tracking: true });
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    const gate = deferred<string>();
+    const pa = a.cache.getOrSet('k', () => gate.promise);
+    await settle();
+    const pb = b.cache.getOrSet('k', () => 'from-b');
+    await settle();
+    expect(b.engine.stats.leaseWaits).toBe(1);
+    gate.resolve('from-a');
+    expect(await pa).toBe('from-a');
+    // Without the announcement B would sleep until the lease's 20 s were up.
+    expect(await pb).toBe('from-a');
+    expect(b.engine.stats.busReceived).toBe(1);
+  });
+
+  it('without tracking, every load is announced: it ends the L1 copies of other instances', async () => {
+    const { instances } = await fleet(2);
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    expect(await a.cache.getOrSet('k', () => 'v')).toBe('v');
+    await settle();
+    expect(b.engine.stats.busReceived).toBe(1);
+  });
+});
+
 describe('read path: one load per key', () => {
   it('concurrent callers share one loader run and count as coalesced', async () => {
     const { instances } = await fleet(1);
