@@ -49,9 +49,16 @@ export class FleetLease {
     private readonly readL2: (key: string, redisKey: string) => Promise<Envelope | undefined>,
   ) {}
 
-  /** A random lease token. */
+  /** What makes this instance's tokens its own: random, drawn once. */
+  readonly #tokenPrefix = randomBytes(12).toString('base64url');
+  #tokens = 0;
+
+  /**
+   * A lease token no other instance or load uses: this instance's random prefix and a counter
+   * (a token only has to be unique; `randomBytes` per load cost ~5 % of a miss's CPU).
+   */
   newToken(): string {
-    return randomBytes(12).toString('base64url');
+    return `${this.#tokenPrefix}${(++this.#tokens).toString(36)}`;
   }
 
   /** Counts a lease taken by a read (`SharedTier.readOrLease`). */
@@ -136,7 +143,7 @@ export class FleetLease {
    * holds the lease (it is refreshing), undefined when Redis cannot be asked.
    */
   async tryAcquire(redisKey: string): Promise<string | null | undefined> {
-    const token = randomBytes(12).toString('base64url');
+    const token = this.newToken();
     const r = await this.tier.acquire(redisKey, token, this.options.leaseTtl, false);
     if (r === FAILED) {
       void this.release(redisKey, token);
