@@ -77,10 +77,11 @@ export class ReadPath {
 
       // SHARED TIER: a fresh entry is served (and maybe refreshed early); with `lock: false` the
       // read also brings the key's write version, which the store after the load must still find.
-      const raw = await this.#readToLoad(sk, p, f);
+      const lease = p.lock ? e.lease : undefined;
+      const raw = await (lease?.expectsMiss ? this.#readOrLease(sk, f) : this.readRaw(sk, p, f));
       let claim: Claim = f.claim;
       const readFailed = raw === FAILED;
-      if (!readFailed && p.lock) e.lease?.observeRead(raw === null);
+      if (!readFailed) lease?.observeRead(raw === null);
       const accepted = this.accept(sk, raw, true);
       const found = accepted instanceof Promise ? await accepted : accepted;
       if (found !== undefined && found.expiresAt > Date.now()) {
@@ -144,18 +145,14 @@ export class ReadPath {
   }
 
   /**
-   * The read before a load (`readRaw`). Under the lease, while most reads miss, it also takes the
-   * lease when the entry is absent (into `f.claim`; who holds it, into `f.held`): one round trip
-   * per miss instead of two. While most hit, a plain read: the lease script costs an L2 hit more.
+   * The read before a load under the lease while most such reads miss (`FleetLease.expectsMiss`;
+   * while they hit, `readRaw`: the lease script costs an L2 hit more than a GET): it also takes
+   * the lease when the entry is absent (into `f.claim`; who holds it, into `f.held`), so a miss
+   * costs one round trip instead of two.
    */
-  #readToLoad(sk: string, p: EntryPolicy, f: Flight): Promise<Outcome<Raw | null>> {
-    const { shared, lease } = this.e;
-    if (p.lock && lease !== undefined && lease.expectsMiss && shared.connected) return this.#readOrLease(sk, f);
-    return this.readRaw(sk, p, f);
-  }
-
   #readOrLease(sk: string, f: Flight): Promise<Outcome<Raw | null>> {
     const { shared, lease, options } = this.e;
+    if (!shared.connected) return NOT_READ;
     const token = lease!.newToken();
     const sentAt = performance.now();
     return shared.readOrLease(sk, token, options.leaseTtl).then((r) => {

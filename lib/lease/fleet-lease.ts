@@ -66,17 +66,17 @@ export class FleetLease {
     this.stats.leaseAcquired++;
   }
 
-  /** Records whether a read under the lease found the entry absent (see `expectsMiss`). */
-  observeRead(missed: boolean): void {
-    this.#missRate += ((missed ? 1 : 0) - this.#missRate) * MISS_WEIGHT;
-  }
-
   /**
    * Whether most recent reads under the lease missed: the next one then reads and takes the lease
    * in one round trip (`SharedTier.readOrLease`) rather than a GET followed by the lease.
    */
-  get expectsMiss(): boolean {
-    return this.#missRate > MISS_RATE_FOR_ONE_TRIP;
+  expectsMiss = false;
+
+  /** Records whether a read under the lease found the entry absent (see `expectsMiss`). */
+  observeRead(missed: boolean): void {
+    const rate = this.#missRate + ((missed ? 1 : 0) - this.#missRate) * MISS_WEIGHT;
+    this.#missRate = rate;
+    this.expectsMiss = rate > MISS_RATE_FOR_ONE_TRIP;
   }
 
   /**
