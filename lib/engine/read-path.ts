@@ -153,6 +153,9 @@ export class ReadPath {
   #readOrLease(sk: string, f: Flight): Promise<Outcome<Raw | null>> {
     const { shared, lease, options } = this.e;
     if (!shared.connected) return NOT_READ;
+    // A breaker not closed skips or probes: a plain read then, or every skipped read would send
+    // the release below (critical, so sent through an open breaker).
+    if (shared.breaker !== undefined && shared.breaker.state !== 'closed') return shared.get(sk);
     const token = lease!.newToken();
     const sentAt = performance.now();
     return shared.readOrLease(sk, token, options.leaseTtl).then((r) => {

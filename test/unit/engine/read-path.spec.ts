@@ -918,4 +918,20 @@ describe('read path: edges', () => {
     broker.schedule = undefined;
     expect(a.engine.stats.leaseAcquired).toBe(0);
   });
+
+  it('a read-and-lease the tier does not answer in time: the loader runs, and the lease it took is given back', async () => {
+    vi.useRealTimers();
+    const { broker, instances } = await fleet(1, {}, { timeoutMs: 30 });
+    const a = instances[0]!;
+    for (let i = 0; i < 24; i++) await a.cache.getOrSet(`cold:${i}`, () => i);
+    const leases = a.engine.stats.leaseAcquired;
+    const never = new Promise<never>(() => {});
+    // The command runs on the store (the lease is taken there); only its reply never comes.
+    broker.schedule = (p, label) => (label.startsWith('readOrLease ') && label.endsWith(':reply') ? never : p);
+    expect(await a.cache.getOrSet('k', async () => 'loaded')).toBe('loaded');
+    broker.schedule = undefined;
+    expect(a.engine.stats.leaseAcquired).toBe(leases);
+    await settle();
+    expect(broker.keys()).not.toContain('app:{k}:lease');
+  });
 });
