@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { ReadOutcome } from '../interfaces/read-outcome.interface.js';
+import type { HeldLease } from '../lease/fleet-lease.js';
 import type { Claim } from './write-path.js';
 
 /**
@@ -15,8 +16,13 @@ export interface Flight {
   outcome: ReadOutcome | undefined;
   /** A stale value this flight may serve (grace period): a caller past `hardTimeout` gets it. */
   stale: { value: unknown } | undefined;
-  /** The key's write version read before a load without a lease: its store must still find it. */
+  /**
+   * What the read before the load brought: the key's write version (a load without a lease: its
+   * store must still find it), or the lease itself (a read that took it, `readOrLease`).
+   */
   claim: Claim;
+  /** The read found another instance holding the key's lease (`readOrLease`). */
+  held: HeldLease | undefined;
   /** The entry's tags: invalidating one of them supersedes the load. */
   tags: readonly string[] | undefined;
 }
@@ -146,5 +152,13 @@ export class KeyStates {
 }
 
 function newFlight(): Flight {
-  return { promise: undefined as unknown as Promise<unknown>, superseded: false, outcome: undefined, stale: undefined, claim: undefined, tags: undefined };
+  return {
+    promise: undefined as unknown as Promise<unknown>,
+    superseded: false,
+    outcome: undefined,
+    stale: undefined,
+    claim: undefined,
+    held: undefined,
+    tags: undefined,
+  };
 }

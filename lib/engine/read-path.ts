@@ -4,7 +4,7 @@ import type { L1Entry } from '../l1/memory-tier.js';
 import type { EntryPolicy } from '../options/entry-policy.js';
 import { earlyRefreshWindowStart, shouldRefreshEarly } from '../resilience/early-refresh.js';
 import { LoaderTimeoutError, raceTimeout, TIMED_OUT } from '../resilience/timeouts.js';
-import { FAILED, type Outcome, type Raw } from '../shared/shared-tier.interface.js';
+import { FAILED, LEASED, type Outcome, type Raw } from '../shared/shared-tier.interface.js';
 import type { CacheEngine } from './cache-engine.js';
 import type { Flight } from './key-state.js';
 import { NO_REFRESH } from './refresh.js';
@@ -77,9 +77,11 @@ export class ReadPath {
 
       // SHARED TIER: a fresh entry is served (and maybe refreshed early); with `lock: false` the
       // read also brings the key's write version, which the store after the load must still find.
-      const raw = await this.readRaw(sk, p, f);
+      const lease = p.lock ? e.lease : undefined;
+      const raw = await (lease?.expectsMiss ? this.#readOrLease(sk, f) : this.readRaw(sk, p, f));
       let claim: Claim = f.claim;
       const readFailed = raw === FAILED;
+      if (!readFailed) lease?.observeRead(raw === null);
       const accepted = this.accept(sk, raw, true);
       const found = accepted instanceof Promise ? await accepted : accepted;
       if (found !== undefined && found.expiresAt > Date.now()) {
@@ -94,17 +96,22 @@ export class ReadPath {
         return await this.#serveStale(key, sk, found, loader, p, f);
       }
 
-      // AN EARLY REFRESH STILL RUNNING when its entry expired: its result is the load.
+      // AN EARLY REFRESH STILL RUNNING when its entry expired: its result is the load (a lease
+      // the read took goes back).
       const refreshing = e.keys.refresh(key);
       if (refreshing !== undefined) {
         const fresh = await refreshing.promise;
-        if (fresh !== NO_REFRESH) return fresh;
+        if (fresh !== NO_REFRESH) {
+          if (claim !== undefined && 'token' in claim) e.releaseLease(key, sk, claim.token);
+          return fresh;
+        }
       }
 
       // FLEET LEASE: one loader across the instances; the others wait for its value. Not when
-      // the read failed: a tier that did not answer the read will not grant a lease either.
-      if (p.lock && !readFailed && e.lease !== undefined) {
-        const outcome = await e.lease.acquireOrWait(key, sk);
+      // the read failed: a tier that did not answer the read will not grant a lease either; nor
+      // when the read took it already.
+      if (p.lock && !readFailed && e.lease !== undefined && claim === undefined) {
+        const outcome = await e.lease.acquireOrWait(key, sk, f.held);
         if (outcome !== undefined && 'envelope' in outcome) {
           f.outcome = 'fleet';
           return this.#serve(key, outcome.envelope, p, f);
@@ -128,12 +135,45 @@ export class ReadPath {
   readRaw(sk: string, p: EntryPolicy, f: Flight): Promise<Outcome<Raw | null>> {
     const shared = this.e.shared;
     if (!shared.connected) return NOT_READ;
-    // Without a fleet lease (a tier with no bus), every load is claimed by the write version.
     if (p.lock && this.e.lease !== undefined) return shared.get(sk);
+    // Without a fleet lease (a tier with no bus), every load is claimed by the write version.
     return shared.getVersioned(sk).then((r) => {
       if (r === FAILED) return FAILED;
       f.claim = { version: r.version };
       return r.raw;
+    });
+  }
+
+  /**
+   * The read before a load under the lease while most such reads miss (`FleetLease.expectsMiss`;
+   * while they hit, `readRaw`: the lease script costs an L2 hit more than a GET): it also takes
+   * the lease when the entry is absent (into `f.claim`; who holds it, into `f.held`), so a miss
+   * costs one round trip instead of two.
+   */
+  #readOrLease(sk: string, f: Flight): Promise<Outcome<Raw | null>> {
+    const { shared, lease, options } = this.e;
+    if (!shared.connected) return NOT_READ;
+    // A breaker not closed skips or probes: a plain read then, or every skipped read would send
+    // the release below (critical, so sent through an open breaker).
+    if (shared.breaker !== undefined && shared.breaker.state !== 'closed') return shared.get(sk);
+    const token = lease!.newToken();
+    const sentAt = performance.now();
+    return shared.readOrLease(sk, token, options.leaseTtl).then((r) => {
+      if (r === FAILED) {
+        // It may still reach Redis late: the RELEASE right behind it on the connection frees it.
+        void lease!.release(sk, token);
+        return FAILED;
+      }
+      if (r === LEASED) {
+        lease!.acquiredByRead();
+        f.claim = { token };
+        return null;
+      }
+      if (typeof r === 'number') {
+        f.held = { left: r, sentAt };
+        return null;
+      }
+      return r;
     });
   }
 

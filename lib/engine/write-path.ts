@@ -71,7 +71,10 @@ export class WritePath {
     const ttl = envelope.staleUntil - Date.now();
     let stored: boolean | undefined;
     if (token !== undefined) {
-      stored = await e.lease!.fill(sk, token, raw, ttl, e.bus!.channel, e.bus!.encode('fill', [key]), since);
+      // The announcement wakes waiters elsewhere and ends other instances' L1 copies; with
+      // tracking on, the write itself does the latter, so it is sent only when someone waits.
+      const always = e.tracking?.status !== 'on';
+      stored = await e.lease!.fill(sk, token, raw, ttl, e.bus!.channel, e.bus!.encode('fill', [key]), since, always);
       if (stored === undefined) e.releaseLease(key, sk, token);
     } else {
       const r = await e.shared.putIfVersion(sk, raw, ttl, (claim as { version: string }).version);

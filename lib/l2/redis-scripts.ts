@@ -12,29 +12,57 @@ end
 `;
 
 /**
- * SET lease NX PX; returns 'acquired', or the holder's remaining lease in ms, or — when ARGV[3] is
- * '1' and the value exists — 'exists': a holder stored it between our read and this call.
- * KEYS: lease, value.
+ * Told that the lease is taken, a caller waits for the holder's announcement: it is noted on the
+ * entry's waiters key for as long as the lease has left (plus a second), so FILL announces only
+ * when someone waits. Returns the holder's remaining lease in ms (>= 0).
  */
-export const ACQUIRE = luaScript(`
+const HELD = `
+local function held(lease, waiters)
+  local left = redis.call('PTTL', lease)
+  if left < 0 then left = 0 end
+  redis.call('SET', waiters, '1', 'PX', left + 1000)
+  return left
+end
+`;
+
+/**
+ * SET lease NX PX; returns 'acquired', or the holder's remaining lease in ms (noting a waiter), or
+ * — when ARGV[3] is '1' and the value exists — 'exists': a holder stored it between our read and
+ * this call. KEYS: lease, value, waiters.
+ */
+export const ACQUIRE = luaScript(`${HELD}
 if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'acquired' end
-return redis.call('PTTL', KEYS[1])`);
+return held(KEYS[1], KEYS[3])`);
+
+/**
+ * A miss's read and lease in one round trip: the value when present; else SET lease NX PX and
+ * -1 when taken, or the holder's remaining lease in ms (>= 0, noting a waiter). An integer never
+ * collides with the value, which is a bulk string. KEYS: value, lease, waiters. ARGV: token,
+ * lease ttl ms.
+ */
+export const READ_OR_LEASE = luaScript(`${HELD}
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
+return held(KEYS[2], KEYS[3])`);
 
 /**
  * Writes the loaded value only while the lease is still the holder's, frees the lease and tells
- * the waiters (ARGV[4] channel, ARGV[5] message). An eviction on any instance deletes the lease,
- * so a load that was in flight during it writes nothing: no stale set. A clear's SCAN may reach
- * the lease only after the fill, though, so the load's start (ARGV[6], epoch ms.µs; '' for no
- * check) is checked against the clear marker too: loaded before a clear, nothing is written
- * (the lease is still freed and the waiters told). KEYS: value, lease, clear marker.
+ * the waiters (ARGV[4] channel, ARGV[5] message) — only when one is noted, unless ARGV[7] is '1'
+ * (the message also ends other instances' L1 copies where tracking does not). An eviction on any
+ * instance deletes the lease, so a load that was in flight during it writes nothing: no stale set.
+ * A clear's SCAN may reach the lease only after the fill, though, so the load's start (ARGV[6],
+ * epoch ms.µs; '' for no check) is checked against the clear marker too: loaded before a clear,
+ * nothing is written (the lease is still freed and the waiters told). KEYS: value, lease, clear
+ * marker, waiters.
  */
 export const FILL = luaScript(`${CLEARED_AT}
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 local stale = ARGV[6] ~= '' and clearedAt(KEYS[3]) >= tonumber(ARGV[6])
 if not stale then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+if redis.call('DEL', KEYS[4]) == 1 or ARGV[7] == '1' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 if stale then return 0 end
 return 1`);
 
@@ -126,4 +154,4 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0`);
 
 /** Every script, loaded into Redis on connect so the first miss does not pay for NOSCRIPT. */
-export const LEASE_SCRIPTS = [ACQUIRE, FILL, PUT, PUT_IF_VERSION, DELETE, MARK_CLEAR, RELEASE, EXTEND] as const;
+export const LEASE_SCRIPTS = [ACQUIRE, READ_OR_LEASE, FILL, PUT, PUT_IF_VERSION, DELETE, MARK_CLEAR, RELEASE, EXTEND] as const;

@@ -4,6 +4,7 @@ import {
   CLEAR_TTL,
   clearMarkerKey,
   FAILED,
+  LEASED,
   leaseKey,
   type Outcome,
   type Raw,
@@ -14,6 +15,7 @@ import {
   VERSION_TTL,
   versionKey,
   versionWithClear,
+  waitersKey,
   writeTime,
 } from '../shared/shared-tier.interface.js';
 import type { CacheStats } from '../stats/cache-stats.js';
@@ -25,7 +27,7 @@ import { groupBySlot, keySlot, SLOTS, slotTag } from './key-slot.js';
 import { clusterPrimaries, isCluster, type OwnedClient, type RedisClient, secretsOf, usesTls } from './redis-connection.js';
 import { type Diagnosis, diagnose, isPermissionRefusal, type L2Problem } from './redis-diagnosis.js';
 import { describeMissing, findMissingPermissions, type MissingPermission } from './redis-permissions.js';
-import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, MARK_CLEAR, PUT, PUT_IF_VERSION, RELEASE } from './redis-scripts.js';
+import { ACQUIRE, DELETE, EXTEND, FILL, LEASE_SCRIPTS, MARK_CLEAR, PUT, PUT_IF_VERSION, READ_OR_LEASE, RELEASE } from './redis-scripts.js';
 import { RedisSubscription } from './redis-subscription.js';
 import { RedisTracking } from './redis-tracking.js';
 import { OwnWrites } from './own-writes.js';
@@ -299,17 +301,25 @@ export class RedisTier implements SharedTier {
   }
 
   acquire(key: string, token: string, ttl: number, checkValue: boolean): Promise<Outcome<'acquired' | 'exists' | number>> {
-    return this.#script(ACQUIRE, [leaseKey(key), key], [token, ttlArg(ttl), checkValue ? '1' : '0']) as Promise<Outcome<'acquired' | 'exists' | number>>;
+    return this.#script(ACQUIRE, [leaseKey(key), key, waitersKey(key)], [token, ttlArg(ttl), checkValue ? '1' : '0']) as Promise<
+      Outcome<'acquired' | 'exists' | number>
+    >;
+  }
+
+  readOrLease(key: string, token: string, ttl: number): Promise<Outcome<Raw | typeof LEASED | number>> {
+    const keys = [key, leaseKey(key), waitersKey(key)];
+    const args = [token, ttlArg(ttl)];
+    return this.#run(() => (this.binary ? this.#evalshaBuffer(READ_OR_LEASE, keys, args) : this.#evalsha(READ_OR_LEASE, keys, args))).then(leasedOrRaw);
   }
 
   extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>> {
     return this.#script(EXTEND, [leaseKey(key)], [token, ttlArg(ttl)]).then(boolOrFailed);
   }
 
-  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since?: number): Promise<Outcome<boolean>> {
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since?: number, always = true): Promise<Outcome<boolean>> {
     this.#own?.record(key, raw);
-    const args = [token, raw, ttlArg(ttl), channel, message, since === undefined ? '' : since.toFixed(3)];
-    return this.#script(FILL, [key, leaseKey(key), this.#clearMarker(key)], args).then(boolOrFailed);
+    const args = [token, raw, ttlArg(ttl), channel, message, since === undefined ? '' : since.toFixed(3), always ? '1' : '0'];
+    return this.#script(FILL, [key, leaseKey(key), this.#clearMarker(key), waitersKey(key)], args).then(boolOrFailed);
   }
 
   release(key: string, token: string): Promise<Outcome<boolean>> {
@@ -427,6 +437,17 @@ export class RedisTier implements SharedTier {
     return this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
       if (!err.message.startsWith('NOSCRIPT')) throw err;
       return this.client.eval(s.body, keys.length, ...keys, ...args);
+    });
+  }
+
+  /** `#evalsha` for a script whose bulk replies are bytes (values of binary serializers). */
+  #evalshaBuffer(s: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    // ioredis has the Buffer forms of EVALSHA and EVAL but does not declare them (and `callBuffer`
+    // loses its command name under auto-pipelining).
+    const client = this.client as RedisClient & BufferScripts;
+    return client.evalshaBuffer(s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
+      if (!err.message.startsWith('NOSCRIPT')) throw err;
+      return client.evalBuffer(s.body, keys.length, ...keys, ...args);
     });
   }
 
@@ -550,6 +571,12 @@ export class RedisTier implements SharedTier {
   };
 }
 
+/** The Buffer-reply forms of EVALSHA and EVAL, which ioredis defines without declaring them. */
+interface BufferScripts {
+  evalshaBuffer(sha: string, numKeys: number, ...keysAndArgs: (string | number | Buffer)[]): Promise<unknown>;
+  evalBuffer(script: string, numKeys: number, ...keysAndArgs: (string | number | Buffer)[]): Promise<unknown>;
+}
+
 interface PendingHooks {
   settled(): void;
   answered(d: Deadline): void;
@@ -624,6 +651,13 @@ function failed(): typeof FAILED {
 
 function okOrFailed(r: unknown): Outcome<true> {
   return r === FAILED ? FAILED : true;
+}
+
+/** READ_OR_LEASE's reply: -1 for a lease taken, another integer for the holder's ms left, else the value. */
+function leasedOrRaw(r: unknown): Outcome<Raw | typeof LEASED | number> {
+  if (r === FAILED) return FAILED;
+  if (typeof r === 'number') return r === -1 ? LEASED : r;
+  return r as Raw;
 }
 
 function boolOrFailed(r: unknown): Outcome<boolean> {

@@ -76,7 +76,10 @@ export class RedisTracking implements Tracking {
   }
 
   #add(node: Redis): void {
-    this.#servers.set(node, new ServerTracking(node, this.prefix, this.listener, this.#established, this.#changed, this.own, this.timeoutMs));
+    this.#servers.set(
+      node,
+      new ServerTracking(node, this.prefix, this.listener, this.#established, this.#changed, this.own, this.timeoutMs, this.#cluster !== undefined),
+    );
   }
 
   /** Cluster: one tracking per primary connection; those of nodes no longer primaries go. */

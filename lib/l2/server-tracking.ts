@@ -1,5 +1,6 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import type { TrackingListener } from '../shared/shared-tier.interface.js';
+import type { Raw, TrackingListener } from '../shared/shared-tier.interface.js';
+import { groupBySlot } from './key-slot.js';
 import { type OwnWrites, sameBytes } from './own-writes.js';
 
 /** The channel a RESP2 redirect target receives invalidations on. */
@@ -51,6 +52,8 @@ export class ServerTracking {
     private readonly onChange: () => void,
     private readonly own: OwnWrites,
     private readonly timeoutMs: number,
+    /** A Cluster primary: a multi-key command must stay within one hash slot. */
+    private readonly cluster = false,
   ) {
     this.#redirect = command.duplicate(REDIRECT);
     this.#redirect.on('error', () => undefined);
@@ -154,28 +157,40 @@ export class ServerTracking {
     // A plain string: someone PUBLISHed on the channel; not an invalidation.
     if (!Array.isArray(message)) return;
     let report: string[] | undefined;
+    let ownKeys: string[] | undefined;
+    let ownRaws: (Raw | null)[] | undefined;
     for (const k of message) {
       const key = k.toString();
       const raw = this.own.recent(key);
       if (raw === undefined) (report ??= []).push(key);
-      else void this.#check(key, raw);
+      else {
+        (ownKeys ??= []).push(key);
+        (ownRaws ??= []).push(raw);
+      }
     }
     if (report !== undefined) this.listener.keys(report);
+    if (ownKeys !== undefined) void this.#check(ownKeys, ownRaws!);
   };
 
   /**
-   * A change to a key this instance wrote or deleted moments ago: most likely the echo of its own
-   * change (see OwnWrites). Reported unless Redis holds exactly what was left there here — read on the
-   * connection that wrote it, so after that write; a failed or slow read is reported too.
+   * Changes to keys this instance wrote or deleted moments ago: most likely the echoes of its own
+   * changes (see OwnWrites). Each is reported unless Redis holds exactly what was left there here
+   * — read on the connection that wrote it, so after that write; a failed or slow read reports
+   * them all. One MGET per message (per hash slot on a Cluster) and one timer, however many keys
+   * it names: with many loads at once, one Redis event loop's writes come back in one message.
    */
-  async #check(key: string, raw: Buffer | string | null): Promise<void> {
+  async #check(keys: string[], raws: (Raw | null)[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const stored = await Promise.race([
-      this.command.getBuffer(key).catch(() => undefined),
-      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), this.timeoutMs))),
-    ]);
+    const groups = this.cluster && keys.length > 1 ? groupBySlot(keys) : [keys];
+    const read = Promise.all(groups.map((g) => this.command.mgetBuffer(...g).then((values) => ({ g, values }))));
+    const stored = await Promise.race([read.catch(() => undefined), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), this.timeoutMs)))]);
     clearTimeout(timer);
-    if (stored !== undefined && sameBytes(stored, raw)) return;
-    if (!this.#closed) this.listener.keys([key]);
+    let changed: string[] = keys;
+    if (stored !== undefined) {
+      const held = new Map<string, Buffer | null>();
+      for (const { g, values } of stored) for (let i = 0; i < g.length; i++) held.set(g[i]!, values[i] ?? null);
+      changed = keys.filter((key, i) => !sameBytes(held.get(key) ?? null, raws[i]!));
+    }
+    if (changed.length > 0 && !this.#closed) this.listener.keys(changed);
   }
 }

@@ -8,6 +8,21 @@ import type { CacheStats } from '../stats/cache-stats.js';
 /** The outcome of asking for a key's lease: hold it, read what the holder stored, or go without. */
 export type LeaseOutcome = { token: string } | { envelope: Envelope } | undefined;
 
+/** Another instance holds a key's lease, as a read told at `sentAt` (`performance.now()`): `left` ms remain. */
+export interface HeldLease {
+  left: number;
+  sentAt: number;
+}
+
+/**
+ * Weight of the latest read in the moving average of misses: about the last 16 reads count.
+ * Above {@link MISS_RATE_FOR_ONE_TRIP}, reads under the lease go out as one script that also takes
+ * the lease (bench/ANALYSIS.md, "One round trip per miss"): a miss then costs one round trip
+ * instead of two, but a hit pays Lua instead of a plain GET (EVALSHA ~0.67x GET's throughput).
+ */
+const MISS_WEIGHT = 1 / 16;
+const MISS_RATE_FOR_ONE_TRIP = 0.5;
+
 /**
  * One loader per key across every instance sharing the Redis: the first to miss takes a lease
  * (SET NX PX with a random token), the others wait for a notification that it stored the value,
@@ -24,6 +39,8 @@ export class FleetLease {
   readonly #announced = new Map<string, number>();
   /** Shutting down: nobody waits any more, and no new wait starts. */
   #closed = false;
+  /** Moving average of the reads under the lease that found no entry (0..1). */
+  #missRate = 0;
 
   constructor(
     private readonly tier: SharedTier,
@@ -32,21 +49,64 @@ export class FleetLease {
     private readonly readL2: (key: string, redisKey: string) => Promise<Envelope | undefined>,
   ) {}
 
-  async acquireOrWait(key: string, redisKey: string): Promise<LeaseOutcome> {
-    const token = randomBytes(12).toString('base64url');
+  /** What makes this instance's tokens its own: random, drawn once. */
+  readonly #tokenPrefix = randomBytes(12).toString('base64url');
+  #tokens = 0;
+
+  /**
+   * A lease token no other instance or load uses: this instance's random prefix and a counter
+   * (a token only has to be unique; `randomBytes` per load cost ~5 % of a miss's CPU).
+   */
+  newToken(): string {
+    return `${this.#tokenPrefix}${(++this.#tokens).toString(36)}`;
+  }
+
+  /** Counts a lease taken by a read (`SharedTier.readOrLease`). */
+  acquiredByRead(): void {
+    this.stats.leaseAcquired++;
+  }
+
+  /**
+   * Whether most recent reads under the lease missed: the next one then reads and takes the lease
+   * in one round trip (`SharedTier.readOrLease`) rather than a GET followed by the lease.
+   */
+  expectsMiss = false;
+
+  /** Records whether a read under the lease found the entry absent (see `expectsMiss`). */
+  observeRead(missed: boolean): void {
+    const rate = this.#missRate + ((missed ? 1 : 0) - this.#missRate) * MISS_WEIGHT;
+    this.#missRate = rate;
+    this.expectsMiss = rate > MISS_RATE_FOR_ONE_TRIP;
+  }
+
+  /**
+   * Takes the key's lease or waits for its holder's value. `held`: a read already found the lease
+   * taken (`SharedTier.readOrLease`), so the wait starts without asking again.
+   */
+  async acquireOrWait(key: string, redisKey: string, held?: HeldLease): Promise<LeaseOutcome> {
+    const token = this.newToken();
     const deadline = Date.now() + this.options.lockWaitTimeout;
     let waiting = false;
     let checkValue = true;
+    let told = held;
     for (;;) {
       // Shutting down: the caller runs its loader rather than wait for a holder it cannot hear.
       if (this.#closed) return undefined;
-      const sentAt = performance.now();
-      const r = await this.tier.acquire(redisKey, token, this.options.leaseTtl, checkValue);
-      // Redis unreachable or slow: never block on a lease that cannot be taken. If the ACQUIRE
-      // still reaches Redis late, the RELEASE right behind it on the connection frees it.
-      if (r === FAILED) {
-        void this.release(redisKey, token);
-        return undefined;
+      let sentAt: number;
+      let r: number | 'acquired' | 'exists';
+      if (told !== undefined) {
+        ({ sentAt, left: r } = told);
+        told = undefined;
+      } else {
+        sentAt = performance.now();
+        const reply = await this.tier.acquire(redisKey, token, this.options.leaseTtl, checkValue);
+        // Redis unreachable or slow: never block on a lease that cannot be taken. If the ACQUIRE
+        // still reaches Redis late, the RELEASE right behind it on the connection frees it.
+        if (reply === FAILED) {
+          void this.release(redisKey, token);
+          return undefined;
+        }
+        r = reply;
       }
       if (r === 'acquired') {
         this.stats.leaseAcquired++;
@@ -83,7 +143,7 @@ export class FleetLease {
    * holds the lease (it is refreshing), undefined when Redis cannot be asked.
    */
   async tryAcquire(redisKey: string): Promise<string | null | undefined> {
-    const token = randomBytes(12).toString('base64url');
+    const token = this.newToken();
     const r = await this.tier.acquire(redisKey, token, this.options.leaseTtl, false);
     if (r === FAILED) {
       void this.release(redisKey, token);
@@ -115,10 +175,11 @@ export class FleetLease {
 
   /**
    * Stores the loaded value if the lease is still ours and no clear came after `since` (the
-   * load's start, see `SharedTier.fill`); false if not, undefined if not known.
+   * load's start, see `SharedTier.fill`); false if not, undefined if not known. The announcement
+   * goes out when someone waits, or with `always`.
    */
-  async fill(redisKey: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since: number): Promise<boolean | undefined> {
-    const r = await this.tier.fill(redisKey, token, raw, ttl, channel, message, since);
+  async fill(redisKey: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since: number, always: boolean): Promise<boolean | undefined> {
+    const r = await this.tier.fill(redisKey, token, raw, ttl, channel, message, since, always);
     return r === FAILED ? undefined : r;
   }
 

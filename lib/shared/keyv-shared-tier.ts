@@ -169,6 +169,9 @@ export class KeyvSharedTier implements SharedTier {
   acquire(): Promise<Outcome<never>> {
     return Promise.resolve(FAILED);
   }
+  readOrLease(): Promise<Outcome<never>> {
+    return Promise.resolve(FAILED);
+  }
   extend(): Promise<Outcome<boolean>> {
     return Promise.resolve(FAILED);
   }

@@ -3,6 +3,7 @@ import {
   clearMarkerKey,
   clearTimeOf,
   FAILED,
+  LEASED,
   leaseKey,
   type Outcome,
   type Raw,
@@ -11,6 +12,7 @@ import {
   VERSION_TTL,
   versionKey,
   versionWithClear,
+  waitersKey,
   writeTime,
 } from './shared-tier.interface.js';
 
@@ -386,8 +388,26 @@ export class MemorySharedTier implements SharedTier {
         this.broker.write(lk, token, ttl);
         return 'acquired' as const;
       }
-      return this.broker.pttl(lk);
+      return this.#held(key);
     });
+  }
+
+  readOrLease(key: string, token: string, ttl: number): Promise<Outcome<Raw | typeof LEASED | number>> {
+    return this.#timed(key, ttl, `readOrLease ${key}`, () => {
+      const raw = this.broker.read(key);
+      if (raw !== null) return raw;
+      const lk = leaseKey(key);
+      if (this.broker.read(lk) !== null) return this.#held(key);
+      this.broker.write(lk, token, ttl);
+      return LEASED;
+    });
+  }
+
+  /** The holder's remaining lease, noting a waiter for as long (plus a second), as the Lua `held`. */
+  #held(key: string): number {
+    const left = Math.max(0, this.broker.pttl(leaseKey(key)));
+    this.broker.write(waitersKey(key), '1', left + 1_000);
+    return left;
   }
 
   extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>> {
@@ -399,7 +419,7 @@ export class MemorySharedTier implements SharedTier {
     });
   }
 
-  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since?: number): Promise<Outcome<boolean>> {
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since?: number, always = true): Promise<Outcome<boolean>> {
     return this.#timed(key, ttl, `fill ${key}`, () => {
       const lk = leaseKey(key);
       if (this.broker.read(lk) !== token) return false;
@@ -407,7 +427,9 @@ export class MemorySharedTier implements SharedTier {
       const stale = since !== undefined && this.broker.clearedAt(key) >= since;
       if (!stale) this.broker.write(key, raw, ttl);
       this.broker.remove(lk);
-      this.broker.publish(channel, message);
+      const waited = this.broker.read(waitersKey(key)) !== null;
+      this.broker.remove(waitersKey(key));
+      if (waited || always) this.broker.publish(channel, message);
       return !stale;
     });
   }

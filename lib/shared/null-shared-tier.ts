@@ -42,6 +42,9 @@ export class NullSharedTier implements SharedTier {
   acquire(): Promise<Outcome<never>> {
     return failed;
   }
+  readOrLease(): Promise<Outcome<never>> {
+    return failed;
+  }
   extend(): Promise<Outcome<boolean>> {
     return failed;
   }

@@ -79,15 +79,24 @@ export interface SharedTier {
    * (a holder stored it between the caller's read and this call).
    */
   acquire(key: string, token: string, ttl: number, checkValue: boolean): Promise<Outcome<'acquired' | 'exists' | number>>;
+  /**
+   * A read and, on a miss, a lease in one round trip (atomically): the stored bytes when the entry
+   * is present; else the key's lease for `ttl` ms with `token` when it is free ({@link LEASED}),
+   * or the holder's remaining lease in ms when it is taken. For a miss that will load under the
+   * fleet lease: the `get` + `acquire` pair in one command.
+   */
+  readOrLease(key: string, token: string, ttl: number): Promise<Outcome<Raw | typeof LEASED | number>>;
   /** Extends the lease by `ttl` ms if `token` still holds it. */
   extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>>;
   /**
    * If `token` still holds the lease: stores `raw` for `ttl` ms, deletes the lease and publishes
-   * `message` on `channel` (atomically). False when the lease was lost (evicted meanwhile), or
-   * when a {@link SharedTier.clear} dated after `since` (the load's start, epoch ms with
-   * microseconds; default: no such check) has landed or is under way.
+   * `message` on `channel` (atomically) — with `always` false, only when a caller was told the
+   * lease was taken (by `acquire` or `readOrLease`) and may be waiting. Default `always`: true.
+   * False when the lease was lost (evicted meanwhile), or when a {@link SharedTier.clear} dated
+   * after `since` (the load's start, epoch ms with microseconds; default: no such check) has
+   * landed or is under way (the lease is still freed and the waiters told).
    */
-  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since?: number): Promise<Outcome<boolean>>;
+  fill(key: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since?: number, always?: boolean): Promise<Outcome<boolean>>;
   /** Deletes the lease if `token` still holds it. Critical. */
   release(key: string, token: string): Promise<Outcome<boolean>>;
 
@@ -157,9 +166,17 @@ export type Raw = string | Buffer;
 export const FAILED: unique symbol = Symbol('shared-tier-failed');
 export type Outcome<T> = T | typeof FAILED;
 
+/** {@link SharedTier.readOrLease}: the entry was absent and the lease is now the caller's. */
+export const LEASED: unique symbol = Symbol('shared-tier-leased');
+
 /** The lease key of an entry: same hash slot as the value. */
 export function leaseKey(key: string): string {
   return `${key}:lease`;
+}
+
+/** Where an entry notes that a caller waits for its lease holder's value: same hash slot as the value. */
+export function waitersKey(key: string): string {
+  return `${key}:waiters`;
 }
 
 /** The write-version key of an entry: same hash slot as the value. */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { clearMarkerKey, FAILED, leaseKey, type SharedTier, versionKey, writeTime } from '../../lib/shared/shared-tier.interface.js';
+import { clearMarkerKey, FAILED, LEASED, leaseKey, type SharedTier, versionKey, writeTime } from '../../lib/shared/shared-tier.interface.js';
 
 /** Two instances' tiers over one store, for one test. */
 export interface SharedTierFixture {
@@ -123,6 +123,24 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
       expect(await fx.b.acquire(k, 'tb', 1_000, false)).toBe('acquired');
     });
 
+    it('readOrLease answers the value when present, and takes no lease then', async () => {
+      await fx.a.put(k, 'v', 10_000);
+      expect(await fx.b.readOrLease(k, 'tb', 1_000)).toBe('v');
+      expect(await fx.a.acquire(k, 'ta', 1_000, false)).toBe('acquired');
+    });
+
+    it('readOrLease takes the lease of an absent entry for one token, and tells the next how long it has left', async () => {
+      expect(await fx.a.readOrLease(k, 'ta', 1_000)).toBe(LEASED);
+      const other = await fx.b.readOrLease(k, 'tb', 1_000);
+      expect(typeof other).toBe('number');
+      expect(other as number).toBeGreaterThan(0);
+      expect(other as number).toBeLessThanOrEqual(1_000);
+      // The lease is the token's, as one taken by acquire: its holder fills, nobody else.
+      expect(await fx.b.fill(k, 'tb', 'theirs', 10_000, `${fx.prefix}ch`, 'm')).toBe(false);
+      expect(await fx.a.fill(k, 'ta', 'mine', 10_000, `${fx.prefix}ch`, 'm')).toBe(true);
+      expect(await fx.b.readOrLease(k, 'tb', 1_000)).toBe('mine');
+    });
+
     it('lets a lease expire after its TTL, so another instance can take over', async () => {
       await fx.a.acquire(k, 'ta', 50, false);
       await fx.advance(120);
@@ -157,6 +175,39 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
       expect(await fx.b.acquire(k, 'tb', 1_000, false)).toBe('acquired');
       await until(() => got.length > 0);
       expect(got).toEqual(['m-a']);
+      await sub.close();
+    });
+
+    it('fill announces only when a caller was told the lease is taken, unless told to always', async () => {
+      const channel = `${fx.prefix}__bus`;
+      const got: string[] = [];
+      const sub = fx.b.subscribe(
+        channel,
+        (m) => got.push(m),
+        () => undefined,
+      );
+      await sub.start(2_000);
+      // Nobody asked while the lease was held: no announcement.
+      await fx.a.acquire(k, 'ta', 1_000, false);
+      expect(await fx.a.fill(k, 'ta', 'v1', 10_000, channel, 'nobody-waits', undefined, false)).toBe(true);
+      // Told it is taken, by acquire and by readOrLease: announced once each.
+      const k2 = `${fx.prefix}{product:2}`;
+      await fx.a.acquire(k2, 'ta', 1_000, false);
+      expect(typeof (await fx.b.acquire(k2, 'tb', 1_000, true))).toBe('number');
+      expect(await fx.a.fill(k2, 'ta', 'v2', 10_000, channel, 'acquire-waited', undefined, false)).toBe(true);
+      const k3 = `${fx.prefix}{product:3}`;
+      expect(await fx.a.readOrLease(k3, 'ta', 1_000)).toBe(LEASED);
+      expect(typeof (await fx.b.readOrLease(k3, 'tb', 1_000))).toBe('number');
+      expect(await fx.a.fill(k3, 'ta', 'v3', 10_000, channel, 'read-waited', undefined, false)).toBe(true);
+      // The note went with the announcement: the next load of the key nobody waits for is silent.
+      expect(await fx.a.acquire(k3, 'ta', 1_000, false)).toBe('acquired');
+      expect(await fx.a.fill(k3, 'ta', 'v4', 10_000, channel, 'silent-again', undefined, false)).toBe(true);
+      const k4 = `${fx.prefix}{product:4}`;
+      await fx.a.acquire(k4, 'ta', 1_000, false);
+      expect(await fx.a.fill(k4, 'ta', 'v5', 10_000, channel, 'always', undefined, true)).toBe(true);
+      await until(() => got.length >= 3);
+      await fx.advance(50);
+      expect(got).toEqual(['acquire-waited', 'read-waited', 'always']);
       await sub.close();
     });
 

@@ -26,6 +26,21 @@ describe('L2 circuit breaker and early refresh', () => {
     expect(await eventually(async () => (await cache.get('warm')) === 1 && cache.stats().l2.breaker === 'closed', 3_000)).toBe(true);
   });
 
+  it('an instance whose reads take the lease (most recent reads missed) also sends nothing while it is open', async () => {
+    const cache = await cacheWith({ l1: false, l2Timeout: 50, breaker: { threshold: 3, openFor: 400 } });
+    // Cold keys: the instance now reads and takes the lease in one script.
+    for (let i = 0; i < 24; i++) await cache.getOrSet(`m${i}`, async () => i);
+    await sleep(100);
+    const scriptsBefore = await commandCalls(suite.raw, 'evalsha');
+    await suite.raw.call('CLIENT', 'PAUSE', '600', 'ALL');
+    for (let i = 0; i < 20; i++) expect(await cache.getOrSet(`k${i}`, async () => i)).toBe(i);
+    expect(cache.stats().l2).toMatchObject({ breaker: 'open', breakerOpens: 1 });
+    await sleep(700);
+    // The reads sent before it opened, and the release behind each that was not answered (it may
+    // have taken the lease late): nothing for the reads made while it was open.
+    expect((await commandCalls(suite.raw, 'evalsha')) - scriptsBefore).toBeLessThanOrEqual(6);
+  });
+
   it('a failed probe opens it again without a new warning storm', async () => {
     const cache = await cacheWith({ l1: false, l2Timeout: 30, breaker: { threshold: 2, openFor: 100 } });
     await suite.raw.call('CLIENT', 'PAUSE', '1500', 'ALL');

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LoaderTimeoutError } from '../../../lib/resilience/timeouts.js';
+import { FAILED } from '../../../lib/shared/shared-tier.interface.js';
 import { closeAll, counting, deferred, fleet, l1Only, settle } from './support/engine-fleet.js';
 
 /**
@@ -240,6 +241,125 @@ describe('read path: fleet lease', () => {
     await settle();
     expect(await b.cache.get('k')).toBe('loaded');
     expect(a.engine.stats.leaseAcquired).toBe(0);
+  });
+});
+
+describe('read path: one round trip per miss under the lease', () => {
+  /** Misses on fresh keys until the instance expects misses (a moving average over ~16 reads). */
+  const missRun = async (cache: { getOrSet: (k: string, l: () => unknown) => Promise<unknown> }, n = 24) => {
+    for (let i = 0; i < n; i++) await cache.getOrSet(`cold:${i}`, () => i);
+    await settle();
+  };
+
+  it('while most reads miss, a miss reads and takes the lease in one command', async () => {
+    const { instances } = await fleet(1);
+    const a = instances[0]!;
+    await missRun(a.cache);
+    const get = vi.spyOn(a.tier, 'get');
+    const acquire = vi.spyOn(a.tier, 'acquire');
+    const readOrLease = vi.spyOn(a.tier, 'readOrLease');
+    const leases = a.engine.stats.leaseAcquired;
+    expect(await a.cache.getOrSet('k', () => 'v')).toBe('v');
+    expect(readOrLease).toHaveBeenCalledTimes(1);
+    expect(get).not.toHaveBeenCalled();
+    expect(acquire).not.toHaveBeenCalled();
+    expect(a.engine.stats.leaseAcquired).toBe(leases + 1);
+    // The lease was the load's: its value was stored through it, and the lease is gone.
+    await settle();
+    expect(await a.tier.readOrLease('app:{k}', 'other', 1_000)).toBeTypeOf('string');
+  });
+
+  it('while reads hit, a read stays a plain read (no lease script on an L2 hit)', async () => {
+    const { instances } = await fleet(1, { l1: false });
+    const a = instances[0]!;
+    await missRun(a.cache);
+    const readOrLease = vi.spyOn(a.tier, 'readOrLease');
+    const get = vi.spyOn(a.tier, 'get');
+    // Hits through the script at first; they bring the miss rate down.
+    for (let r = 0; r < 2; r++) for (let i = 0; i < 24; i++) expect(await a.cache.getOrSet(`cold:${i}`, () => 'reloaded')).toBe(i);
+    expect(readOrLease).toHaveBeenCalled();
+    readOrLease.mockClear();
+    get.mockClear();
+    expect(await a.cache.getOrSet('cold:3', () => 'reloaded')).toBe(3);
+    expect(get).toHaveBeenCalledTimes(1);
+    expect(readOrLease).not.toHaveBeenCalled();
+    expect(a.engine.stats.loads).toBe(24);
+  });
+
+  it('a lease the read took goes back when a refresh already running here answers the load', async () => {
+    const { instances, broker } = await fleet(2);
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    await a.cache.getOrSet('k', () => 'v1', { ttl: 60_000 });
+    await missRun(b.cache);
+    // B's early refresh runs without a lease (the lease command fails), so the lease stays free.
+    vi.spyOn(b.tier, 'acquire').mockResolvedValue(FAILED);
+    vi.spyOn(Math, 'random').mockReturnValue(1e-300);
+    const gate = deferred<string>();
+    const lb = counting(() => gate.promise);
+    expect(await b.cache.getOrSet('k', lb.loader, { earlyRefresh: 1e9 })).toBe('v1');
+    later(61_000);
+    const waiting = b.cache.getOrSet('k', lb.loader);
+    await settle();
+    expect(broker.keys()).toContain('app:{k}:lease');
+    gate.resolve('v2');
+    expect(await waiting).toBe('v2');
+    expect(lb.runs()).toBe(1);
+    await settle();
+    expect(broker.keys()).not.toContain('app:{k}:lease');
+  });
+
+  it('a miss whose read finds another instance holding the lease waits for its value without asking again', async () => {
+    const { instances } = await fleet(2);
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    await missRun(b.cache);
+    const gate = deferred<string>();
+    const pa = a.cache.getOrSet('k', () => gate.promise);
+    await settle();
+    const acquire = vi.spyOn(b.tier, 'acquire');
+    const lb = counting(() => 'from-b');
+    const pb = b.cache.getOrSet('k', lb.loader);
+    await settle();
+    expect(b.engine.stats.leaseWaits).toBe(1);
+    gate.resolve('from-a');
+    expect(await pa).toBe('from-a');
+    expect(await pb).toBe('from-a');
+    expect(lb.runs()).toBe(0);
+    expect(acquire).not.toHaveBeenCalled();
+  });
+});
+
+describe('read path: the fill announcement', () => {
+  it('with tracking on, a load nobody waited for is stored without a bus message', async () => {
+    const { instances } = await fleet(2, {}, { tracking: true });
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    expect(await a.cache.getOrSet('k', () => 'v')).toBe('v');
+    await settle();
+    expect(await b.cache.get('k')).toBe('v');
+    expect(b.engine.stats.busReceived).toBe(0);
+  });
+
+  it('with tracking on, a load another instance waits for still wakes it', async () => {
+    const { instances } = await fleet(2, { leaseTtl: 20_000, lockWaitTimeout: 20_000 }, { tracking: true });
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    const gate = deferred<string>();
+    const pa = a.cache.getOrSet('k', () => gate.promise);
+    await settle();
+    const pb = b.cache.getOrSet('k', () => 'from-b');
+    await settle();
+    expect(b.engine.stats.leaseWaits).toBe(1);
+    gate.resolve('from-a');
+    expect(await pa).toBe('from-a');
+    // Without the announcement B would sleep until the lease's 20 s were up.
+    expect(await pb).toBe('from-a');
+    expect(b.engine.stats.busReceived).toBe(1);
+  });
+
+  it('without tracking, every load is announced: it ends the L1 copies of other instances', async () => {
+    const { instances } = await fleet(2);
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    expect(await a.cache.getOrSet('k', () => 'v')).toBe('v');
+    await settle();
+    expect(b.engine.stats.busReceived).toBe(1);
   });
 });
 
@@ -797,5 +917,21 @@ describe('read path: edges', () => {
     expect(await a.cache.getOrSet('k', async () => 'loaded')).toBe('loaded');
     broker.schedule = undefined;
     expect(a.engine.stats.leaseAcquired).toBe(0);
+  });
+
+  it('a read-and-lease the tier does not answer in time: the loader runs, and the lease it took is given back', async () => {
+    vi.useRealTimers();
+    const { broker, instances } = await fleet(1, {}, { timeoutMs: 30 });
+    const a = instances[0]!;
+    for (let i = 0; i < 24; i++) await a.cache.getOrSet(`cold:${i}`, () => i);
+    const leases = a.engine.stats.leaseAcquired;
+    const never = new Promise<never>(() => {});
+    // The command runs on the store (the lease is taken there); only its reply never comes.
+    broker.schedule = (p, label) => (label.startsWith('readOrLease ') && label.endsWith(':reply') ? never : p);
+    expect(await a.cache.getOrSet('k', async () => 'loaded')).toBe('loaded');
+    broker.schedule = undefined;
+    expect(a.engine.stats.leaseAcquired).toBe(leases);
+    await settle();
+    expect(broker.keys()).not.toContain('app:{k}:lease');
   });
 });
