@@ -178,7 +178,16 @@ export class FleetLease {
    * load's start, see `SharedTier.fill`); false if not, undefined if not known. The announcement
    * goes out when someone waits, or with `always`.
    */
-  async fill(redisKey: string, token: string, raw: Raw, ttl: number, channel: string, message: string, since: number, always: boolean): Promise<boolean | undefined> {
+  async fill(
+    redisKey: string,
+    token: string,
+    raw: Raw,
+    ttl: number,
+    channel: string,
+    message: string,
+    since: number,
+    always: boolean,
+  ): Promise<boolean | undefined> {
     const r = await this.tier.fill(redisKey, token, raw, ttl, channel, message, since, always);
     return r === FAILED ? undefined : r;
   }
