@@ -62,6 +62,8 @@ export class ReadCommand implements Cmd {
     world.oracle.l1Ttl(instance, tenant, key, l1TtlOf(world.run, this.via === 'service' ? this.per : world.decoratorOptions));
     const startedAt = world.oracle.now();
     const epoch = world.oracle.epoch(tenant, key);
+    // Last before the call: the cache's own hardTimeout timer must start no earlier.
+    const deadline = world.oracle.deadline(hardTimeout);
     const call = inTenant(world, tenant, () =>
       this.via === 'service'
         ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock, epoch), policyOf(world, this.per, key))
@@ -71,9 +73,10 @@ export class ReadCommand implements Cmd {
       .then(
         (v) => {
           world.oracle.checkValue(instance, tenant, key, startedAt, v, what);
-          world.oracle.checkWait(instance, tenant, key, startedAt, v, hardTimeout, what);
+          world.oracle.checkWait(instance, tenant, key, startedAt, v, hardTimeout, deadline, what);
         },
         (err) => {
+          if (deadline !== undefined) clearTimeout(deadline.timer);
           if (err instanceof PropertyViolation) return;
           world.oracle.checkError(instance, tenant, key, startedAt, err, what, hardTimeout);
         },

@@ -35,10 +35,20 @@ export interface Bounds {
   /** Whether the fleet-wide single loader is promised (lock on for every call). */
   fleetLock: boolean;
   /**
-   * When set (real time only): a call with `hardTimeout` h that returns a value its loader
-   * produced more than h + this many ms after the call started waited past its hardTimeout.
+   * Whether a call's `hardTimeout` is checked against a timer of the oracle's own (see
+   * `deadline`): only where the cache's timeouts and the loaders' delays are real timers.
    */
-  hardTimeoutSlackMs?: number;
+  hardTimeoutTimers?: boolean;
+}
+
+/**
+ * A call's hardTimeout as the oracle times it: a timer set just before the cache sets its own,
+ * for the same duration (see `Oracle.deadline`).
+ */
+export interface Deadline {
+  /** The oracle's event count when the timer fired; undefined while it has not. */
+  passedAt: number | undefined;
+  readonly timer: ReturnType<typeof setTimeout>;
 }
 
 /** Thrown by a test loader: the oracle knows which run threw which failure. */
@@ -95,6 +105,8 @@ interface LoaderRun {
    */
   delivered: number | undefined;
   lock: boolean;
+  /** The oracle's event count when it returned or threw (see `deadline`). */
+  endEvent: number | undefined;
 }
 
 /** Epoch ms with sub-millisecond precision: two calls in one millisecond still order. */
@@ -117,6 +129,8 @@ export class Oracle {
   /** The widest L1 TTL a call on an instance asked for, per instance and row (see `Bounds.l1TtlMs`). */
   readonly #l1Ttls = new Map<string, number>();
   #nextRun = 0;
+  /** Counts loader ends and hardTimeouts running out, in the order the event loop ran them. */
+  #events = 0;
   /**
    * Tolerates a known open defect (FUZZ_AVOID=tagJoin, to look past it): a call made after an
    * `invalidateTags` that joins a load of the row started before it gets that load's value.
@@ -229,6 +243,7 @@ export class Oracle {
       failure: undefined,
       delivered: undefined,
       lock,
+      endEvent: undefined,
     };
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
@@ -265,6 +280,7 @@ export class Oracle {
    */
   loaderEnded(r: LoaderRun, failure?: LoaderFailure): void {
     r.end = this.now();
+    r.endEvent = ++this.#events;
     r.failure = failure;
     if (failure !== undefined) setImmediate(() => void (r.delivered = this.now()));
   }
@@ -345,16 +361,47 @@ export class Oracle {
   }
 
   /**
-   * Checks that a call with `hardTimeout` (ms, 0 for none) started at `startedAt` did not wait
-   * for a load past it (see `Bounds.hardTimeoutSlackMs`).
+   * Times a call's `hardTimeout` (ms; undefined for 0, or where `Bounds.hardTimeoutTimers` is
+   * off). Set it in the same synchronous step as the call, just before it: the cache's own timer
+   * then has the same duration and a start no earlier, so Node runs it right after this one, with
+   * only promise reactions between them. A value that reaches the call after this timer fired
+   * therefore reached it after the cache's timer had run out too (see `checkWait`).
    */
-  checkWait(instance: number, tenant: Tenant, key: string, startedAt: number, value: unknown, hardTimeout: number, what: string): void {
-    const slack = this.bounds.hardTimeoutSlackMs;
-    if (slack === undefined || hardTimeout <= 0 || value === null || typeof value !== 'object') return;
-    const at = (value as Row).at;
-    if (typeof at === 'number' && at > startedAt + hardTimeout + slack) {
+  deadline(hardTimeout: number): Deadline | undefined {
+    if (!this.bounds.hardTimeoutTimers || hardTimeout <= 0) return undefined;
+    const d: Deadline = { passedAt: undefined, timer: setTimeout(() => void (d.passedAt = ++this.#events), hardTimeout) };
+    d.timer.unref?.();
+    return d;
+  }
+
+  /**
+   * Checks that a call with `hardTimeout` (ms) started at `startedAt` did not wait for a load past
+   * it: it got no value whose loader returned after the call's `deadline` ran out. Judged by the
+   * order the event loop ran the two in, not by clocks: on a loaded machine a loader's timer can
+   * run hundreds of ms late, and the `at` it then stamps is as late, although its value was due
+   * before the call's timer and reached the call first, as the README's "reject with
+   * `LoaderTimeoutError` after this long" allows. A value loaded before the call (a stale one,
+   * served past the timeout) or stored by a write is never flagged.
+   */
+  checkWait(
+    instance: number,
+    tenant: Tenant,
+    key: string,
+    startedAt: number,
+    value: unknown,
+    hardTimeout: number,
+    deadline: Deadline | undefined,
+    what: string,
+  ): void {
+    if (deadline === undefined) return;
+    clearTimeout(deadline.timer);
+    const passedAt = deadline.passedAt;
+    if (passedAt === undefined || value === null || typeof value !== 'object') return;
+    const run = (value as Row).run;
+    const r = run === undefined ? undefined : this.#runs.find((x) => x.run === run);
+    if (r?.endEvent !== undefined && r.endEvent > passedAt) {
       this.#violate(
-        `${what} on instance ${instance} for ${rowId(tenant, key)} (hardTimeout ${hardTimeout} ms) returned a value loaded ${Math.round(at - startedAt)} ms after it started: it waited past its hardTimeout`,
+        `${what} on instance ${instance} for ${rowId(tenant, key)} (hardTimeout ${hardTimeout} ms) returned the value of loader run ${r.run}, which returned ${Math.round((r.end ?? startedAt) - startedAt)} ms after the call started, once the hardTimeout had run out: it waited past its hardTimeout`,
       );
     }
   }
