@@ -25,6 +25,11 @@ function inTenant<T>(world: World, tenant: Tenant, call: () => Promise<T>): Prom
   return world.als.run({ tenant }, call);
 }
 
+/** Whether `inst` holds writes the shared tier has not confirmed (they will be retried and announced again). */
+function unconfirmed(inst: Instance): boolean {
+  return inst.cache.stats().l2.pendingWrites > 0;
+}
+
 /** A write's call, registered with its instance while it runs (see `World.restart`). */
 function tracked<T>(world: World, inst: Instance, call: Promise<T>): Promise<T> {
   world.calls?.add(inst, call, 'write');
@@ -237,7 +242,7 @@ export class WriteCommand implements Cmd {
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${(err as Error)?.stack ?? String(err)}`);
     }
-    world.oracle.invalidated(e);
+    world.oracle.invalidated(e, unconfirmed(inst));
   }
   toString() {
     return `${this.via}@${this.instance}(${show(this.tenant)}, ${this.key}${this.per ? `, ${JSON.stringify(this.per)}` : ''})`;
@@ -267,7 +272,7 @@ export class TagCommand implements Cmd {
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${String(err)}`);
     }
-    world.oracle.invalidated(e);
+    world.oracle.invalidated(e, unconfirmed(inst));
   }
   toString() {
     return `invalidateTags@${this.instance}(${this.tag})`;
@@ -293,7 +298,7 @@ export class ClearCommand implements Cmd {
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${String(err)}`);
     }
-    world.oracle.invalidated(e);
+    world.oracle.invalidated(e, unconfirmed(inst));
   }
   toString() {
     return `clear@${this.instance}()`;

@@ -17,6 +17,12 @@ export interface Bounds {
   /** How long another instance may serve an older version while its bus is up, in ms. */
   busMs: number;
   /**
+   * How much later an invalidation the shared tier did not confirm at once (an `l2Timeout` on a
+   * slow or loaded machine) may be delivered again, in ms: its retry period plus `l2Timeout`. The
+   * README: retried every second until Redis confirms them, "then announced again on the bus".
+   */
+  redeliveryMs?: number;
+  /**
    * How long it may while its bus is down, or with `bus: false`, in ms: `l1.ttl`, plus the
    * retry period of an unconfirmed delete, plus slack.
    */
@@ -73,6 +79,8 @@ interface Invalidation {
   versions: Map<string, number>;
   invokedAt: number;
   resolvedAt: number | undefined;
+  /** Its instance still had writes the shared tier had not confirmed when it resolved. */
+  unconfirmed?: boolean;
   /** An `invalidateTags`. */
   tags: boolean;
 }
@@ -163,9 +171,14 @@ export class Oracle {
     return e;
   }
 
-  /** The invalidation's call resolved: from now on `instance` never serves older versions. */
-  invalidated(e: Invalidation): void {
+  /**
+   * The invalidation's call resolved: from now on `instance` never serves older versions.
+   * `unconfirmed`: its instance reported writes the shared tier has not confirmed yet (see
+   * `Bounds.redeliveryMs`).
+   */
+  invalidated(e: Invalidation, unconfirmed = false): void {
     e.resolvedAt = this.now();
+    e.unconfirmed = unconfirmed;
   }
 
   /** A fault that may cost messages or Redis writes began; `end()` when it is over. */
@@ -426,10 +439,17 @@ export class Oracle {
     this.#violate(`${what} on instance ${instance} for ${id} failed although no loader of it failed: ${(err as Error)?.stack ?? String(err)}`);
   }
 
-  /** Whether another instance's eviction of `id` may have been delivered to `instance` since `from`. */
+  /**
+   * Whether another instance's eviction of `id` may have been delivered to `instance` since `from`:
+   * within `busMs` of its call resolving, or — unconfirmed — of its retry announcing it again.
+   */
   #evictionDeliveredDuring(id: string, instance: number, from: number): boolean {
     if (!this.bounds.bus && !this.bounds.tracking) return false;
-    return (this.#invalidations.get(id) ?? []).some((e) => e.instance !== instance && (e.resolvedAt === undefined || e.resolvedAt + this.bounds.busMs >= from));
+    return (this.#invalidations.get(id) ?? []).some(
+      (e) =>
+        e.instance !== instance &&
+        (e.resolvedAt === undefined || e.resolvedAt + this.bounds.busMs + (e.unconfirmed ? (this.bounds.redeliveryMs ?? 0) : 0) >= from),
+    );
   }
 
   /** Whether an invalidation of `id` may have landed between `from` and `to`. */

@@ -13,7 +13,7 @@ export interface Instance {
   /** The oracle's name for it: the slot's index, or a new number once `World.restart` replaced it. */
   id: number;
   /** The service API the commands use (a Nest app's TieredCacheService, or one over a bare engine). */
-  cache: Pick<TieredCacheService, 'get' | 'peek' | 'getOrSet' | 'set' | 'del' | 'invalidateTags' | 'clear'>;
+  cache: Pick<TieredCacheService, 'get' | 'peek' | 'getOrSet' | 'set' | 'del' | 'invalidateTags' | 'clear' | 'stats'>;
   catalog: Catalog;
 }
 
@@ -203,6 +203,8 @@ export function boundsFor(run: RunOptions, faults: { settleMs: number }): Bounds
     // Memory tiers track nothing; a Redis run's instances do when L1 is on (a no-op bound there).
     tracking: m.tracking !== false && m.l1 !== false,
     busMs: 500,
+    // DurableWrites retries every second; the retry's own command waits at most l2Timeout.
+    redeliveryMs: 1_000 + m.l2Timeout,
     // L1 TTL, plus one retry period of an unconfirmed delete (1 s), plus reconnect time.
     busDownMs: l1Ttl + 1_000 + faults.settleMs,
     l1TtlMs: l1Ttl,

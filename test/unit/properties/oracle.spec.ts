@@ -217,6 +217,25 @@ describe('oracle', () => {
     expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
   });
 
+  // fuzz seed 550800594, path 28, replayed (redis fleet, no faults, on a loaded machine): del@0
+  // timed out (l2Timeout) and resolved unconfirmed; its retry a second later deleted again and
+  // announced it again on the bus, superseding a load instance 1 had started 1.1 s after the del.
+  it("allows a second loader on one instance when another instance's unconfirmed eviction may be announced again by its retry", () => {
+    const { oracle, advance } = setup({ busMs: 50, redeliveryMs: 1_100 });
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']), true);
+    advance(1_100);
+    oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
+  });
+
+  it('flags it once the retry of an unconfirmed eviction is over', () => {
+    const { oracle, advance } = setup({ busMs: 50, redeliveryMs: 1_100 });
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']), true);
+    advance(1_151);
+    oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).toThrow(/on instance 1/);
+  });
+
   it('flags it when that eviction was delivered before the first load began', () => {
     const { oracle, advance } = setup({ busMs: 50 });
     oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
