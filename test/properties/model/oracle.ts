@@ -117,6 +117,11 @@ interface LoaderRun {
   endEvent: number | undefined;
 }
 
+/** How often `watchStalls` probes the event loop, in ms. */
+const PROBE_MS = 10;
+/** A probe later than this past its period found the event loop blocked meanwhile, in ms. */
+const STALL_MS = 20;
+
 /** Epoch ms with sub-millisecond precision: two calls in one millisecond still order. */
 export const preciseNow = (): number => performance.timeOrigin + performance.now();
 
@@ -139,6 +144,10 @@ export class Oracle {
   #nextRun = 0;
   /** Counts loader ends and hardTimeouts running out, in the order the event loop ran them. */
   #events = 0;
+  /** When this process's event loop was blocked (see `watchStalls`). */
+  readonly #stalls: { from: number; to: number }[] = [];
+  /** When `watchStalls`' probe last ran; undefined when it does not run. */
+  #lastProbe: number | undefined;
   /**
    * Tolerates a known open defect (FUZZ_AVOID=tagJoin, to look past it): a call made after an
    * `invalidateTags` that joins a load of the row started before it gets that load's value.
@@ -179,6 +188,47 @@ export class Oracle {
   invalidated(e: Invalidation, unconfirmed = false): void {
     e.resolvedAt = this.now();
     e.unconfirmed = unconfirmed;
+  }
+
+  /**
+   * Real-time runs: probes the event loop every 10 ms and remembers when it was blocked (a long
+   * GC pause, a CPU starved by other processes: the fuzz runs 14 workers on 2 cores). A delivery
+   * bound (`busMs`) holds for a running event loop: a bus message or tracking report that reached
+   * the socket, or a tracking check whose `l2Timeout` timer was due, is handled only once the
+   * loop runs again, so the time it was blocked does not count (see `stalled`). Returns `stop`.
+   */
+  watchStalls(): () => void {
+    this.#lastProbe = this.now();
+    const probe = () => {
+      const now = this.now();
+      if (now - this.#lastProbe! > PROBE_MS + STALL_MS) this.stall(this.#lastProbe! + PROBE_MS, now);
+      this.#lastProbe = now;
+    };
+    const timer = setInterval(probe, PROBE_MS);
+    timer.unref?.();
+    return () => {
+      clearInterval(timer);
+      probe();
+      this.#lastProbe = undefined;
+    };
+  }
+
+  /** The event loop was blocked from `from` to `to` (epoch ms): see `watchStalls`. */
+  stall(from: number, to: number): void {
+    this.#stalls.push({ from, to });
+  }
+
+  /**
+   * How long the event loop was blocked between `from` and `to`, in ms: the stalls recorded, and
+   * the one under way if the probe is late right now (a check made in the turn a stall ended).
+   */
+  #stalledBetween(from: number, to: number): number {
+    let ms = 0;
+    const add = (s: { from: number; to: number }) => void (ms += Math.max(0, Math.min(to, s.to) - Math.max(from, s.from)));
+    for (const s of this.#stalls) add(s);
+    const now = this.now();
+    if (this.#lastProbe !== undefined && now - this.#lastProbe > PROBE_MS + STALL_MS) add({ from: this.#lastProbe + PROBE_MS, to: now });
+    return ms;
   }
 
   /** A fault that may cost messages or Redis writes began; `end()` when it is over. */
@@ -318,7 +368,8 @@ export class Oracle {
       if (e.instance === instance) bound = 0;
       // Started after it settled: nothing of the old value is in this instance's L1.
       else if (e.settledAt !== undefined && e.settledAt < (this.#bornAt.get(instance) ?? -Infinity)) bound = 0;
-      else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs;
+      // The bus delay counts time the event loop ran (see `watchStalls`).
+      else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs + this.#stalledBetween(e.resolvedAt, at);
       else if (this.bounds.l1TtlMs === undefined || e.tags) bound = this.bounds.busDownMs;
       else bound = this.bounds.busDownMs - this.bounds.l1TtlMs + (this.#l1Ttls.get(`${instance} ${id}`) ?? 0);
       // Strictly after: a read that started in the same instant overlapped the invalidation.
@@ -441,14 +492,16 @@ export class Oracle {
 
   /**
    * Whether another instance's eviction of `id` may have been delivered to `instance` since `from`:
-   * within `busMs` of its call resolving, or — unconfirmed — of its retry announcing it again.
+   * within `busMs` of its call resolving, or — unconfirmed — of its retry announcing it again,
+   * not counting the time the event loop was blocked (see `watchStalls`).
    */
   #evictionDeliveredDuring(id: string, instance: number, from: number): boolean {
     if (!this.bounds.bus && !this.bounds.tracking) return false;
     return (this.#invalidations.get(id) ?? []).some(
       (e) =>
         e.instance !== instance &&
-        (e.resolvedAt === undefined || e.resolvedAt + this.bounds.busMs + (e.unconfirmed ? (this.bounds.redeliveryMs ?? 0) : 0) >= from),
+        (e.resolvedAt === undefined ||
+          e.resolvedAt + this.bounds.busMs + (e.unconfirmed ? (this.bounds.redeliveryMs ?? 0) : 0) + this.#stalledBetween(e.resolvedAt, from) >= from),
     );
   }
 

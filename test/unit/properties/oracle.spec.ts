@@ -236,6 +236,42 @@ describe('oracle', () => {
     expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).toThrow(/on instance 1/);
   });
 
+  // fuzz seed 550800594, path 25:11:0:..., replayed with a 600 ms busy-wait after the dels (redis
+  // fleet, bus: false, tracking on): instance 0 had the tracking report of instance 1's del and
+  // was checking it against Redis (l2Timeout 100 ms) when the event loop stopped; it evicted the
+  // key once the loop ran again, superseding a load begun in that turn, 600 ms after the del.
+  it('allows it when the event loop was blocked since the eviction resolved, for as long as it was', () => {
+    const { oracle, advance } = setup({ bus: false, tracking: true, busMs: 50 });
+    const stop = oracle.watchStalls();
+    oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
+    advance(600);
+    oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
+    stop();
+  });
+
+  it('flags it when the event loop ran for longer than the delivery bound after the eviction, stalls before it aside', () => {
+    const { oracle, advance, now } = setup({ bus: false, tracking: true, busMs: 50 });
+    oracle.stall(now() - 1_000, now() - 10);
+    oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
+    oracle.stall(now() + 10, now() + 40);
+    advance(81);
+    oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).toThrow(/on instance 0/);
+  });
+
+  it('lets another instance serve the old version for the bus delay plus the time the event loop was blocked', () => {
+    const { db, oracle, advance, now } = setup({ busMs: 50 });
+    const old = db.read('a', 'k0');
+    db.write('a', 'k0');
+    oracle.invalidated(oracle.invalidating(0, ['t:a/k0']));
+    oracle.stall(now() + 10, now() + 510);
+    advance(540);
+    expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).not.toThrow();
+    advance(20);
+    expect(() => oracle.checkValue(1, 'a', 'k0', now(), old, 'get')).toThrow(/oldest allowed is 1/);
+  });
+
   it('flags it when that eviction was delivered before the first load began', () => {
     const { oracle, advance } = setup({ busMs: 50 });
     oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
