@@ -55,7 +55,7 @@ const interleaving = (faults: boolean, shared = true) =>
         busMs: 500_000,
         busDownMs: Number.POSITIVE_INFINITY,
         lifetimeMs: Number.POSITIVE_INFINITY,
-        hardTimeoutSlackMs: undefined,
+        hardTimeoutTimers: false,
       });
       try {
         await runBatches(fleet, s, batches);

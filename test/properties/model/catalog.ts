@@ -19,7 +19,10 @@ export function loaderOf(world: World, instance: number, tenant: Tenant, key: st
     try {
       if (delay > 0) await world.sleep(delay);
       if (fail) throw world.oracle.newFailure(run);
-      if (row !== null) row.at = world.oracle.now();
+      if (row !== null) {
+        row.at = world.oracle.now();
+        row.run = run.run;
+      }
       world.oracle.loaderEnded(run);
       return row;
     } catch (err) {

@@ -25,6 +25,11 @@ function inTenant<T>(world: World, tenant: Tenant, call: () => Promise<T>): Prom
   return world.als.run({ tenant }, call);
 }
 
+/** Whether `inst` holds writes the shared tier has not confirmed (they will be retried and announced again). */
+function unconfirmed(inst: Instance): boolean {
+  return inst.cache.stats().l2.pendingWrites > 0;
+}
+
 /** A write's call, registered with its instance while it runs (see `World.restart`). */
 function tracked<T>(world: World, inst: Instance, call: Promise<T>): Promise<T> {
   world.calls?.add(inst, call, 'write');
@@ -62,6 +67,8 @@ export class ReadCommand implements Cmd {
     world.oracle.l1Ttl(instance, tenant, key, l1TtlOf(world.run, this.via === 'service' ? this.per : world.decoratorOptions));
     const startedAt = world.oracle.now();
     const epoch = world.oracle.epoch(tenant, key);
+    // Last before the call: the cache's own hardTimeout timer must start no earlier.
+    const deadline = world.oracle.deadline(hardTimeout);
     const call = inTenant(world, tenant, () =>
       this.via === 'service'
         ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock, epoch), policyOf(world, this.per, key))
@@ -71,9 +78,10 @@ export class ReadCommand implements Cmd {
       .then(
         (v) => {
           world.oracle.checkValue(instance, tenant, key, startedAt, v, what);
-          world.oracle.checkWait(instance, tenant, key, startedAt, v, hardTimeout, what);
+          world.oracle.checkWait(instance, tenant, key, startedAt, v, hardTimeout, deadline, what);
         },
         (err) => {
+          if (deadline !== undefined) clearTimeout(deadline.timer);
           if (err instanceof PropertyViolation) return;
           world.oracle.checkError(instance, tenant, key, startedAt, err, what, hardTimeout);
         },
@@ -234,7 +242,7 @@ export class WriteCommand implements Cmd {
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${(err as Error)?.stack ?? String(err)}`);
     }
-    world.oracle.invalidated(e);
+    world.oracle.invalidated(e, unconfirmed(inst));
   }
   toString() {
     return `${this.via}@${this.instance}(${show(this.tenant)}, ${this.key}${this.per ? `, ${JSON.stringify(this.per)}` : ''})`;
@@ -264,7 +272,7 @@ export class TagCommand implements Cmd {
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${String(err)}`);
     }
-    world.oracle.invalidated(e);
+    world.oracle.invalidated(e, unconfirmed(inst));
   }
   toString() {
     return `invalidateTags@${this.instance}(${this.tag})`;
@@ -290,7 +298,7 @@ export class ClearCommand implements Cmd {
     } catch (err) {
       throw new PropertyViolation(`${this} rejected: ${String(err)}`);
     }
-    world.oracle.invalidated(e);
+    world.oracle.invalidated(e, unconfirmed(inst));
   }
   toString() {
     return `clear@${this.instance}()`;

@@ -15,6 +15,8 @@ export interface Row {
   version: number;
   /** Epoch ms when the loader (or the write) produced this value. */
   at: number;
+  /** The loader run that produced it (see `Oracle.loaderStarted`); none for the row a write stored. */
+  run?: number;
 }
 
 interface RowState {

@@ -17,6 +17,12 @@ export interface Bounds {
   /** How long another instance may serve an older version while its bus is up, in ms. */
   busMs: number;
   /**
+   * How much later an invalidation the shared tier did not confirm at once (an `l2Timeout` on a
+   * slow or loaded machine) may be delivered again, in ms: its retry period plus `l2Timeout`. The
+   * README: retried every second until Redis confirms them, "then announced again on the bus".
+   */
+  redeliveryMs?: number;
+  /**
    * How long it may while its bus is down, or with `bus: false`, in ms: `l1.ttl`, plus the
    * retry period of an unconfirmed delete, plus slack.
    */
@@ -35,10 +41,20 @@ export interface Bounds {
   /** Whether the fleet-wide single loader is promised (lock on for every call). */
   fleetLock: boolean;
   /**
-   * When set (real time only): a call with `hardTimeout` h that returns a value its loader
-   * produced more than h + this many ms after the call started waited past its hardTimeout.
+   * Whether a call's `hardTimeout` is checked against a timer of the oracle's own (see
+   * `deadline`): only where the cache's timeouts and the loaders' delays are real timers.
    */
-  hardTimeoutSlackMs?: number;
+  hardTimeoutTimers?: boolean;
+}
+
+/**
+ * A call's hardTimeout as the oracle times it: a timer set just before the cache sets its own,
+ * for the same duration (see `Oracle.deadline`).
+ */
+export interface Deadline {
+  /** The oracle's event count when the timer fired; undefined while it has not. */
+  passedAt: number | undefined;
+  readonly timer: ReturnType<typeof setTimeout>;
 }
 
 /** Thrown by a test loader: the oracle knows which run threw which failure. */
@@ -63,6 +79,8 @@ interface Invalidation {
   versions: Map<string, number>;
   invokedAt: number;
   resolvedAt: number | undefined;
+  /** Its instance still had writes the shared tier had not confirmed when it resolved. */
+  unconfirmed?: boolean;
   /** An `invalidateTags`. */
   tags: boolean;
 }
@@ -95,7 +113,14 @@ interface LoaderRun {
    */
   delivered: number | undefined;
   lock: boolean;
+  /** The oracle's event count when it returned or threw (see `deadline`). */
+  endEvent: number | undefined;
 }
+
+/** How often `watchStalls` probes the event loop, in ms. */
+const PROBE_MS = 10;
+/** A probe later than this past its period found the event loop blocked meanwhile, in ms. */
+const STALL_MS = 20;
 
 /** Epoch ms with sub-millisecond precision: two calls in one millisecond still order. */
 export const preciseNow = (): number => performance.timeOrigin + performance.now();
@@ -117,6 +142,12 @@ export class Oracle {
   /** The widest L1 TTL a call on an instance asked for, per instance and row (see `Bounds.l1TtlMs`). */
   readonly #l1Ttls = new Map<string, number>();
   #nextRun = 0;
+  /** Counts loader ends and hardTimeouts running out, in the order the event loop ran them. */
+  #events = 0;
+  /** When this process's event loop was blocked (see `watchStalls`). */
+  readonly #stalls: { from: number; to: number }[] = [];
+  /** When `watchStalls`' probe last ran; undefined when it does not run. */
+  #lastProbe: number | undefined;
   /**
    * Tolerates a known open defect (FUZZ_AVOID=tagJoin, to look past it): a call made after an
    * `invalidateTags` that joins a load of the row started before it gets that load's value.
@@ -149,9 +180,55 @@ export class Oracle {
     return e;
   }
 
-  /** The invalidation's call resolved: from now on `instance` never serves older versions. */
-  invalidated(e: Invalidation): void {
+  /**
+   * The invalidation's call resolved: from now on `instance` never serves older versions.
+   * `unconfirmed`: its instance reported writes the shared tier has not confirmed yet (see
+   * `Bounds.redeliveryMs`).
+   */
+  invalidated(e: Invalidation, unconfirmed = false): void {
     e.resolvedAt = this.now();
+    e.unconfirmed = unconfirmed;
+  }
+
+  /**
+   * Real-time runs: probes the event loop every 10 ms and remembers when it was blocked (a long
+   * GC pause, a CPU starved by other processes: the fuzz runs 14 workers on 2 cores). A delivery
+   * bound (`busMs`) holds for a running event loop: a bus message or tracking report that reached
+   * the socket, or a tracking check whose `l2Timeout` timer was due, is handled only once the
+   * loop runs again, so the time it was blocked does not count (see `stalled`). Returns `stop`.
+   */
+  watchStalls(): () => void {
+    this.#lastProbe = this.now();
+    const probe = () => {
+      const now = this.now();
+      if (now - this.#lastProbe! > PROBE_MS + STALL_MS) this.stall(this.#lastProbe! + PROBE_MS, now);
+      this.#lastProbe = now;
+    };
+    const timer = setInterval(probe, PROBE_MS);
+    timer.unref?.();
+    return () => {
+      clearInterval(timer);
+      probe();
+      this.#lastProbe = undefined;
+    };
+  }
+
+  /** The event loop was blocked from `from` to `to` (epoch ms): see `watchStalls`. */
+  stall(from: number, to: number): void {
+    this.#stalls.push({ from, to });
+  }
+
+  /**
+   * How long the event loop was blocked between `from` and `to`, in ms: the stalls recorded, and
+   * the one under way if the probe is late right now (a check made in the turn a stall ended).
+   */
+  #stalledBetween(from: number, to: number): number {
+    let ms = 0;
+    const add = (s: { from: number; to: number }) => void (ms += Math.max(0, Math.min(to, s.to) - Math.max(from, s.from)));
+    for (const s of this.#stalls) add(s);
+    const now = this.now();
+    if (this.#lastProbe !== undefined && now - this.#lastProbe > PROBE_MS + STALL_MS) add({ from: this.#lastProbe + PROBE_MS, to: now });
+    return ms;
   }
 
   /** A fault that may cost messages or Redis writes began; `end()` when it is over. */
@@ -229,6 +306,7 @@ export class Oracle {
       failure: undefined,
       delivered: undefined,
       lock,
+      endEvent: undefined,
     };
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
@@ -265,6 +343,7 @@ export class Oracle {
    */
   loaderEnded(r: LoaderRun, failure?: LoaderFailure): void {
     r.end = this.now();
+    r.endEvent = ++this.#events;
     r.failure = failure;
     if (failure !== undefined) setImmediate(() => void (r.delivered = this.now()));
   }
@@ -289,7 +368,8 @@ export class Oracle {
       if (e.instance === instance) bound = 0;
       // Started after it settled: nothing of the old value is in this instance's L1.
       else if (e.settledAt !== undefined && e.settledAt < (this.#bornAt.get(instance) ?? -Infinity)) bound = 0;
-      else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs;
+      // The bus delay counts time the event loop ran (see `watchStalls`).
+      else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs + this.#stalledBetween(e.resolvedAt, at);
       else if (this.bounds.l1TtlMs === undefined || e.tags) bound = this.bounds.busDownMs;
       else bound = this.bounds.busDownMs - this.bounds.l1TtlMs + (this.#l1Ttls.get(`${instance} ${id}`) ?? 0);
       // Strictly after: a read that started in the same instant overlapped the invalidation.
@@ -345,16 +425,47 @@ export class Oracle {
   }
 
   /**
-   * Checks that a call with `hardTimeout` (ms, 0 for none) started at `startedAt` did not wait
-   * for a load past it (see `Bounds.hardTimeoutSlackMs`).
+   * Times a call's `hardTimeout` (ms; undefined for 0, or where `Bounds.hardTimeoutTimers` is
+   * off). Set it in the same synchronous step as the call, just before it: the cache's own timer
+   * then has the same duration and a start no earlier, so Node runs it right after this one, with
+   * only promise reactions between them. A value that reaches the call after this timer fired
+   * therefore reached it after the cache's timer had run out too (see `checkWait`).
    */
-  checkWait(instance: number, tenant: Tenant, key: string, startedAt: number, value: unknown, hardTimeout: number, what: string): void {
-    const slack = this.bounds.hardTimeoutSlackMs;
-    if (slack === undefined || hardTimeout <= 0 || value === null || typeof value !== 'object') return;
-    const at = (value as Row).at;
-    if (typeof at === 'number' && at > startedAt + hardTimeout + slack) {
+  deadline(hardTimeout: number): Deadline | undefined {
+    if (!this.bounds.hardTimeoutTimers || hardTimeout <= 0) return undefined;
+    const d: Deadline = { passedAt: undefined, timer: setTimeout(() => void (d.passedAt = ++this.#events), hardTimeout) };
+    d.timer.unref?.();
+    return d;
+  }
+
+  /**
+   * Checks that a call with `hardTimeout` (ms) started at `startedAt` did not wait for a load past
+   * it: it got no value whose loader returned after the call's `deadline` ran out. Judged by the
+   * order the event loop ran the two in, not by clocks: on a loaded machine a loader's timer can
+   * run hundreds of ms late, and the `at` it then stamps is as late, although its value was due
+   * before the call's timer and reached the call first, as the README's "reject with
+   * `LoaderTimeoutError` after this long" allows. A value loaded before the call (a stale one,
+   * served past the timeout) or stored by a write is never flagged.
+   */
+  checkWait(
+    instance: number,
+    tenant: Tenant,
+    key: string,
+    startedAt: number,
+    value: unknown,
+    hardTimeout: number,
+    deadline: Deadline | undefined,
+    what: string,
+  ): void {
+    if (deadline === undefined) return;
+    clearTimeout(deadline.timer);
+    const passedAt = deadline.passedAt;
+    if (passedAt === undefined || value === null || typeof value !== 'object') return;
+    const run = (value as Row).run;
+    const r = run === undefined ? undefined : this.#runs.find((x) => x.run === run);
+    if (r?.endEvent !== undefined && r.endEvent > passedAt) {
       this.#violate(
-        `${what} on instance ${instance} for ${rowId(tenant, key)} (hardTimeout ${hardTimeout} ms) returned a value loaded ${Math.round(at - startedAt)} ms after it started: it waited past its hardTimeout`,
+        `${what} on instance ${instance} for ${rowId(tenant, key)} (hardTimeout ${hardTimeout} ms) returned the value of loader run ${r.run}, which returned ${Math.round((r.end ?? startedAt) - startedAt)} ms after the call started, once the hardTimeout had run out: it waited past its hardTimeout`,
       );
     }
   }
@@ -379,10 +490,19 @@ export class Oracle {
     this.#violate(`${what} on instance ${instance} for ${id} failed although no loader of it failed: ${(err as Error)?.stack ?? String(err)}`);
   }
 
-  /** Whether another instance's eviction of `id` may have been delivered to `instance` since `from`. */
+  /**
+   * Whether another instance's eviction of `id` may have been delivered to `instance` since `from`:
+   * within `busMs` of its call resolving, or — unconfirmed — of its retry announcing it again,
+   * not counting the time the event loop was blocked (see `watchStalls`).
+   */
   #evictionDeliveredDuring(id: string, instance: number, from: number): boolean {
     if (!this.bounds.bus && !this.bounds.tracking) return false;
-    return (this.#invalidations.get(id) ?? []).some((e) => e.instance !== instance && (e.resolvedAt === undefined || e.resolvedAt + this.bounds.busMs >= from));
+    return (this.#invalidations.get(id) ?? []).some(
+      (e) =>
+        e.instance !== instance &&
+        (e.resolvedAt === undefined ||
+          e.resolvedAt + this.bounds.busMs + (e.unconfirmed ? (this.bounds.redeliveryMs ?? 0) : 0) + this.#stalledBetween(e.resolvedAt, from) >= from),
+    );
   }
 
   /** Whether an invalidation of `id` may have landed between `from` and `to`. */

@@ -47,6 +47,7 @@ export function redisFleets() {
   /** 2–3 apps with `run`'s options (and a decorated catalog with `decoratorOptions`) on this Redis. */
   async function build(run: RunOptions, decoratorOptions: object): Promise<{ world: World; close(): Promise<void> }> {
     const world = newWorld(run, faults(), sleep) as World;
+    const stopWatching = world.oracle.watchStalls();
     world.instances = [];
     world.decoratorOptions = decoratorOptions as PerCall;
     const apps: INestApplicationContext[] = [];
@@ -64,6 +65,7 @@ export function redisFleets() {
       }
     } catch (err) {
       for (const app of apps) await app.close();
+      stopWatching();
       throw err;
     }
     return {
@@ -72,6 +74,7 @@ export function redisFleets() {
         if (world.stopped) redis.signal('SIGCONT');
         await Promise.race([Promise.all(world.pending), sleep(5_000)]);
         for (const app of apps) await app.close();
+        stopWatching();
       },
     };
   }
