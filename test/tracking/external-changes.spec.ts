@@ -247,8 +247,9 @@ describe('tracking: changes any client makes in Redis end every L1 copy', () => 
     await sleep(200); // the echoes have been checked
     const stats = await raw.info('commandstats');
     const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-    // Commandstats count the commands a script runs too: each write's script reads its version once.
-    expect(calls('get')).toBeLessThanOrEqual(calls('evalsha'));
+    // Commandstats count the commands a script runs too: each write's script reads its version and
+    // the cache's clear marker. A GET per echo would add 50 more.
+    expect(calls('get')).toBeLessThanOrEqual(2 * calls('evalsha'));
     expect(calls('mget')).toBeGreaterThan(0);
     expect(calls('mget')).toBeLessThan(ids.length);
     const hits = a!.cache.stats().l1.hits;
