@@ -21,8 +21,10 @@ export function avoided(feature: string): boolean {
 export function budget(testRuns: number, fuzzRuns: number): fc.Parameters<unknown> {
   const seed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : undefined;
   const seconds = process.env.FUZZ_SECONDS !== undefined ? Number(process.env.FUZZ_SECONDS) : undefined;
+  // fast-check goes on from a path for numRuns runs: a replay of one counterexample is one run.
+  const replay = seed !== undefined && process.env.FUZZ_PATH ? 1 : fuzzRuns;
   return {
-    numRuns: fuzzing ? Number(process.env.FUZZ_RUNS ?? fuzzRuns) : Number(process.env.PROPERTY_RUNS ?? testRuns),
+    numRuns: fuzzing ? Number(process.env.FUZZ_RUNS ?? replay) : Number(process.env.PROPERTY_RUNS ?? testRuns),
     ...(seed !== undefined && Number.isFinite(seed) ? { seed } : {}),
     // With FUZZ_SEED, replays the one run a failure printed (its shrunk counterexample).
     ...(seed !== undefined && process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}),

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { afterAbandonedRun } from '../../properties/budget.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -30,5 +30,28 @@ describe('afterAbandonedRun', () => {
     let ran = false;
     await afterAbandonedRun(async () => void (ran = true))();
     expect(ran).toBe(true);
+  });
+});
+
+describe('budget', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  // fast-check goes on from a path for numRuns runs: a replay went on for the whole fuzz budget.
+  it('replays one run from FUZZ_SEED and FUZZ_PATH under npm run fuzz, unless FUZZ_RUNS says more', async () => {
+    vi.stubEnv('FUZZ', '1');
+    vi.stubEnv('FUZZ_SEED', '985973901');
+    vi.stubEnv('FUZZ_PATH', '1410:14');
+    vi.stubEnv('FUZZ_RUNS', undefined);
+    vi.resetModules();
+    const fuzz = await import('../../properties/budget.js');
+    expect(fuzz.budget(150, 100_000)).toMatchObject({ numRuns: 1, seed: 985973901, path: '1410:14' });
+    vi.stubEnv('FUZZ_RUNS', '20');
+    expect(fuzz.budget(150, 100_000).numRuns).toBe(20);
+    vi.stubEnv('FUZZ_PATH', undefined);
+    vi.stubEnv('FUZZ_RUNS', undefined);
+    expect(fuzz.budget(150, 100_000).numRuns).toBe(100_000);
   });
 });
