@@ -379,10 +379,22 @@ export class Oracle {
     this.#violate(`${what} on instance ${instance} for ${id} failed although no loader of it failed: ${(err as Error)?.stack ?? String(err)}`);
   }
 
-  /** Whether another instance's eviction of `id` may have been delivered to `instance` since `from`. */
+  /**
+   * Whether another instance's eviction of `id` may have been delivered to `instance` since `from`:
+   * within the bus delay of its call's return or, when a fault overlapped it (the tier may not
+   * have confirmed it), until it settled, since an unconfirmed write is announced once its retry
+   * lands (README: "retried every second and on recovery until Redis confirms them, then
+   * announced"; fuzz seed 1233927936).
+   */
   #evictionDeliveredDuring(id: string, instance: number, from: number): boolean {
     if (!this.bounds.bus && !this.bounds.tracking) return false;
-    return (this.#invalidations.get(id) ?? []).some((e) => e.instance !== instance && (e.resolvedAt === undefined || e.resolvedAt + this.bounds.busMs >= from));
+    return (this.#invalidations.get(id) ?? []).some(
+      (e) =>
+        e.instance !== instance &&
+        (e.resolvedAt === undefined ||
+          e.resolvedAt + this.bounds.busMs >= from ||
+          ((e.settledAt === undefined || e.settledAt >= from) && this.#faultBetween(e.invokedAt, e.resolvedAt))),
+    );
   }
 
   /** Whether an invalidation of `id` may have landed between `from` and `to`. */
