@@ -216,30 +216,6 @@ describe('oracle', () => {
     expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
   });
 
-  // fuzz seed 1233927936 (memory, with faults): instance 1's del() resolved while the tier was
-  // away and was announced once its retry landed, a batch later, while instance 0's load ran.
-  it('allows it when that eviction was unconfirmed (a fault overlapped it) and unsettled: it is announced once its retry lands', () => {
-    const { oracle, advance } = setup({ busMs: 50 });
-    const fault = oracle.fault('stop');
-    oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
-    fault.end();
-    advance(1_000);
-    oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
-    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
-  });
-
-  it('flags it when that unconfirmed eviction had settled before the first load began', () => {
-    const { oracle, advance } = setup({ busMs: 50 });
-    const fault = oracle.fault('disconnect');
-    oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
-    fault.end();
-    advance(1);
-    oracle.settled();
-    advance(1_000);
-    oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
-    expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).toThrow(/on instance 0/);
-  });
-
   it('flags it when that eviction was delivered before the first load began', () => {
     const { oracle, advance } = setup({ busMs: 50 });
     oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
