@@ -102,6 +102,15 @@ export class DurableWrites {
     return undefined;
   }
 
+  /**
+   * This instance's tag invalidations the shared tier has not confirmed, as `[tag, at]`: their
+   * markers cannot be read back from it yet, so what this instance knows of them must outlive a
+   * gap that makes it forget every other tag time.
+   */
+  *unconfirmedTags(): Generator<[tag: string, at: number]> {
+    for (const [tag, t] of this.#tags) yield [tag, t.at];
+  }
+
   /** Whether anything is still unconfirmed. */
   get pending(): number {
     return this.#keys.size + this.#prefixes.size + this.#tags.size;

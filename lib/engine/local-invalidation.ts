@@ -82,7 +82,7 @@ export class LocalInvalidation {
       this.e.stats.trackingMessages++;
       this.e.stats.trackingFlushes++;
       this.evictWhere();
-      this.e.tags.clear();
+      this.#forgetTagTimes();
       this.e.lease?.wakeAll();
     },
     resumed: () => {
@@ -99,6 +99,18 @@ export class LocalInvalidation {
     const e = this.e;
     e.keys.epoch++;
     e.l1?.clear();
+    this.#forgetTagTimes();
+  }
+
+  /**
+   * Forgets the tag times known here (they are read again from the shared tier), except this
+   * instance's own invalidations the tier has not confirmed: their markers are not there to read,
+   * and a read after a reconnect's gap, before the retried marker landed, served what
+   * `invalidateTags` had invalidated (fuzz seed 985973894).
+   */
+  #forgetTagTimes(): void {
+    const e = this.e;
     e.tags.clear();
+    for (const [tag, at] of e.durable.unconfirmedTags()) e.tags.received([tag], at);
   }
 }

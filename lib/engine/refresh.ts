@@ -48,6 +48,12 @@ export class Refresher {
           return found.value;
         }
       }
+      // Evicted here before its loader ran: it would store nothing, and a caller that needs a
+      // value loads afresh. Running it anyway made two loaders of the key at once in this process.
+      if (f.superseded) {
+        if (claim !== undefined && 'token' in claim) e.releaseLease(key, sk, claim.token);
+        return NO_REFRESH;
+      }
       e.stats.refreshes++;
       return await e.writes.load(key, sk, loader, p, f, claim);
     } catch {

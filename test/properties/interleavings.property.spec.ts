@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, it, vi } from 'vitest';
-import { budget, checkProperty, fuzzing } from './budget.js';
+import { afterAbandonedRun, budget, checkProperty, fuzzing } from './budget.js';
 import { commandArbs } from './model/commands.js';
 import { type RunOptions, runOptionsArb } from './model/world.js';
 import { memoryFleet, runBatches } from './support/memory-fleet.js';
@@ -36,7 +36,8 @@ const interleaving = (faults: boolean, shared = true) =>
           fc.constantFrom(...STEPS_MS),
         ),
       ),
-    async ([run, batches, s, stepMs]) => {
+    // A run fast-check gave up on (time limit, timeout) would share the faked Date with the next.
+    afterAbandonedRun(async ([run, batches, s, stepMs]) => {
       // The engines' clock moves in 20 ms steps while the run goes (calls of a batch share a
       // millisecond, as they do on a busy server), and jumps `stepMs` between batches, so entries
       // go stale and expire over a run (grace periods, refreshes) while the oracle's time stays logical.
@@ -63,7 +64,7 @@ const interleaving = (faults: boolean, shared = true) =>
         await fleet.close();
         vi.useRealTimers();
       }
-    },
+    }),
   );
 
 /**

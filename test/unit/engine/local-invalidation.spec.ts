@@ -221,6 +221,27 @@ describe('bus messages from another instance', () => {
     later(5);
     expect(await b.cache.get('k')).toBeUndefined();
   });
+
+  // Fuzz seed 985973894 (issue 13): two invalidateTags during a dropped connection; after the
+  // reconnect's gap, a read made while the first marker's retry was out got the entry the second
+  // one invalidated (its marker not written yet, its time forgotten with the gap).
+  it("a gap keeps this instance's own tag invalidations the shared tier has not confirmed yet", async () => {
+    const { broker, a } = await pair();
+    await a.cache.set('k', 'old', { tags: ['t'] });
+    later(5);
+    a.tier.setDown(true);
+    await a.cache.invalidateTags('u');
+    await a.cache.invalidateTags('t');
+    // The retry of the first marker waits for its reply: the second one is not sent meanwhile.
+    const reply = deferred<void>();
+    broker.schedule = (p, label) => (label.startsWith('setMarker') && label.includes('{u}') && label.endsWith(':reply') ? reply.promise.then(() => p) : p);
+    a.tier.setDown(false);
+    expect(a.engine.stats.busGaps).toBe(1);
+    later(5);
+    expect(await a.cache.get('k')).toBeUndefined();
+    expect(await a.cache.getOrSet('k', async () => 'new', { tags: ['t'] })).toBe('new');
+    reply.resolve();
+  });
 });
 
 describe('tracking reports from Redis', () => {

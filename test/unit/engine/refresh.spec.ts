@@ -144,6 +144,27 @@ describe('Refresher', () => {
     expect(broker.keys()).not.toContain(leaseKey('app:{k}'));
   });
 
+  // Fuzz seed 985973901, path 1410:14:... (issue 13): the refresh went on to run its loader after
+  // a del() superseded it, while a call made before the del() loaded too: two loaders of one key
+  // at once in one process.
+  it('a refresh an eviction superseded before its loader ran does not run it, and frees its lease', async () => {
+    const { broker, a } = await staleOnBoth();
+    // The refresh's lease reply comes after the eviction.
+    const gate = deferred<void>();
+    broker.schedule = (p, label) => (label === 'acquire app:{k}:reply' ? gate.promise.then(() => p) : p);
+    const refresh = counting(() => 'before-del');
+    expect(await a.cache.getOrSet('k', refresh.loader, GRACE)).toBe('old');
+    await settle();
+    broker.schedule = undefined;
+    await a.cache.del('k');
+    gate.resolve();
+    await settle();
+    expect(refresh.runs()).toBe(0);
+    expect(a.engine.keys.busy).toBe(0);
+    expect(broker.keys()).not.toContain(leaseKey('app:{k}'));
+    expect(await a.cache.getOrSet('k', async () => 'after-del', GRACE)).toBe('after-del');
+  });
+
   it('a newer value found in the shared tier is not back-filled when an eviction overtook the refresh', async () => {
     const { broker, a, b } = await staleOnBoth();
     b.tier.dropMessages(true);
