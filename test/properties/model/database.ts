@@ -15,6 +15,8 @@ export interface Row {
   version: number;
   /** Epoch ms when the loader (or the write) produced this value. */
   at: number;
+  /** The oracle's number of the loader run that produced it (none for a write's value). */
+  run?: number;
 }
 
 interface RowState {

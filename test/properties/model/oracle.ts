@@ -39,6 +39,33 @@ export interface Bounds {
    * produced more than h + this many ms after the call started waited past its hardTimeout.
    */
   hardTimeoutSlackMs?: number;
+  /**
+   * Memory runs (see `Oracle` `clocks`): once an invalidation has landed everywhere (`settled`), a
+   * read on another instance serves an older version only while an L1 copy made before may live,
+   * and a tag's time learnt before may be trusted. Undefined in Redis runs (`busDownMs` bounds those).
+   */
+  landed?: {
+    /** Whether instances have an L1 (its TTL runs on the wall clock: lru-cache reads `performance.now()`). */
+    l1: boolean;
+    /** How long a tag's time is trusted before it is read again (`l1.ttl`; 0 without L1 and bus), engine ms. */
+    tagKnownForMs: number;
+    /** Slack for timers and clock readings, in ms. */
+    slackMs: number;
+  };
+}
+
+/** The clocks a memory run's engines go by, besides the oracle's logical one (see `Oracle`). */
+export interface Clocks {
+  /** Real ms (`performance.now()`): what L1 TTLs and timers go by. */
+  wall(): number;
+  /** The engines' `Date.now()` (faked: it jumps between batches): entry and tag times. */
+  engine(): number;
+}
+
+/** The wall and engine time at one reading of the oracle's clock. */
+interface Instant {
+  wall: number;
+  engine: number;
 }
 
 /** Thrown by a test loader: the oracle knows which run threw which failure. */
@@ -59,6 +86,8 @@ interface Invalidation {
    * retries included: see `settled`); undefined until then, or when a hung tier may hold it back.
    */
   settledAt?: number;
+  /** The wall and engine time when it settled (memory runs with `clocks`). */
+  settledClocks?: Instant;
   /** The version of each row this invalidation made current. */
   versions: Map<string, number>;
   invokedAt: number;
@@ -95,6 +124,10 @@ interface LoaderRun {
    */
   delivered: number | undefined;
   lock: boolean;
+  /** The call that runs this loader (its epoch object). */
+  call: CallEpoch;
+  /** Whether the loader waited for a timer (a delay): memory runs check waits only then (see `checkWait`). */
+  paused: boolean;
 }
 
 /** Epoch ms with sub-millisecond precision: two calls in one millisecond still order. */
@@ -116,6 +149,11 @@ export class Oracle {
   readonly #closed = new Map<number, number>();
   /** The widest L1 TTL a call on an instance asked for, per instance and row (see `Bounds.l1TtlMs`). */
   readonly #l1Ttls = new Map<string, number>();
+  /** Each L1 TTL a call on an instance asked for, with when (see `Bounds.landed`). */
+  readonly #l1TtlsAt = new Map<string, { at: number; ms: number }[]>();
+  /** The wall and engine time at each reading of the logical clock (memory runs with `clocks`). */
+  readonly #instants = new Map<number, Instant>();
+  readonly now: () => number;
   #nextRun = 0;
   /**
    * Tolerates a known open defect (FUZZ_AVOID=tagJoin, to look past it): a call made after an
@@ -123,11 +161,25 @@ export class Oracle {
    */
   tolerateTagJoin = false;
 
+  /**
+   * `clocks` (memory runs, whose `now` is a logical clock): each reading of `now` also notes the
+   * wall and engine time, for `Bounds.landed` and `hardTimeoutSlackMs`.
+   */
   constructor(
     readonly db: VersionedDatabase,
     readonly bounds: Bounds,
-    readonly now: () => number = preciseNow,
-  ) {}
+    now: () => number = preciseNow,
+    readonly clocks?: Clocks,
+  ) {
+    this.now =
+      clocks === undefined
+        ? now
+        : () => {
+            const t = now();
+            this.#instants.set(t, { wall: clocks.wall(), engine: clocks.engine() });
+            return t;
+          };
+  }
 
   // ---- what happened ----
 
@@ -178,6 +230,11 @@ export class Oracle {
   l1Ttl(instance: number, tenant: Tenant, key: string, ms: number): void {
     const k = `${instance} ${rowId(tenant, key)}`;
     if (ms > (this.#l1Ttls.get(k) ?? -1)) this.#l1Ttls.set(k, ms);
+    if (this.clocks !== undefined) {
+      let list = this.#l1TtlsAt.get(k);
+      if (list === undefined) this.#l1TtlsAt.set(k, (list = []));
+      list.push({ at: this.now(), ms });
+    }
   }
 
   /**
@@ -206,6 +263,7 @@ export class Oracle {
         const closedAt = this.#closed.get(e.instance);
         if (closedAt !== undefined && this.#faults.some((f) => f.name !== 'shutdown' && f.from <= closedAt && f.to >= e.invokedAt)) continue;
         e.settledAt = now;
+        e.settledClocks = this.#instants.get(now);
       }
     }
   }
@@ -229,6 +287,8 @@ export class Oracle {
       failure: undefined,
       delivered: undefined,
       lock,
+      call: epoch,
+      paused: false,
     };
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
@@ -293,7 +353,7 @@ export class Oracle {
       else if (this.bounds.l1TtlMs === undefined || e.tags) bound = this.bounds.busDownMs;
       else bound = this.bounds.busDownMs - this.bounds.l1TtlMs + (this.#l1Ttls.get(`${instance} ${id}`) ?? 0);
       // Strictly after: a read that started in the same instant overlapped the invalidation.
-      if (!(e.resolvedAt + bound < at)) continue;
+      if (!(e.resolvedAt + bound < at) && !this.#landedFor(e, instance, id, at)) continue;
       if (
         e.tags &&
         this.tolerateTagJoin &&
@@ -346,15 +406,27 @@ export class Oracle {
 
   /**
    * Checks that a call with `hardTimeout` (ms, 0 for none) started at `startedAt` did not wait
-   * for a load past it (see `Bounds.hardTimeoutSlackMs`).
+   * for a load past it (see `Bounds.hardTimeoutSlackMs`). Memory runs (`clocks`) check only a
+   * value of the call's own loader (`epoch`) that waited for a timer, on the wall clock: the
+   * call's timeout timer was set first and fires first, whereas a value that needed no timer may
+   * arrive late through a long run of promise reactions with no timer phase between them.
    */
-  checkWait(instance: number, tenant: Tenant, key: string, startedAt: number, value: unknown, hardTimeout: number, what: string): void {
+  checkWait(instance: number, tenant: Tenant, key: string, startedAt: number, value: unknown, hardTimeout: number, what: string, epoch?: CallEpoch): void {
     const slack = this.bounds.hardTimeoutSlackMs;
     if (slack === undefined || hardTimeout <= 0 || value === null || typeof value !== 'object') return;
     const at = (value as Row).at;
-    if (typeof at === 'number' && at > startedAt + hardTimeout + slack) {
+    if (typeof at !== 'number') return;
+    if (this.clocks !== undefined) {
+      const run = (value as Row).run;
+      const r = this.#runs.find((x) => x.run === run);
+      if (r === undefined || r.call !== epoch || !r.paused) return;
+    }
+    // Memory runs: the logical times' wall clock (their loaders and timers take real time).
+    const [loaded, started] = this.clocks === undefined ? [at, startedAt] : [this.#instants.get(at)?.wall, this.#instants.get(startedAt)?.wall];
+    if (loaded === undefined || started === undefined) return;
+    if (loaded > started + hardTimeout + slack) {
       this.#violate(
-        `${what} on instance ${instance} for ${rowId(tenant, key)} (hardTimeout ${hardTimeout} ms) returned a value loaded ${Math.round(at - startedAt)} ms after it started: it waited past its hardTimeout`,
+        `${what} on instance ${instance} for ${rowId(tenant, key)} (hardTimeout ${hardTimeout} ms) returned a value loaded ${Math.round(loaded - started)} ms after it started: it waited past its hardTimeout`,
       );
     }
   }
@@ -377,6 +449,28 @@ export class Oracle {
     }
     if ((err as Error)?.name === 'LoaderTimeoutError' && (hardTimeout === undefined ? this.bounds.hardTimeout : hardTimeout > 0)) return;
     this.#violate(`${what} on instance ${instance} for ${id} failed although no loader of it failed: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
+  /**
+   * Whether a read of `id` on `instance` at `at` comes after every copy `e` replaced may have
+   * lived there (see `Bounds.landed`): `e` settled before it (every instance's calls made before
+   * had ended, what the tier holds is newer), the L1 copies those calls made have expired (the
+   * widest `l1Ttl` they asked for, on the wall clock) and, for a tag, its time learnt before was
+   * read again (`tagKnownForMs`, on the engines' clock). Calls made after it settled read the new
+   * state from the tier.
+   */
+  #landedFor(e: Invalidation, instance: number, id: string, at: number): boolean {
+    const landed = this.bounds.landed;
+    if (landed === undefined || e.settledAt === undefined || e.settledClocks === undefined || !(e.settledAt < at)) return false;
+    const read = this.#instants.get(at);
+    if (read === undefined) return false;
+    const settledAt = e.settledAt;
+    const { wall, engine } = e.settledClocks;
+    if (landed.l1) {
+      const l1Ttl = Math.max(0, ...(this.#l1TtlsAt.get(`${instance} ${id}`) ?? []).filter((c) => c.at < settledAt).map((c) => c.ms));
+      if (!(read.wall > wall + l1Ttl + landed.slackMs)) return false;
+    }
+    return !e.tags || read.engine > engine + landed.tagKnownForMs + landed.slackMs;
   }
 
   /** Whether another instance's eviction of `id` may have been delivered to `instance` since `from`. */
