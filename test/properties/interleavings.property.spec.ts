@@ -16,11 +16,14 @@ import { memoryFleet, runBatches } from './support/memory-fleet.js';
  */
 const interleaving = (faults: boolean, shared = true) =>
   fc.asyncProperty(
-    runOptionsArb(3)
-      .map((run) => (shared ? run : { ...run, instances: 1 }))
+    fc
+      // A run in four with a short lease (engine ms): a loader hung past it shows (defect 16); the
+      // others keep lease waits long enough for a shutdown that leaves its waiters to show (defect 15).
+      .tuple(runOptionsArb(3), fc.constantFrom(false, false, false, true))
+      .map(([run, shortLease]) => (shared ? (shortLease ? { ...run, module: { ...run.module, leaseTtl: SHORT_LEASE_MS } } : run) : { ...run, instances: 1 }))
       .chain((run) =>
         (run.perCall && shared ? perCallArb.map(withQuickTimeout) : fc.constant<PerCall>({})).chain((decorator) => {
-          const opts = { ...run, decorator, faults, disconnects: faults, restarts: shared, waits: [0], quiesce: 0 };
+          const opts = { ...withQuickTimeouts(run), decorator, faults, disconnects: faults, restarts: shared, waits: [0], quiesce: 0 };
           const batch = fc.array(fc.oneof(...commandArbs(opts)), { minLength: 1, maxLength: 4, size: 'medium' });
           // Scenarios span batches (the engines' clock jumps between two, L1 copies age): a
           // defect that needs a read after something landed everywhere shows there.
@@ -66,6 +69,7 @@ const interleaving = (faults: boolean, shared = true) =>
         busDownMs: Number.POSITIVE_INFINITY,
         lifetimeMs: Number.POSITIVE_INFINITY,
         hardTimeoutSlackMs: fuzzing ? 30 : undefined,
+        leaseTtlMs: m.leaseTtl ?? DEFAULT_LEASE_MS,
         landed: { l1: m.l1 !== false, tagKnownForMs: m.l1 ? m.l1.ttl : m.bus ? Number.POSITIVE_INFINITY : 0, slackMs: 20 },
       });
       try {
@@ -82,6 +86,10 @@ const interleaving = (faults: boolean, shared = true) =>
  * or in one (then a 1 s grace period lasts 2 more).
  */
 const STEPS_MS = [150, 400] as const;
+
+/** A short `leaseTtl` (ms; renewed every 50 ms), and the default. */
+const SHORT_LEASE_MS = 150;
+const DEFAULT_LEASE_MS = 2_000;
 
 function withQuickTimeouts(run: RunOptions): RunOptions {
   return run.module.hardTimeout > 0 ? { ...run, module: { ...run.module, hardTimeout: 2 } } : run;

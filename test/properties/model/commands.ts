@@ -61,7 +61,7 @@ export class ReadCommand implements Cmd {
     const hardTimeout = (this.via === 'service' ? this.per?.hardTimeout : world.decoratorOptions?.hardTimeout) ?? world.run.module.hardTimeout;
     world.oracle.l1Ttl(instance, tenant, key, l1TtlOf(world.run, this.via === 'service' ? this.per : world.decoratorOptions));
     const startedAt = world.oracle.now();
-    const epoch = world.oracle.epoch(tenant, key);
+    const epoch = world.oracle.epoch(tenant, key, hardTimeout);
     const call = inTenant(world, tenant, () =>
       this.via === 'service'
         ? inst.cache.getOrSet(key, loaderOf(world, instance, tenant, key, this.delay, this.fail, lock, epoch), policyOf(world, this.per, key))
@@ -548,6 +548,17 @@ export function commandArbs(opts: {
  */
 export const HUNG_DELAY = 1_000;
 
+/**
+ * A loader hung past its call's `hardTimeout` + a short `leaseTtl`, and the real ms it takes in
+ * memory runs (on a plain timer: the scheduler waits for each task it releases, so a scheduled
+ * one would hold every other instance's tier commands back with it). Scenarios only.
+ */
+export const HUNG_LONG_DELAY = 2_000;
+export const HUNG_LONG_MS = 400;
+/** A loader hung well past a shutdown's grace for its waiters (`CLOSE_WAIT_MS`, 700 ms), and its real ms. */
+export const HUNG_CLOSE_DELAY = 3_000;
+export const HUNG_CLOSE_MS = 1_000;
+
 /** Lets `ms` of real time pass (memory runs: L1 TTLs run on the wall clock, and the engines' Date with it). */
 export class RealWaitCommand implements Cmd {
   constructor(readonly ms: number) {}
@@ -598,7 +609,9 @@ export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorat
   // Read here, invalidated there, read here again (after an L1 TTL of real time, or not).
   out.push(
     fc
-      .tuple(two, row, opts.perCall ? fc.constantFrom<PerCall | undefined>({ l1Ttl: 100 }, undefined) : fc.constant(undefined), fc.constantFrom(0, 150))
+      .tuple(two, row, opts.perCall ? fc.constantFrom<PerCall | undefined>({ l1Ttl: 100 }, undefined) : fc.constant(undefined))
+      // Past a per-call l1Ttl of 100 ms, or past the module's (300 ms), or no time at all.
+      .chain(([pair, r, per]) => fc.tuple(fc.constant(pair), fc.constant(r), fc.constant(per), per ? fc.constant(150) : fc.constantFrom(0, 150, 320)))
       .chain(([[a, b], [t, k], per, ms]) =>
         fc
           .tuple(invalidate(a, t, k), read(b, t, k))
@@ -652,6 +665,53 @@ export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorat
             ),
           ],
           [new GetCommand(a, t, k)],
+        ]),
+    );
+  }
+  // A loader hung past its call's hardTimeout and the lease's TTL while another instance waits on its
+  // lease: the lease lapses, and the waiter loads (defect 16). Runs with a short leaseTtl only.
+  const m = opts.module as { hardTimeout?: number; leaseTtl?: number } | undefined;
+  if (m?.leaseTtl !== undefined && m.leaseTtl < 1_000 && opts.perCall && opts.module?.lock !== false) {
+    const variants: [ReadCommand['via'], PerCall | undefined, PerCall | undefined][] = [
+      ['service', { hardTimeout: 2 }, m.hardTimeout ? { hardTimeout: 0 } : undefined],
+    ];
+    if (m.hardTimeout) variants.push(['service', undefined, { hardTimeout: 0 }]);
+    if (opts.decorator?.hardTimeout && !m.hardTimeout) variants.push(['decorator', undefined, undefined]);
+    out.push(
+      fc.tuple(two, row, fc.constantFrom(...variants), fc.integer({ min: 2, max: 6 })).map(([[a, b], [t, k], [via, holder, waiter], steps]) => [
+        [
+          new GroupCommand(
+            [
+              new ReadCommand(a, t, k, via, HUNG_LONG_DELAY, false, false, holder),
+              new LaterCommand(new ReadCommand(b, t, k, 'service', 0, false, false, waiter), steps),
+              // The batch lasts until the hung loader is done (its store settles with the batch).
+              new RealWaitCommand(HUNG_LONG_MS + 100),
+            ],
+            false,
+          ),
+        ],
+      ]),
+    );
+  }
+  // An instance shut down while a call of it waits on another instance's lease (held by a hung
+  // loader): shutdown ends the wait (defect 15). Runs with the default leaseTtl (2 s) only.
+  if (opts.restarts && !avoided('restart') && m?.leaseTtl === undefined && opts.module?.lock !== false && (!m?.hardTimeout || opts.perCall)) {
+    const waiter: PerCall | undefined = m?.hardTimeout ? { hardTimeout: 0 } : undefined;
+    out.push(
+      fc
+        .tuple(two, row, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 4, max: 10 }))
+        .map(([[a, b], [t, k], steps, more]) => [
+          [
+            new GroupCommand(
+              [
+                new ReadCommand(a, t, k, 'service', HUNG_CLOSE_DELAY, false, false, undefined),
+                new LaterCommand(new ReadCommand(b, t, k, 'service', 0, false, false, waiter), steps),
+                new RestartCommand(b, steps + more),
+                new RealWaitCommand(HUNG_CLOSE_MS + 100),
+              ],
+              false,
+            ),
+          ],
         ]),
     );
   }

@@ -52,6 +52,12 @@ export interface Bounds {
     /** Slack for timers and clock readings, in ms. */
     slackMs: number;
   };
+  /**
+   * Memory runs: `leaseTtl` (engine ms). A loader run whose call has a `hardTimeout` holds its lease
+   * at most that plus `leaseTtl` (README: a hung loader renews its lease for at most `hardTimeout`),
+   * so no other instance waits on it longer (see `loaderStarted`).
+   */
+  leaseTtlMs?: number;
 }
 
 /** The clocks a memory run's engines go by, besides the oracle's logical one (see `Oracle`). */
@@ -106,6 +112,8 @@ interface Fault {
 export interface CallEpoch {
   readonly n: number;
   readonly at: number;
+  /** The call's own `hardTimeout`, ms (0 or undefined: none). */
+  readonly hardTimeout?: number;
 }
 
 interface LoaderRun {
@@ -129,6 +137,9 @@ interface LoaderRun {
   /** Whether the loader waited for a timer (a delay): memory runs check waits only then (see `checkWait`). */
   paused: boolean;
 }
+
+/** Slack of the lease-wait check (see `Bounds.leaseTtlMs`): a waiter wakes when the lease would lapse, then asks again, in ms. */
+const LEASE_SLACK_MS = 50;
 
 /** Epoch ms with sub-millisecond precision: two calls in one millisecond still order. */
 export const preciseNow = (): number => performance.timeOrigin + performance.now();
@@ -214,8 +225,8 @@ export class Oracle {
   }
 
   /** How many invalidations of the row have started, and when: a call's loads belong to the epoch it was made in. */
-  epoch(tenant: Tenant, key: string): CallEpoch {
-    return { n: this.#epochs.get(rowId(tenant, key)) ?? 0, at: this.now() };
+  epoch(tenant: Tenant, key: string, hardTimeout?: number): CallEpoch {
+    return { n: this.#epochs.get(rowId(tenant, key)) ?? 0, at: this.now(), hardTimeout };
   }
 
   /**
@@ -312,6 +323,7 @@ export class Oracle {
         this.#violate(`two loaders of ${id} at once on instances ${o.instance} and ${instance} (runs ${o.run} and ${r.run}) while the lease holder lives`);
       }
     }
+    if (lock) this.#checkLeaseWait(instance, id, epoch.at, now);
     this.#runs.push(r);
     return r;
   }
@@ -399,6 +411,7 @@ export class Oracle {
     if (row.version < min) {
       this.#violate(`${what} on instance ${instance} returned version ${row.version} of ${id}; after the invalidations it saw, the oldest allowed is ${min}`);
     }
+    this.#checkHungValue(instance, id, startedAt, row, what);
     if (startedAt > row.at + this.bounds.lifetimeMs) {
       this.#violate(`${what} on instance ${instance} returned version ${row.version} of ${id} produced ${startedAt - row.at} ms earlier, past ttl + grace`);
     }
@@ -471,6 +484,51 @@ export class Oracle {
       if (!(read.wall > wall + l1Ttl + landed.slackMs)) return false;
     }
     return !e.tags || read.engine > engine + landed.tagKnownForMs + landed.slackMs;
+  }
+
+  /**
+   * A loader run of `id` with the lease starts on `instance` for a call made at `calledAt` while
+   * other instances' runs with the lease still run, every one of them with its own `hardTimeout`:
+   * the call waited on their lease, which lapses within `hardTimeout` + `leaseTtl` of the latest
+   * one's start (README: a hung loader renews its lease for at most `hardTimeout`; engine ms).
+   */
+  #checkLeaseWait(instance: number, id: string, calledAt: number, now: number): void {
+    const ttl = this.bounds.leaseTtlMs;
+    if (ttl === undefined) return;
+    const holders = this.#runs.filter((o) => o.id === id && o.instance !== instance && o.lock && o.end === undefined);
+    if (holders.length === 0 || holders.some((o) => !((o.call.hardTimeout ?? 0) > 0))) return;
+    const from = Math.max(calledAt, ...holders.map((o) => o.start));
+    if (this.#faultBetween(from, now) || this.#evictionBetween(id, from, now)) return;
+    const h = Math.max(...holders.map((o) => o.call.hardTimeout!));
+    const [a, b] = [this.#instants.get(from)?.engine, this.#instants.get(now)?.engine];
+    if (a === undefined || b === undefined) return;
+    if (b > a + h + ttl + LEASE_SLACK_MS) {
+      this.#violate(
+        `a loader of ${id} on instance ${instance} started ${Math.round(b - a)} ms after its call began waiting on the lease of hung run(s) ${holders.map((o) => `${o.run}@${o.instance}`).join(', ')}: a holder keeps it at most its hardTimeout (${h} ms) + leaseTtl (${ttl} ms)`,
+      );
+    }
+  }
+
+  /**
+   * The other half of `#checkLeaseWait`: a call that got the value of another instance's run with
+   * the lease, made after the call started, waited on that lease; a run whose call has its own
+   * `hardTimeout` keeps it at most that + `leaseTtl`, and its store after the lease lapsed is refused.
+   */
+  #checkHungValue(instance: number, id: string, startedAt: number, row: Row, what: string): void {
+    const ttl = this.bounds.leaseTtlMs;
+    if (ttl === undefined || row.run === undefined) return;
+    const r = this.#runs.find((x) => x.run === row.run);
+    const h = r?.call.hardTimeout ?? 0;
+    if (r === undefined || r.instance === instance || !r.lock || h <= 0 || r.end === undefined || r.end < startedAt) return;
+    const from = Math.max(r.start, startedAt);
+    if (this.#faultBetween(from, r.end) || this.#evictionBetween(id, from, r.end)) return;
+    const [a, b] = [this.#instants.get(from)?.engine, this.#instants.get(r.end)?.engine];
+    if (a === undefined || b === undefined) return;
+    if (b > a + h + ttl + LEASE_SLACK_MS) {
+      this.#violate(
+        `${what} on instance ${instance} got ${id} from loader run ${r.run} on instance ${r.instance}, which ended ${Math.round(b - a)} ms after the call began waiting on its lease: a holder keeps it at most its hardTimeout (${h} ms) + leaseTtl (${ttl} ms)`,
+      );
+    }
   }
 
   /** Whether another instance's eviction of `id` may have been delivered to `instance` since `from`. */

@@ -7,7 +7,7 @@ import { MemoryBroker, type MemorySharedTier } from '../../../lib/shared/memory-
 import { TieredCacheService } from '../../../lib/tiered-cache.service.js';
 import { CACHE_SLOT } from '../../../lib/tiered-cache.constants.js';
 import { catalogClass } from '../model/catalog.js';
-import { type FleetModel, HUNG_DELAY } from '../model/commands.js';
+import { type FleetModel, HUNG_CLOSE_DELAY, HUNG_CLOSE_MS, HUNG_DELAY, HUNG_LONG_DELAY, HUNG_LONG_MS } from '../model/commands.js';
 import { PropertyViolation } from '../model/oracle.js';
 import { type Catalog, type FaultControls, newWorld, type PerCall, type RunOptions, type World } from '../model/world.js';
 
@@ -87,7 +87,11 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
   // time (a macrotask), so a caller's hardTimeout (a real timer) can fire while it runs.
   const pause = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, ms >= HUNG_DELAY ? HUNG_MS : LOADER_MS)) : Promise.resolve());
   // L1 TTLs and timers run on the wall clock, entry and tag times on the engines' (faked) Date.
-  const world = newWorld(run, faults, (ms) => s.schedule(pause(ms), `loader ${ms} ms`), now, {
+  const sleep = (ms: number) =>
+    ms >= HUNG_LONG_DELAY
+      ? new Promise<void>((resolve) => setTimeout(resolve, ms >= HUNG_CLOSE_DELAY ? HUNG_CLOSE_MS : HUNG_LONG_MS))
+      : s.schedule(pause(ms), `loader ${ms} ms`);
+  const world = newWorld(run, faults, sleep, now, {
     wall: () => performance.now(),
     engine: () => Date.now(),
   }) as World;
