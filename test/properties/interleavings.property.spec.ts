@@ -27,7 +27,8 @@ const interleaving = (faults: boolean, shared = true) =>
           const batch = fc.array(fc.oneof(...commandArbs(opts)), { minLength: 1, maxLength: 4, size: 'medium' });
           // Scenarios span batches (the engines' clock jumps between two, L1 copies age): a
           // defect that needs a read after something landed everywhere shows there.
-          const scenarios = shared ? scenarioArbs(opts) : [];
+          // Those that take real time (L1 TTLs, hung loaders: up to a second each) under fuzzing only.
+          const scenarios = shared ? scenarioArbs({ ...opts, realTime: fuzzing }) : [];
           return fc.tuple(
             fc.constant(run),
             fc.constant(decorator),

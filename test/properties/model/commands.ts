@@ -587,7 +587,7 @@ export class RealWaitCommand implements Cmd {
  *   (defect 10);
  * - a call whose loader hangs past its `hardTimeout`, decorated or not (defects 5 and 14).
  */
-export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorator?: PerCall }): fc.Arbitrary<Cmd[][]>[] {
+export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorator?: PerCall; realTime?: boolean }): fc.Arbitrary<Cmd[][]>[] {
   const n = opts.instances;
   const inst = fc.integer({ min: 0, max: n - 1 });
   const two = fc.tuple(inst, inst).filter(([a, b]) => a !== b);
@@ -611,7 +611,9 @@ export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorat
     fc
       .tuple(two, row, opts.perCall ? fc.constantFrom<PerCall | undefined>({ l1Ttl: 100 }, undefined) : fc.constant(undefined))
       // Past a per-call l1Ttl of 100 ms, or past the module's (300 ms), or no time at all.
-      .chain(([pair, r, per]) => fc.tuple(fc.constant(pair), fc.constant(r), fc.constant(per), per ? fc.constant(150) : fc.constantFrom(0, 150, 320)))
+      .chain(([pair, r, per]) =>
+        fc.tuple(fc.constant(pair), fc.constant(r), fc.constant(per), !opts.realTime ? fc.constant(0) : per ? fc.constant(150) : fc.constantFrom(0, 150, 320)),
+      )
       .chain(([[a, b], [t, k], per, ms]) =>
         fc
           .tuple(invalidate(a, t, k), read(b, t, k))
@@ -671,7 +673,7 @@ export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorat
   // A loader hung past its call's hardTimeout and the lease's TTL while another instance waits on its
   // lease: the lease lapses, and the waiter loads (defect 16). Runs with a short leaseTtl only.
   const m = opts.module as { hardTimeout?: number; leaseTtl?: number } | undefined;
-  if (m?.leaseTtl !== undefined && m.leaseTtl < 1_000 && opts.perCall && opts.module?.lock !== false) {
+  if (opts.realTime && m?.leaseTtl !== undefined && m.leaseTtl < 1_000 && opts.perCall && opts.module?.lock !== false) {
     const variants: [ReadCommand['via'], PerCall | undefined, PerCall | undefined][] = [
       ['service', { hardTimeout: 2 }, m.hardTimeout ? { hardTimeout: 0 } : undefined],
     ];
@@ -695,7 +697,7 @@ export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorat
   }
   // An instance shut down while a call of it waits on another instance's lease (held by a hung
   // loader): shutdown ends the wait (defect 15). Runs with the default leaseTtl (2 s) only.
-  if (opts.restarts && !avoided('restart') && m?.leaseTtl === undefined && opts.module?.lock !== false && (!m?.hardTimeout || opts.perCall)) {
+  if (opts.realTime && opts.restarts && !avoided('restart') && m?.leaseTtl === undefined && opts.module?.lock !== false && (!m?.hardTimeout || opts.perCall)) {
     const waiter: PerCall | undefined = m?.hardTimeout ? { hardTimeout: 0 } : undefined;
     out.push(
       fc
