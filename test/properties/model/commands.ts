@@ -585,6 +585,7 @@ export class RealWaitCommand implements Cmd {
  *   the row (defect 3);
  * - a load without a lease racing a delete on another instance, then a read on the deleting one
  *   (defect 10);
+ * - a lookup racing a write of the row on its instance, then a read there (defect 7);
  * - a call whose loader hangs past its `hardTimeout`, decorated or not (defects 5 and 14).
  */
 export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorator?: PerCall; realTime?: boolean }): fc.Arbitrary<Cmd[][]>[] {
@@ -636,6 +637,19 @@ export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorat
         ]),
     );
   }
+  // A lookup that reads the shared tier racing a write of the row on the same instance, then a read
+  // there: the lookup must not put back in L1 what the write replaced (defect 7).
+  out.push(
+    fc
+      .tuple(inst, inst, row, fc.constantFrom<'get' | 'peek'>('get', 'peek'), fc.constantFrom(...writes), fc.integer({ min: 0, max: 3 }))
+      .chain(([loader, i, [t, k], via, w, steps]) =>
+        read(i, t, k).map((again) => [
+          [new ReadCommand(loader, t, k, 'service', 0, false, false, undefined)],
+          [new GroupCommand([new GetCommand(i, t, k, via), new LaterCommand(new WriteCommand(i, t, k, w, undefined), steps)], false)],
+          [again],
+        ]),
+      ),
+  );
   // A write or tag invalidation during a dropped connection, then a fresh instance reads the row.
   if (opts.faults && opts.disconnects && opts.restarts && !avoided('disconnect') && !avoided('restart')) {
     out.push(
