@@ -15,8 +15,8 @@
 //
 // Stages run in order and a mutant stops at the first that catches it: the in-memory
 // interleavings (fast, thousands of orderings), then the real-Redis fleet (decorators, real
-// time: TTLs, bus outages). A patch whose header says `# stages: fleet` skips the first (the
-// in-memory fleet has no decorators). Prints caught / missed per mutant with the seconds it took
+// time: TTLs, bus outages). A patch whose header says `# stages: fleet` skips the first (none
+// does today: the in-memory runs have the decorators and the scenarios every mutant needs). Prints caught / missed per mutant with the seconds it took
 // and writes bench/MUTANTS.md. Exits 1 if any mutant was missed. Not part of `npm test`.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, it, vi } from 'vitest';
 import { afterAbandonedRun, budget, checkProperty, fuzzing } from './budget.js';
-import { commandArbs } from './model/commands.js';
-import { type RunOptions, runOptionsArb } from './model/world.js';
+import { commandArbs, scenarioArbs } from './model/commands.js';
+import { type PerCall, perCallArb, type RunOptions, runOptionsArb } from './model/world.js';
 import { memoryFleet, runBatches } from './support/memory-fleet.js';
 
 /**
@@ -16,28 +16,49 @@ import { memoryFleet, runBatches } from './support/memory-fleet.js';
  */
 const interleaving = (faults: boolean, shared = true) =>
   fc.asyncProperty(
-    runOptionsArb(3)
-      .map((run) => (shared ? run : { ...run, instances: 1 }))
+    fc
+      // A run in three with a short lease (engine ms), the lease on and per-call options: a loader
+      // hung past it while another instance waits shows (defect 16); the
+      // others keep lease waits long enough for a shutdown that leaves its waiters to show (defect 15).
+      .tuple(runOptionsArb(3), fc.constantFrom(false, false, true))
+      .map(([run, shortLease]) =>
+        shared ? (shortLease ? { ...run, perCall: true, module: { ...run.module, leaseTtl: SHORT_LEASE_MS, lock: true } } : run) : { ...run, instances: 1 },
+      )
       .chain((run) =>
-        fc.tuple(
-          fc.constant(run),
-          fc.array(
-            fc.array(fc.oneof(...commandArbs({ ...run, faults, disconnects: faults, restarts: shared, waits: [0], quiesce: 0 })), {
-              minLength: 1,
-              maxLength: 4,
-              size: 'medium',
-            }),
-            {
-              minLength: 1,
-              maxLength: fuzzing ? 12 : 6,
-            },
-          ),
-          fc.scheduler(),
-          fc.constantFrom(...STEPS_MS),
-        ),
+        (run.perCall && shared
+          ? // A decorator's own hardTimeout more often than a call's (2 ms: options the decorator drops show, defect 14).
+            fc
+              .tuple(perCallArb, fc.boolean())
+              .map(([o, timed]) => withQuickTimeout(timed ? { ...o, hardTimeout: 150 } : o))
+          : fc.constant<PerCall>({})
+        ).chain((decorator) => {
+          const opts = { ...withQuickTimeouts(run), decorator, faults, disconnects: faults, restarts: shared, waits: [0], quiesce: 0 };
+          const batch = fc.array(fc.oneof(...commandArbs(opts)), { minLength: 1, maxLength: 4, size: 'medium' });
+          // Scenarios span batches (the engines' clock jumps between two, L1 copies age): a
+          // defect that needs a read after something landed everywhere shows there.
+          // Those that take real time (L1 TTLs, hung loaders: up to a second each) under fuzzing only.
+          const scenarios = shared ? scenarioArbs({ ...opts, realTime: fuzzing }) : [];
+          return fc.tuple(
+            fc.constant(run),
+            fc.constant(decorator),
+            fc
+              .array(
+                scenarios.length > 0
+                  ? fc.oneof({ weight: 3, arbitrary: batch.map((b) => [b]) }, ...scenarios.map((arbitrary) => ({ weight: 1, arbitrary })))
+                  : batch.map((b) => [b]),
+                {
+                  minLength: 1,
+                  maxLength: fuzzing ? 12 : 6,
+                },
+              )
+              .map((groups) => groups.flat()),
+            fc.scheduler(),
+            fc.constantFrom(...STEPS_MS),
+          );
+        }),
       ),
     // A run fast-check gave up on (time limit, timeout) would share the faked Date with the next.
-    afterAbandonedRun(async ([run, batches, s, stepMs]) => {
+    afterAbandonedRun(async ([run, decorator, batches, s, stepMs]) => {
       // The engines' clock moves in 20 ms steps while the run goes (calls of a batch share a
       // millisecond, as they do on a busy server), and jumps `stepMs` between batches, so entries
       // go stale and expire over a run (grace periods, refreshes) while the oracle's time stays logical.
@@ -45,18 +66,23 @@ const interleaving = (faults: boolean, shared = true) =>
       vi.setSystemTime(1_800_000_000_000);
       // hardTimeout in memory: loaders finish when the scheduler says, within a few ms of real
       // time, so a 150 ms timeout would never fire; 2 ms does, often.
-      const fleet = await memoryFleet(withQuickTimeouts(run), s, shared);
+      const fleet = await memoryFleet(withQuickTimeouts(run), s, shared, decorator);
       const step = fleet.step;
       fleet.step = () => {
         step();
         vi.setSystemTime(Date.now() + stepMs);
       };
       // Logical time: the oracle enforces the bus bound between steps, and no L1 TTL ever passes.
+      // Wall-clock checks instead: L1 copies expire, hung loaders run, timeouts fire in real time.
+      const m = run.module;
       Object.assign(fleet.world.oracle.bounds, {
         busMs: 500_000,
         busDownMs: Number.POSITIVE_INFINITY,
         lifetimeMs: Number.POSITIVE_INFINITY,
         hardTimeoutTimers: false,
+        hardTimeoutSlackMs: fuzzing ? 30 : undefined,
+        leaseTtlMs: m.leaseTtl ?? DEFAULT_LEASE_MS,
+        landed: { l1: m.l1 !== false, tagKnownForMs: m.l1 ? m.l1.ttl : m.bus ? Number.POSITIVE_INFINITY : 0, slackMs: 20 },
       });
       try {
         await runBatches(fleet, s, batches);
@@ -73,8 +99,17 @@ const interleaving = (faults: boolean, shared = true) =>
  */
 const STEPS_MS = [150, 400] as const;
 
+/** A short `leaseTtl` (ms; renewed every 50 ms), and the default. */
+const SHORT_LEASE_MS = 150;
+const DEFAULT_LEASE_MS = 2_000;
+
 function withQuickTimeouts(run: RunOptions): RunOptions {
   return run.module.hardTimeout > 0 ? { ...run, module: { ...run.module, hardTimeout: 2 } } : run;
+}
+
+/** The same for a decorator's options. */
+function withQuickTimeout(options: PerCall): PerCall {
+  return options.hardTimeout ? { ...options, hardTimeout: 2 } : options;
 }
 
 describe('an engine without a shared tier keeps the consistency model in every interleaving', () => {

@@ -17,7 +17,10 @@ export function loaderOf(world: World, instance: number, tenant: Tenant, key: st
     const run = world.oracle.loaderStarted(instance, tenant, key, lock, epoch);
     const row = world.db.read(tenant, key);
     try {
-      if (delay > 0) await world.sleep(delay);
+      if (delay > 0) {
+        run.paused = true;
+        await world.sleep(delay);
+      }
       if (fail) throw world.oracle.newFailure(run);
       if (row !== null) {
         row.at = world.oracle.now();

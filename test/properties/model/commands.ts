@@ -66,7 +66,7 @@ export class ReadCommand implements Cmd {
     const hardTimeout = (this.via === 'service' ? this.per?.hardTimeout : world.decoratorOptions?.hardTimeout) ?? world.run.module.hardTimeout;
     world.oracle.l1Ttl(instance, tenant, key, l1TtlOf(world.run, this.via === 'service' ? this.per : world.decoratorOptions));
     const startedAt = world.oracle.now();
-    const epoch = world.oracle.epoch(tenant, key);
+    const epoch = world.oracle.epoch(tenant, key, hardTimeout);
     // Last before the call: the cache's own hardTimeout timer must start no earlier.
     const deadline = world.oracle.deadline(hardTimeout);
     const call = inTenant(world, tenant, () =>
@@ -78,7 +78,7 @@ export class ReadCommand implements Cmd {
       .then(
         (v) => {
           world.oracle.checkValue(instance, tenant, key, startedAt, v, what);
-          world.oracle.checkWait(instance, tenant, key, startedAt, v, hardTimeout, deadline, what);
+          world.oracle.checkWait(instance, tenant, key, startedAt, v, hardTimeout, deadline, what, epoch);
         },
         (err) => {
           if (deadline !== undefined) clearTimeout(deadline.timer);
@@ -546,4 +546,206 @@ export function commandArbs(opts: {
     );
   }
   return arbs;
+}
+
+/**
+ * A loader "delay" that stands for a loader hung well past a call's `hardTimeout` (memory runs
+ * make it take tens of real ms; a call that waited for it shows on the wall clock). Scenarios only.
+ */
+export const HUNG_DELAY = 1_000;
+
+/**
+ * A loader hung past its call's `hardTimeout` + a short `leaseTtl`, and the real ms it takes in
+ * memory runs (on a plain timer: the scheduler waits for each task it releases, so a scheduled
+ * one would hold every other instance's tier commands back with it). Scenarios only.
+ */
+export const HUNG_LONG_DELAY = 2_000;
+export const HUNG_LONG_MS = 400;
+/** A loader hung well past a shutdown's grace for its waiters (`CLOSE_WAIT_MS`, 700 ms), and its real ms. */
+export const HUNG_CLOSE_DELAY = 3_000;
+export const HUNG_CLOSE_MS = 1_000;
+
+/** Lets `ms` of real time pass (memory runs: L1 TTLs run on the wall clock, and the engines' Date with it). */
+export class RealWaitCommand implements Cmd {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  async run(_m: FleetModel, world: World): Promise<void> {
+    rethrow(world);
+    await new Promise<void>((resolve) => setTimeout(resolve, this.ms));
+  }
+  toString() {
+    return `realWait(${this.ms})`;
+  }
+}
+
+/**
+ * Scenarios over several batches (memory runs), each a sequence the random batches rarely line up,
+ * where a read comes after something has landed everywhere (between two batches) — after L1
+ * copies aged (wall clock) or entries went stale (the engines' clock jumps between batches):
+ *
+ * - a row read on one instance (maybe with a short per-call `l1Ttl`), written or tag-invalidated
+ *   on another, read again there, maybe after the copy's `l1Ttl` (defects 6 and 8);
+ * - two rows loaded on one instance, stale in its L1 a few batches later, read again, each
+ *   refreshed in the background (their grace period), then read once more (defect 1);
+ * - a write or tag invalidation while every connection is cut, then a fresh instance that reads
+ *   the row (defect 3);
+ * - a load without a lease racing a delete on another instance, then a read on the deleting one
+ *   (defect 10);
+ * - a lookup racing a write of the row on its instance, then a read there (defect 7);
+ * - a call whose loader hangs past its `hardTimeout`, decorated or not (defects 5 and 14).
+ */
+export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorator?: PerCall; realTime?: boolean }): fc.Arbitrary<Cmd[][]>[] {
+  const n = opts.instances;
+  const inst = fc.integer({ min: 0, max: n - 1 });
+  const two = fc.tuple(inst, inst).filter(([a, b]) => a !== b);
+  const row = fc.tuple(fc.constantFrom(...opts.tenants), fc.constantFrom(...opts.keys));
+  const rows = opts.tenants.flatMap((t) => opts.keys.map((k) => [t, k] as const));
+  const writes = (['del', 'evict', 'set', 'put', 'setNull'] as const).filter((w) => !avoided(w));
+  const out: fc.Arbitrary<Cmd[][]>[] = [];
+  if (n < 2) return out;
+  const read = (i: number, t: Tenant, k: string) =>
+    fc.oneof(
+      fc.constantFrom<'get' | 'peek'>('get', 'peek').map((via) => new GetCommand(i, t, k, via) as Cmd),
+      fc.constant(new ReadCommand(i, t, k, 'service', 0, false, false, undefined) as Cmd),
+      fc.constant(new ReadCommand(i, t, k, 'decorator', 0, false, false, undefined) as Cmd),
+    );
+  const invalidate = (i: number, t: Tenant, k: string): fc.Arbitrary<Cmd> => {
+    const w = fc.constantFrom(...writes).map((via) => new WriteCommand(i, t, k, via, undefined) as Cmd);
+    return opts.tags ? fc.oneof(w, fc.constant(new TagCommand(i, TAG_OF[k]!) as Cmd)) : w;
+  };
+  // Read here, invalidated there, read here again (after an L1 TTL of real time, or not).
+  out.push(
+    fc
+      .tuple(two, row, opts.perCall ? fc.constantFrom<PerCall | undefined>({ l1Ttl: 100 }, undefined) : fc.constant(undefined))
+      // Past a per-call l1Ttl of 100 ms, or past the module's (300 ms), or no time at all.
+      .chain(([pair, r, per]) =>
+        fc.tuple(fc.constant(pair), fc.constant(r), fc.constant(per), !opts.realTime ? fc.constant(0) : per ? fc.constant(150) : fc.constantFrom(0, 150, 320)),
+      )
+      .chain(([[a, b], [t, k], per, ms]) =>
+        fc
+          .tuple(invalidate(a, t, k), read(b, t, k))
+          .map(([inv, again]) => [[new ReadCommand(b, t, k, 'service', 0, false, false, per)], [inv], ...(ms > 0 ? [[new RealWaitCommand(ms)]] : []), [again]]),
+      ),
+  );
+  // Two rows stale in one instance's L1, each refreshed in its grace period, read again.
+  if (rows.length > 1) {
+    const per: PerCall | undefined = opts.perCall ? { ttl: 400, grace: 1_000 } : undefined;
+    out.push(
+      fc
+        .tuple(inst, fc.shuffledSubarray(rows, { minLength: 2, maxLength: 2 }))
+        .map(([i, [[t1, k1], [t2, k2]]]) => [
+          [new ReadCommand(i, t1!, k1!, 'service', 0, false, false, per)],
+          [new ReadCommand(i, t2!, k2!, 'service', 0, false, false, per)],
+          [new WaitCommand(0)],
+          [new ReadCommand(i, t1!, k1!, 'service', 0, false, false, per)],
+          [new ReadCommand(i, t2!, k2!, 'service', 0, false, false, per)],
+          [new GetCommand(i, t2!, k2!)],
+        ]),
+    );
+  }
+  // A lookup that reads the shared tier racing a write of the row on the same instance, then a read
+  // there: the lookup must not put back in L1 what the write replaced (defect 7).
+  out.push(
+    fc
+      .tuple(inst, inst, row, fc.constantFrom<'get' | 'peek'>('get', 'peek'), fc.constantFrom(...writes), fc.integer({ min: 0, max: 3 }))
+      .chain(([loader, i, [t, k], via, w, steps]) =>
+        read(i, t, k).map((again) => [
+          [new ReadCommand(loader, t, k, 'service', 0, false, false, undefined)],
+          [new GroupCommand([new GetCommand(i, t, k, via), new LaterCommand(new WriteCommand(i, t, k, w, undefined), steps)], false)],
+          [again],
+        ]),
+      ),
+  );
+  // A write or tag invalidation during a dropped connection, then a fresh instance reads the row.
+  if (opts.faults && opts.disconnects && opts.restarts && !avoided('disconnect') && !avoided('restart')) {
+    out.push(
+      fc
+        .tuple(two, row, inst)
+        .chain(([[a, b], [t, k], loader]) =>
+          fc
+            .tuple(invalidate(a, t, k), read(b, t, k))
+            .map(([inv, again]) => [
+              [new ReadCommand(loader, t, k, 'service', 0, false, false, undefined)],
+              [new GroupCommand([new FaultCommand('disconnect'), inv], false)],
+              [new RestartCommand(b, 1)],
+              [again],
+            ]),
+        ),
+    );
+  }
+  // A load without a lease racing a delete elsewhere, then a read where the delete was made.
+  const noLease: PerCall | undefined = opts.module?.lock === false ? undefined : opts.perCall ? { lock: false } : null!;
+  if (noLease !== null) {
+    out.push(
+      fc
+        // The delete a few steps late: after the load read the key's write version and the row (4
+        // or so scheduler steps in), before it stores.
+        .tuple(two, row, fc.integer({ min: 2, max: 8 }), fc.constantFrom(0, 20))
+        .map(([[a, b], [t, k], steps, delay]) => [
+          [
+            new GroupCommand(
+              [new ReadCommand(b, t, k, 'service', delay, false, false, noLease), new LaterCommand(new WriteCommand(a, t, k, 'del', undefined), steps)],
+              false,
+            ),
+          ],
+          [new GetCommand(a, t, k)],
+        ]),
+    );
+  }
+  // A loader hung past its call's hardTimeout and the lease's TTL while another instance waits on its
+  // lease: the lease lapses, and the waiter loads (defect 16). Runs with a short leaseTtl only.
+  const m = opts.module as { hardTimeout?: number; leaseTtl?: number } | undefined;
+  if (opts.realTime && m?.leaseTtl !== undefined && m.leaseTtl < 1_000 && opts.perCall && opts.module?.lock !== false) {
+    const variants: [ReadCommand['via'], PerCall | undefined, PerCall | undefined][] = [
+      ['service', { hardTimeout: 2 }, m.hardTimeout ? { hardTimeout: 0 } : undefined],
+    ];
+    if (m.hardTimeout) variants.push(['service', undefined, { hardTimeout: 0 }]);
+    if (opts.decorator?.hardTimeout && !m.hardTimeout) variants.push(['decorator', undefined, undefined]);
+    out.push(
+      fc.tuple(two, row, fc.constantFrom(...variants), fc.integer({ min: 2, max: 6 })).map(([[a, b], [t, k], [via, holder, waiter], steps]) => [
+        [
+          new GroupCommand(
+            [
+              new ReadCommand(a, t, k, via, HUNG_LONG_DELAY, false, false, holder),
+              new LaterCommand(new ReadCommand(b, t, k, 'service', 0, false, false, waiter), steps),
+              // The batch lasts until the hung loader is done (its store settles with the batch).
+              new RealWaitCommand(HUNG_LONG_MS + 100),
+            ],
+            false,
+          ),
+        ],
+      ]),
+    );
+  }
+  // An instance shut down while a call of it waits on another instance's lease (held by a hung
+  // loader): shutdown ends the wait (defect 15). Runs with the default leaseTtl (2 s) only.
+  if (opts.realTime && opts.restarts && !avoided('restart') && m?.leaseTtl === undefined && opts.module?.lock !== false && (!m?.hardTimeout || opts.perCall)) {
+    const waiter: PerCall | undefined = m?.hardTimeout ? { hardTimeout: 0 } : undefined;
+    out.push(
+      fc
+        .tuple(two, row, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 4, max: 10 }))
+        .map(([[a, b], [t, k], steps, more]) => [
+          [
+            new GroupCommand(
+              [
+                new ReadCommand(a, t, k, 'service', HUNG_CLOSE_DELAY, false, false, undefined),
+                new LaterCommand(new ReadCommand(b, t, k, 'service', 0, false, false, waiter), steps),
+                new RestartCommand(b, steps + more),
+                new RealWaitCommand(HUNG_CLOSE_MS + 100),
+              ],
+              false,
+            ),
+          ],
+        ]),
+    );
+  }
+  // A loader hung past the call's hardTimeout (2 ms in memory runs): the call must not wait for it.
+  if (opts.decorator?.hardTimeout || (opts.module as { hardTimeout?: number } | undefined)?.hardTimeout) {
+    out.push(
+      fc
+        .tuple(inst, row, opts.decorator?.hardTimeout ? fc.constantFrom<'decorator' | 'service'>('decorator', 'service') : fc.constant<'service'>('service'))
+        .map(([i, [t, k], via]) => [[new ReadCommand(i, t, k, via, HUNG_DELAY, false, false, undefined)]]),
+    );
+  }
+  return out;
 }

@@ -45,6 +45,31 @@ export interface Bounds {
    * `deadline`): only where the cache's timeouts and the loaders' delays are real timers.
    */
   hardTimeoutTimers?: boolean;
+  /**
+   * Memory runs (see `Oracle` `clocks`): a call with \`hardTimeout\` h that returns a value its own
+   * loader produced after waiting for a timer more than h + this many ms (wall clock) after the
+   * call started waited past its hardTimeout (Redis runs use \`hardTimeoutTimers\` instead).
+   */
+  hardTimeoutSlackMs?: number;
+  /**
+   * Memory runs (see `Oracle` `clocks`): once an invalidation has landed everywhere (`settled`), a
+   * read on another instance serves an older version only while an L1 copy made before may live,
+   * and a tag's time learnt before may be trusted. Undefined in Redis runs (`busDownMs` bounds those).
+   */
+  landed?: {
+    /** Whether instances have an L1 (its TTL runs on the wall clock: lru-cache reads `performance.now()`). */
+    l1: boolean;
+    /** How long a tag's time is trusted before it is read again (`l1.ttl`; 0 without L1 and bus), engine ms. */
+    tagKnownForMs: number;
+    /** Slack for timers and clock readings, in ms. */
+    slackMs: number;
+  };
+  /**
+   * Memory runs: `leaseTtl` (engine ms). A loader run whose call has a `hardTimeout` holds its lease
+   * at most that plus `leaseTtl` (README: a hung loader renews its lease for at most `hardTimeout`),
+   * so no other instance waits on it longer (see `loaderStarted`).
+   */
+  leaseTtlMs?: number;
 }
 
 /**
@@ -55,6 +80,20 @@ export interface Deadline {
   /** The oracle's event count when the timer fired; undefined while it has not. */
   passedAt: number | undefined;
   readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** The clocks a memory run's engines go by, besides the oracle's logical one (see `Oracle`). */
+export interface Clocks {
+  /** Real ms (`performance.now()`): what L1 TTLs and timers go by. */
+  wall(): number;
+  /** The engines' `Date.now()` (faked: it jumps between batches): entry and tag times. */
+  engine(): number;
+}
+
+/** The wall and engine time at one reading of the oracle's clock. */
+interface Instant {
+  wall: number;
+  engine: number;
 }
 
 /** Thrown by a test loader: the oracle knows which run threw which failure. */
@@ -75,6 +114,8 @@ interface Invalidation {
    * retries included: see `settled`); undefined until then, or when a hung tier may hold it back.
    */
   settledAt?: number;
+  /** The wall and engine time when it settled (memory runs with `clocks`). */
+  settledClocks?: Instant;
   /** The version of each row this invalidation made current. */
   versions: Map<string, number>;
   invokedAt: number;
@@ -95,6 +136,8 @@ interface Fault {
 export interface CallEpoch {
   readonly n: number;
   readonly at: number;
+  /** The call's own `hardTimeout`, ms (0 or undefined: none). */
+  readonly hardTimeout?: number;
 }
 
 interface LoaderRun {
@@ -115,12 +158,19 @@ interface LoaderRun {
   lock: boolean;
   /** The oracle's event count when it returned or threw (see `deadline`). */
   endEvent: number | undefined;
+  /** The call that runs this loader (its epoch object). */
+  call: CallEpoch;
+  /** Whether the loader waited for a timer (a delay): memory runs check waits only then (see `checkWait`). */
+  paused: boolean;
 }
 
 /** How often `watchStalls` probes the event loop, in ms. */
 const PROBE_MS = 10;
 /** A probe later than this past its period found the event loop blocked meanwhile, in ms. */
 const STALL_MS = 20;
+
+/** Slack of the lease-wait check (see `Bounds.leaseTtlMs`): a waiter wakes when the lease would lapse, then asks again, in ms. */
+const LEASE_SLACK_MS = 50;
 
 /** Epoch ms with sub-millisecond precision: two calls in one millisecond still order. */
 export const preciseNow = (): number => performance.timeOrigin + performance.now();
@@ -141,6 +191,11 @@ export class Oracle {
   readonly #closed = new Map<number, number>();
   /** The widest L1 TTL a call on an instance asked for, per instance and row (see `Bounds.l1TtlMs`). */
   readonly #l1Ttls = new Map<string, number>();
+  /** Each L1 TTL a call on an instance asked for, with when (see `Bounds.landed`). */
+  readonly #l1TtlsAt = new Map<string, { at: number; ms: number }[]>();
+  /** The wall and engine time at each reading of the logical clock (memory runs with `clocks`). */
+  readonly #instants = new Map<number, Instant>();
+  readonly now: () => number;
   #nextRun = 0;
   /** Counts loader ends and hardTimeouts running out, in the order the event loop ran them. */
   #events = 0;
@@ -154,11 +209,25 @@ export class Oracle {
    */
   tolerateTagJoin = false;
 
+  /**
+   * `clocks` (memory runs, whose `now` is a logical clock): each reading of `now` also notes the
+   * wall and engine time, for `Bounds.landed` and `hardTimeoutSlackMs`.
+   */
   constructor(
     readonly db: VersionedDatabase,
     readonly bounds: Bounds,
-    readonly now: () => number = preciseNow,
-  ) {}
+    now: () => number = preciseNow,
+    readonly clocks?: Clocks,
+  ) {
+    this.now =
+      clocks === undefined
+        ? now
+        : () => {
+            const t = now();
+            this.#instants.set(t, { wall: clocks.wall(), engine: clocks.engine() });
+            return t;
+          };
+  }
 
   // ---- what happened ----
 
@@ -239,8 +308,8 @@ export class Oracle {
   }
 
   /** How many invalidations of the row have started, and when: a call's loads belong to the epoch it was made in. */
-  epoch(tenant: Tenant, key: string): CallEpoch {
-    return { n: this.#epochs.get(rowId(tenant, key)) ?? 0, at: this.now() };
+  epoch(tenant: Tenant, key: string, hardTimeout?: number): CallEpoch {
+    return { n: this.#epochs.get(rowId(tenant, key)) ?? 0, at: this.now(), hardTimeout };
   }
 
   /**
@@ -255,6 +324,11 @@ export class Oracle {
   l1Ttl(instance: number, tenant: Tenant, key: string, ms: number): void {
     const k = `${instance} ${rowId(tenant, key)}`;
     if (ms > (this.#l1Ttls.get(k) ?? -1)) this.#l1Ttls.set(k, ms);
+    if (this.clocks !== undefined) {
+      let list = this.#l1TtlsAt.get(k);
+      if (list === undefined) this.#l1TtlsAt.set(k, (list = []));
+      list.push({ at: this.now(), ms });
+    }
   }
 
   /**
@@ -283,6 +357,7 @@ export class Oracle {
         const closedAt = this.#closed.get(e.instance);
         if (closedAt !== undefined && this.#faults.some((f) => f.name !== 'shutdown' && f.from <= closedAt && f.to >= e.invokedAt)) continue;
         e.settledAt = now;
+        e.settledClocks = this.#instants.get(now);
       }
     }
   }
@@ -307,6 +382,8 @@ export class Oracle {
       delivered: undefined,
       lock,
       endEvent: undefined,
+      call: epoch,
+      paused: false,
     };
     for (const o of this.#runs) {
       if (o.end !== undefined || o.id !== id) continue;
@@ -330,6 +407,7 @@ export class Oracle {
         this.#violate(`two loaders of ${id} at once on instances ${o.instance} and ${instance} (runs ${o.run} and ${r.run}) while the lease holder lives`);
       }
     }
+    if (lock) this.#checkLeaseWait(instance, id, epoch.at, now);
     this.#runs.push(r);
     return r;
   }
@@ -373,7 +451,7 @@ export class Oracle {
       else if (this.bounds.l1TtlMs === undefined || e.tags) bound = this.bounds.busDownMs;
       else bound = this.bounds.busDownMs - this.bounds.l1TtlMs + (this.#l1Ttls.get(`${instance} ${id}`) ?? 0);
       // Strictly after: a read that started in the same instant overlapped the invalidation.
-      if (!(e.resolvedAt + bound < at)) continue;
+      if (!(e.resolvedAt + bound < at) && !this.#landedFor(e, instance, id, at)) continue;
       if (
         e.tags &&
         this.tolerateTagJoin &&
@@ -419,11 +497,13 @@ export class Oracle {
     if (row.version < min) {
       this.#violate(`${what} on instance ${instance} returned version ${row.version} of ${id}; after the invalidations it saw, the oldest allowed is ${min}`);
     }
+    this.#checkHungValue(instance, id, startedAt, row, what);
     if (startedAt > row.at + this.bounds.lifetimeMs) {
       this.#violate(`${what} on instance ${instance} returned version ${row.version} of ${id} produced ${startedAt - row.at} ms earlier, past ttl + grace`);
     }
   }
 
+  /**
   /**
    * Times a call's `hardTimeout` (ms; undefined for 0, or where `Bounds.hardTimeoutTimers` is
    * off). Set it in the same synchronous step as the call, just before it: the cache's own timer
@@ -440,12 +520,16 @@ export class Oracle {
 
   /**
    * Checks that a call with `hardTimeout` (ms) started at `startedAt` did not wait for a load past
-   * it: it got no value whose loader returned after the call's `deadline` ran out. Judged by the
-   * order the event loop ran the two in, not by clocks: on a loaded machine a loader's timer can
-   * run hundreds of ms late, and the `at` it then stamps is as late, although its value was due
-   * before the call's timer and reached the call first, as the README's "reject with
-   * `LoaderTimeoutError` after this long" allows. A value loaded before the call (a stale one,
-   * served past the timeout) or stored by a write is never flagged.
+   * it. Redis runs (`deadline`): it got no value whose loader returned after the call's deadline
+   * ran out, judged by the order the event loop ran the two in, not by clocks: on a loaded machine
+   * a loader's timer can run hundreds of ms late, and the `at` it then stamps is as late, although
+   * its value was due before the call's timer and reached the call first, as the README's "reject
+   * with `LoaderTimeoutError` after this long" allows. A value loaded before the call (a stale
+   * one, served past the timeout) or stored by a write is never flagged. Memory runs (`clocks`,
+   * `Bounds.hardTimeoutSlackMs`): only a value of the call's own loader (`epoch`) that waited for
+   * a timer, on the wall clock: the call's timeout timer was set first and fires first, whereas a
+   * value that needed no timer may arrive late through a long run of promise reactions with no
+   * timer phase between them.
    */
   checkWait(
     instance: number,
@@ -456,16 +540,31 @@ export class Oracle {
     hardTimeout: number,
     deadline: Deadline | undefined,
     what: string,
+    epoch?: CallEpoch,
   ): void {
-    if (deadline === undefined) return;
-    clearTimeout(deadline.timer);
-    const passedAt = deadline.passedAt;
-    if (passedAt === undefined || value === null || typeof value !== 'object') return;
+    if (deadline !== undefined) clearTimeout(deadline.timer);
+    if (hardTimeout <= 0 || value === null || typeof value !== 'object') return;
     const run = (value as Row).run;
     const r = run === undefined ? undefined : this.#runs.find((x) => x.run === run);
-    if (r?.endEvent !== undefined && r.endEvent > passedAt) {
+    if (deadline !== undefined) {
+      const passedAt = deadline.passedAt;
+      if (passedAt !== undefined && r?.endEvent !== undefined && r.endEvent > passedAt) {
+        this.#violate(
+          `${what} on instance ${instance} for ${rowId(tenant, key)} (hardTimeout ${hardTimeout} ms) returned the value of loader run ${r.run}, which returned ${Math.round((r.end ?? startedAt) - startedAt)} ms after the call started, once the hardTimeout had run out: it waited past its hardTimeout`,
+        );
+      }
+      return;
+    }
+    const slack = this.bounds.hardTimeoutSlackMs;
+    const at = (value as Row).at;
+    if (slack === undefined || this.clocks === undefined || typeof at !== 'number') return;
+    if (r === undefined || r.call !== epoch || !r.paused) return;
+    // Memory runs: the logical times' wall clock (their loaders and timers take real time).
+    const [loaded, started] = [this.#instants.get(at)?.wall, this.#instants.get(startedAt)?.wall];
+    if (loaded === undefined || started === undefined) return;
+    if (loaded > started + hardTimeout + slack) {
       this.#violate(
-        `${what} on instance ${instance} for ${rowId(tenant, key)} (hardTimeout ${hardTimeout} ms) returned the value of loader run ${r.run}, which returned ${Math.round((r.end ?? startedAt) - startedAt)} ms after the call started, once the hardTimeout had run out: it waited past its hardTimeout`,
+        `${what} on instance ${instance} for ${rowId(tenant, key)} (hardTimeout ${hardTimeout} ms) returned a value loaded ${Math.round(loaded - started)} ms after it started: it waited past its hardTimeout`,
       );
     }
   }
@@ -488,6 +587,73 @@ export class Oracle {
     }
     if ((err as Error)?.name === 'LoaderTimeoutError' && (hardTimeout === undefined ? this.bounds.hardTimeout : hardTimeout > 0)) return;
     this.#violate(`${what} on instance ${instance} for ${id} failed although no loader of it failed: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
+  /**
+   * Whether a read of `id` on `instance` at `at` comes after every copy `e` replaced may have
+   * lived there (see `Bounds.landed`): `e` settled before it (every instance's calls made before
+   * had ended, what the tier holds is newer), the L1 copies those calls made have expired (the
+   * widest `l1Ttl` they asked for, on the wall clock) and, for a tag, its time learnt before was
+   * read again (`tagKnownForMs`, on the engines' clock). Calls made after it settled read the new
+   * state from the tier.
+   */
+  #landedFor(e: Invalidation, instance: number, id: string, at: number): boolean {
+    const landed = this.bounds.landed;
+    if (landed === undefined || e.settledAt === undefined || e.settledClocks === undefined || !(e.settledAt < at)) return false;
+    const read = this.#instants.get(at);
+    if (read === undefined) return false;
+    const settledAt = e.settledAt;
+    const { wall, engine } = e.settledClocks;
+    if (landed.l1) {
+      const l1Ttl = Math.max(0, ...(this.#l1TtlsAt.get(`${instance} ${id}`) ?? []).filter((c) => c.at < settledAt).map((c) => c.ms));
+      if (!(read.wall > wall + l1Ttl + landed.slackMs)) return false;
+    }
+    return !e.tags || read.engine > engine + landed.tagKnownForMs + landed.slackMs;
+  }
+
+  /**
+   * A loader run of `id` with the lease starts on `instance` for a call made at `calledAt` while
+   * other instances' runs with the lease still run, every one of them with its own `hardTimeout`:
+   * the call waited on their lease, which lapses within `hardTimeout` + `leaseTtl` of the latest
+   * one's start (README: a hung loader renews its lease for at most `hardTimeout`; engine ms).
+   */
+  #checkLeaseWait(instance: number, id: string, calledAt: number, now: number): void {
+    const ttl = this.bounds.leaseTtlMs;
+    if (ttl === undefined) return;
+    const holders = this.#runs.filter((o) => o.id === id && o.instance !== instance && o.lock && o.end === undefined);
+    if (holders.length === 0 || holders.some((o) => !((o.call.hardTimeout ?? 0) > 0))) return;
+    const from = Math.max(calledAt, ...holders.map((o) => o.start));
+    if (this.#faultBetween(from, now) || this.#evictionBetween(id, from, now)) return;
+    const h = Math.max(...holders.map((o) => o.call.hardTimeout!));
+    const [a, b] = [this.#instants.get(from)?.engine, this.#instants.get(now)?.engine];
+    if (a === undefined || b === undefined) return;
+    if (b > a + h + ttl + LEASE_SLACK_MS) {
+      this.#violate(
+        `a loader of ${id} on instance ${instance} started ${Math.round(b - a)} ms after its call began waiting on the lease of hung run(s) ${holders.map((o) => `${o.run}@${o.instance}`).join(', ')}: a holder keeps it at most its hardTimeout (${h} ms) + leaseTtl (${ttl} ms)`,
+      );
+    }
+  }
+
+  /**
+   * The other half of `#checkLeaseWait`: a call that got the value of another instance's run with
+   * the lease, made after the call started, waited on that lease; a run whose call has its own
+   * `hardTimeout` keeps it at most that + `leaseTtl`, and its store after the lease lapsed is refused.
+   */
+  #checkHungValue(instance: number, id: string, startedAt: number, row: Row, what: string): void {
+    const ttl = this.bounds.leaseTtlMs;
+    if (ttl === undefined || row.run === undefined) return;
+    const r = this.#runs.find((x) => x.run === row.run);
+    const h = r?.call.hardTimeout ?? 0;
+    if (r === undefined || r.instance === instance || !r.lock || h <= 0 || r.end === undefined || r.end < startedAt) return;
+    const from = Math.max(r.start, startedAt);
+    if (this.#faultBetween(from, r.end) || this.#evictionBetween(id, from, r.end)) return;
+    const [a, b] = [this.#instants.get(from)?.engine, this.#instants.get(r.end)?.engine];
+    if (a === undefined || b === undefined) return;
+    if (b > a + h + ttl + LEASE_SLACK_MS) {
+      this.#violate(
+        `${what} on instance ${instance} got ${id} from loader run ${r.run} on instance ${r.instance}, which ended ${Math.round(b - a)} ms after the call began waiting on its lease: a holder keeps it at most its hardTimeout (${h} ms) + leaseTtl (${ttl} ms)`,
+      );
+    }
   }
 
   /**

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type { TieredCacheModuleOptions, TieredCacheService } from 'nestjs-tiered-cache';
 import { type Row, rowId, type Tenant, VersionedDatabase } from './database.js';
 import { avoided } from '../budget.js';
-import { type Bounds, type CallEpoch, Oracle, preciseNow } from './oracle.js';
+import { type Bounds, type CallEpoch, type Clocks, Oracle, preciseNow } from './oracle.js';
 
 /**
  * One simulated fleet for one property run: the instances' caches (and a decorated service on
@@ -228,9 +228,10 @@ export function newWorld(
   faults: FaultControls,
   sleep: (ms: number) => Promise<void>,
   now: () => number = preciseNow,
+  clocks?: Clocks,
 ): Omit<World, 'instances'> {
   const db = new VersionedDatabase(now);
-  const oracle = new Oracle(db, boundsFor(run, faults), now);
+  const oracle = new Oracle(db, boundsFor(run, faults), now, clocks);
   oracle.tolerateTagJoin = avoided('tagJoin');
   return {
     run,

@@ -5,11 +5,11 @@ import { CacheEngine } from '../../../lib/engine/cache-engine.js';
 import { resolveOptions } from '../../../lib/options/resolve-options.js';
 import { MemoryBroker, type MemorySharedTier } from '../../../lib/shared/memory-shared-tier.js';
 import { TieredCacheService } from '../../../lib/tiered-cache.service.js';
-import { loaderOf } from '../model/catalog.js';
-import type { FleetModel } from '../model/commands.js';
-import type { Row, Tenant } from '../model/database.js';
-import { type CallEpoch, PropertyViolation } from '../model/oracle.js';
-import { type Catalog, type FaultControls, newWorld, type RunOptions, TAG_OF, type World } from '../model/world.js';
+import { CACHE_SLOT } from '../../../lib/tiered-cache.constants.js';
+import { catalogClass } from '../model/catalog.js';
+import { type FleetModel, HUNG_CLOSE_DELAY, HUNG_CLOSE_MS, HUNG_DELAY, HUNG_LONG_DELAY, HUNG_LONG_MS } from '../model/commands.js';
+import { PropertyViolation } from '../model/oracle.js';
+import { type Catalog, type FaultControls, newWorld, type PerCall, type RunOptions, type World } from '../model/world.js';
 
 /**
  * A fleet in memory: 2–3 engines, each over its own {@link MemorySharedTier} of one
@@ -37,6 +37,9 @@ const STEP = 1_000_000;
 /** Real time a loader with a delay takes in memory runs, in ms (see `hardTimeout` in interleavings.property.spec.ts). */
 const LOADER_MS = 3;
 
+/** Real time a hung loader (`HUNG_DELAY`) takes: a call that waited for it shows on the wall clock. */
+const HUNG_MS = 40;
+
 /**
  * How long a call of a shut-down instance may still run after `close()` resolved, in real ms:
  * long enough for a loaded machine to finish what the scheduler holds (a hung tier's commands
@@ -49,7 +52,7 @@ const CLOSE_WAIT_MS = 700;
  * `shared: false` builds engines without a shared tier (`redis: false`, L1 only): one instance
  * then, since nothing connects them.
  */
-export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = true): Promise<MemoryFleet> {
+export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = true, decoratorOptions: PerCall = {}): Promise<MemoryFleet> {
   let clock = 1;
   const now = () => ++clock;
   const broker = new MemoryBroker({ schedule: (p, label) => s.schedule(p, label) });
@@ -82,8 +85,17 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
   };
   // Loaders complete when the scheduler says so; one with a delay also takes a few ms of real
   // time (a macrotask), so a caller's hardTimeout (a real timer) can fire while it runs.
-  const pause = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, LOADER_MS)) : Promise.resolve());
-  const world = newWorld(run, faults, (ms) => s.schedule(pause(ms), `loader ${ms} ms`), now) as World;
+  const pause = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, ms >= HUNG_DELAY ? HUNG_MS : LOADER_MS)) : Promise.resolve());
+  // L1 TTLs and timers run on the wall clock, entry and tag times on the engines' (faked) Date.
+  const sleep = (ms: number) =>
+    ms >= HUNG_LONG_DELAY
+      ? new Promise<void>((resolve) => setTimeout(resolve, ms >= HUNG_CLOSE_DELAY ? HUNG_CLOSE_MS : HUNG_LONG_MS))
+      : s.schedule(pause(ms), `loader ${ms} ms`);
+  const world = newWorld(run, faults, sleep, now, {
+    wall: () => performance.now(),
+    engine: () => Date.now(),
+  }) as World;
+  world.decoratorOptions = decoratorOptions;
   // Calls and writes of a batch start at a scheduler step each, a few ms of real time apart, so
   // one can start after another's hardTimeout fired, while its loader still runs.
   world.beforeWrite = () => s.schedule(pause(1), 'write');
@@ -124,7 +136,7 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
     engines[i] = engine;
     world.oracle.born(id);
     const cache = new TieredCacheService(engine);
-    world.instances[i] = { id, cache, catalog: serviceCatalog(world, id, cache) };
+    world.instances[i] = { id, cache, catalog: decoratedCatalog(world, id, cache, decoratorOptions) };
   };
   for (let i = 0; i < run.instances; i++) await s.waitFor(start(i, i));
   world.restart = async (i) => {
@@ -165,21 +177,14 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
 }
 
 /**
- * Without Nest, the "decorated" catalog goes through the service with the decorator's keys, so
- * both kinds of command exist in memory runs too.
+ * The decorated catalog of one instance (@Cacheable with `decoratorOptions`, @CacheEvict,
+ * @CachePut), built with `new` and its cache slot filled as Nest's property injection does.
  */
-function serviceCatalog(world: World, instance: number, cache: TieredCacheService): Catalog {
-  const tags = (key: string) => (world.run.tags ? { tags: [TAG_OF[key]!] } : {});
-  return {
-    find: (tenant: Tenant, key: string, delay: number, fail: boolean, epoch: CallEpoch) =>
-      cache.getOrSet<Row | null>(key, loaderOf(world, instance, tenant, key, delay, fail, world.run.module.lock, epoch), tags(key)),
-    update: (_t: Tenant, key: string) => cache.del(key),
-    put: async (tenant: Tenant, key: string) => {
-      const row = world.db.read(tenant, key)!;
-      await cache.set(key, row, tags(key));
-      return row;
-    },
-  };
+function decoratedCatalog(world: World, instance: number, cache: TieredCacheService, decoratorOptions: PerCall): Catalog {
+  const Catalog = catalogClass(world, () => instance, decoratorOptions);
+  const catalog = new Catalog();
+  Object.defineProperty(catalog, CACHE_SLOT, { value: cache, writable: true, configurable: true });
+  return catalog;
 }
 
 /** Runs batches of concurrent commands on a memory fleet, the scheduler ordering everything. */
