@@ -96,6 +96,8 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
     engine: () => Date.now(),
   }) as World;
   world.decoratorOptions = decoratorOptions;
+  // The wall-clock hardTimeout check discounts the time other processes starved this one of.
+  const stopWatching = world.oracle.watchStalls();
   // Calls and writes of a batch start at a scheduler step each, a few ms of real time apart, so
   // one can start after another's hardTimeout fired, while its loader still runs.
   world.beforeWrite = () => s.schedule(pause(1), 'write');
@@ -171,7 +173,11 @@ export async function memoryFleet(run: RunOptions, s: fc.Scheduler, shared = tru
     step: () => void (clock += STEP),
     close: async () => {
       broker.setHung(false);
-      for (const e of engines) await s.waitFor(e.close());
+      try {
+        for (const e of engines) await s.waitFor(e.close());
+      } finally {
+        stopWatching();
+      }
     },
   };
 }

@@ -396,4 +396,29 @@ describe('oracle with overlapping writes', () => {
     advance(1);
     expect(() => oracle.checkValue(0, 'a', 'k0', now(), v1, 'get')).toThrow(/oldest allowed is 3/);
   });
+
+  it('memory runs: a value its loader stamped late because the event loop was blocked is no hardTimeout overrun', () => {
+    let t = 1_000;
+    let wall = 0;
+    const now = () => t;
+    const db = new VersionedDatabase(now);
+    const bounds: Bounds = { bus: true, busMs: 50, busDownMs: 1_000, lifetimeMs: 10_000, hardTimeout: true, fleetLock: true, hardTimeoutSlackMs: 30 };
+    const oracle = new Oracle(db, bounds, now, { wall: () => wall, engine: () => Date.now() });
+    const epoch = oracle.epoch('a', 'k0', 150);
+    const startedAt = oracle.now();
+    const run = oracle.loaderStarted(0, 'a', 'k0', true, epoch);
+    run.paused = true;
+    // The loader's 20 ms timer was due before the call's 150 ms one, but the process got no CPU
+    // for 190 ms: the loader resumed, stamped its row 209 ms after the call started, and the
+    // value reached the call before the call's timer could run.
+    t += 1;
+    wall += 209;
+    const row = db.read('a', 'k0')!;
+    row.at = oracle.now();
+    row.run = run.run;
+    oracle.loaderEnded(run);
+    expect(() => oracle.checkWait(0, 'a', 'k0', startedAt, row, 150, undefined, 'getOrSet', epoch)).toThrow(/waited past its hardTimeout/);
+    oracle.stall(15, 205);
+    expect(() => oracle.checkWait(0, 'a', 'k0', startedAt, row, 150, undefined, 'getOrSet', epoch)).not.toThrow();
+  });
 });
