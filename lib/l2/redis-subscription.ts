@@ -7,12 +7,16 @@ import { guardSockets, type RedisClient } from './redis-connection.js';
  * A subscription on a connection of its own (a subscribed connection cannot send other
  * commands), which the library creates and closes. It queues SUBSCRIBE until connected and
  * re-subscribes by itself after a reconnect; `onGap` runs when it comes back after being away.
+ * Not ioredis's `autoResubscribe` on a standalone connection: ioredis drops that SUBSCRIBE's
+ * promise, so a close while it waits for its reply was an unhandled rejection, which ends a
+ * Node process.
  */
 export class RedisSubscription implements Subscription {
   readonly #sub: RedisClient;
   #subscribed = false;
   #away = false;
   #closed = false;
+  readonly #cluster: boolean;
 
   constructor(
     client: RedisClient,
@@ -20,9 +24,11 @@ export class RedisSubscription implements Subscription {
     private readonly onMessage: (message: string) => void,
     private readonly onGap: () => void,
   ) {
-    const options = { lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true };
+    this.#cluster = (client as Cluster).isCluster === true;
+    // A Cluster re-subscribes through its own subscriber connection (handled there).
+    const options = { lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: this.#cluster };
     this.#sub = guardSockets(
-      (client as Cluster).isCluster
+      this.#cluster
         ? (client as Cluster).duplicate(undefined, { lazyConnect: true, enableOfflineQueue: true, redisOptions: options })
         : (client as Redis).duplicate(options),
     );
@@ -72,7 +78,14 @@ export class RedisSubscription implements Subscription {
   };
 
   readonly #onClose = (): void => {
-    if (this.#closed || !this.#subscribed || this.#away) return;
+    if (this.#closed) return;
+    const wasSubscribed = this.#subscribed;
+    if (!this.#cluster) {
+      // The next `ready` subscribes again (see the class comment).
+      this.#subscribed = false;
+      this.#subscribing = undefined;
+    }
+    if (!wasSubscribed || this.#away) return;
     this.#away = true;
     new Logger('TieredCache').warn('Invalidation bus disconnected: L1 entries may be stale until it reconnects.');
   };
