@@ -420,7 +420,14 @@ export class Oracle {
       if (o.instance === instance) {
         // Another instance's eviction reaches this one over the bus, up to busMs after it
         // resolved: delivered while `o` ran, it supersedes `o`, and the next call loads afresh.
-        if (o.epoch === epoch.n && !this.#evictionDeliveredDuring(id, instance, o.start) && !this.#lateAnnouncementDuring(id, instance, o.start))
+        // Its own eviction supersedes `o` when it lands here, which may be after `o`'s call even
+        // though it was invoked before (an `@CacheEvict` evicts once its method has returned).
+        if (
+          o.epoch === epoch.n &&
+          !this.#ownEvictionLandingAfter(id, instance, o.calledAt) &&
+          !this.#evictionDeliveredDuring(id, instance, o.start) &&
+          !this.#lateAnnouncementDuring(id, instance, o.start)
+        )
           this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
       } else if (
         // An eviction deletes the lease (the load in flight will store nothing): the next caller
@@ -701,6 +708,16 @@ export class Oracle {
         (e.resolvedAt === undefined ||
           e.resolvedAt + this.bounds.busMs + (e.unconfirmed ? (this.bounds.redeliveryMs ?? 0) : 0) + this.#stalledBetween(e.resolvedAt, from) >= from),
     );
+  }
+
+  /**
+   * Whether an invalidation of `id` on `instance` itself may have landed there at `from` or later:
+   * one not resolved by then. Invoked before `from`, it counts in the epoch of a call made at
+   * `from`, yet it may supersede that call's load (README: loads in flight during an eviction are
+   * forgotten, so a later caller starts afresh rather than getting what was read before it).
+   */
+  #ownEvictionLandingAfter(id: string, instance: number, from: number): boolean {
+    return (this.#invalidations.get(id) ?? []).some((e) => e.instance === instance && (e.resolvedAt === undefined || e.resolvedAt >= from));
   }
 
   /** Whether an invalidation of `id` may have landed between `from` and `to`. */
