@@ -138,6 +138,8 @@ export interface CallEpoch {
   readonly at: number;
   /** The call's own `hardTimeout`, ms (0 or undefined: none). */
   readonly hardTimeout?: number;
+  /** `Oracle.tierTrouble` when the call was made (undefined without it). */
+  readonly trouble?: number;
 }
 
 interface LoaderRun {
@@ -255,6 +257,16 @@ export class Oracle {
   tolerateTagJoin = false;
 
   /**
+   * Real-Redis runs: how many Redis commands of the fleet's instances have failed, timed out or
+   * been skipped by an open breaker so far (their `stats().l2`). Such a command is a fault the
+   * run did not inject: a loaded machine (the fuzz runs 28 workers on 2 cores) can starve a
+   * process or redis-server past `l2Timeout`, and a miss whose read or lease failed loads without
+   * the lease (README: "a miss sends at most two (the read, then the lease, skipped when the read
+   * failed) before the loader runs"; fuzz seed 1510519573).
+   */
+  tierTrouble: (() => number) | undefined;
+
+  /**
    * `clocks` (memory runs, whose `now` is a logical clock): each reading of `now` also notes the
    * wall and engine time, for `Bounds.landed` and `hardTimeoutSlackMs`.
    */
@@ -339,7 +351,7 @@ export class Oracle {
 
   /** How many invalidations of the row have started, and when: a call's loads belong to the epoch it was made in. */
   epoch(tenant: Tenant, key: string, hardTimeout?: number): CallEpoch {
-    return { n: this.#epochs.get(rowId(tenant, key)) ?? 0, at: this.now(), hardTimeout };
+    return { n: this.#epochs.get(rowId(tenant, key)) ?? 0, at: this.now(), hardTimeout, trouble: this.tierTrouble?.() };
   }
 
   /**
@@ -420,7 +432,14 @@ export class Oracle {
       if (o.instance === instance) {
         // Another instance's eviction reaches this one over the bus, up to busMs after it
         // resolved: delivered while `o` ran, it supersedes `o`, and the next call loads afresh.
-        if (o.epoch === epoch.n && !this.#evictionDeliveredDuring(id, instance, o.start) && !this.#lateAnnouncementDuring(id, instance, o.start))
+        // Its own eviction supersedes `o` when it lands here, which may be after `o`'s call even
+        // though it was invoked before (an `@CacheEvict` evicts once its method has returned).
+        if (
+          o.epoch === epoch.n &&
+          !this.#ownEvictionLandingAfter(id, instance, o.calledAt) &&
+          !this.#evictionDeliveredDuring(id, instance, o.start) &&
+          !this.#lateAnnouncementDuring(id, instance, o.start)
+        )
           this.#violate(`two loaders of ${id} at once on instance ${instance} (runs ${o.run} and ${r.run}) with no invalidation between them`);
       } else if (
         // An eviction deletes the lease (the load in flight will store nothing): the next caller
@@ -432,7 +451,8 @@ export class Oracle {
         lock &&
         o.lock &&
         // A fault during either call (a read that failed, a lease not granted) lets it load alone.
-        !this.#faultBetween(Math.min(o.calledAt, epoch.at), now)
+        !this.#faultBetween(Math.min(o.calledAt, epoch.at), now) &&
+        !this.#troubleSince(o.call, epoch)
       ) {
         this.#violate(`two loaders of ${id} at once on instances ${o.instance} and ${instance} (runs ${o.run} and ${r.run}) while the lease holder lives`);
       }
@@ -703,9 +723,25 @@ export class Oracle {
     );
   }
 
+  /**
+   * Whether an invalidation of `id` on `instance` itself may have landed there at `from` or later:
+   * one not resolved by then. Invoked before `from`, it counts in the epoch of a call made at
+   * `from`, yet it may supersede that call's load (README: loads in flight during an eviction are
+   * forgotten, so a later caller starts afresh rather than getting what was read before it).
+   */
+  #ownEvictionLandingAfter(id: string, instance: number, from: number): boolean {
+    return (this.#invalidations.get(id) ?? []).some((e) => e.instance === instance && (e.resolvedAt === undefined || e.resolvedAt >= from));
+  }
+
   /** Whether an invalidation of `id` may have landed between `from` and `to`. */
   #evictionBetween(id: string, from: number, to: number): boolean {
     return (this.#invalidations.get(id) ?? []).some((e) => e.invokedAt <= to && (e.resolvedAt === undefined || e.resolvedAt >= from));
+  }
+
+  /** Whether a Redis command failed since the earlier of two calls was made (see `tierTrouble`). */
+  #troubleSince(a: CallEpoch, b: CallEpoch): boolean {
+    if (this.tierTrouble === undefined || a.trouble === undefined || b.trouble === undefined) return false;
+    return this.tierTrouble() > Math.min(a.trouble, b.trouble);
   }
 
   #faultBetween(from: number, to: number): boolean {

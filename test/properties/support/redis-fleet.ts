@@ -63,6 +63,11 @@ export function redisFleets() {
         apps.push(app);
         world.instances.push({ id: i, cache, catalog: app.get<Catalog>(CATALOG) });
       }
+      world.oracle.tierTrouble = () =>
+        world.instances.reduce((n, x) => {
+          const l2 = x.cache.stats().l2;
+          return n + l2.errors + l2.timeouts + l2.skipped;
+        }, 0);
     } catch (err) {
       for (const app of apps) await app.close();
       stopWatching();

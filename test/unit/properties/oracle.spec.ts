@@ -172,6 +172,51 @@ describe('oracle', () => {
     expect(() => oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
   });
 
+  // fuzz seed 1510519577, path 26:9:1:1:1:1:6 (redis fleet, no faults): race[evict@1(a, k0),
+  // getOrSet@1(a, k0, delay 200)] then two getOrSet@1(a, k0). The call came after the evict was
+  // invoked (same epoch) but its flight began before @CacheEvict evicted (after its method), so the
+  // eviction superseded it and the next callers loaded afresh. README: "Once `@CacheEvict`/`del`/…
+  // resolves, this instance never serves the old value" and "A load that started before an
+  // eviction never stores its (stale) result".
+  it('allows a second loader on one instance when its own eviction, invoked before the first call, landed after it', () => {
+    const { oracle, advance } = setup();
+    const evict = oracle.invalidating(1, ['t:a/k0']);
+    advance(1);
+    oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    advance(1);
+    oracle.invalidated(evict);
+    advance(150);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).not.toThrow();
+  });
+
+  it('still flags a second loader on one instance when its own eviction resolved before the first call', () => {
+    const { oracle, advance } = setup();
+    oracle.invalidated(oracle.invalidating(1, ['t:a/k0']));
+    advance(1);
+    oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    advance(150);
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, oracle.epoch('a', 'k0'))).toThrow(/on instance 1 \(runs 1 and 2\)/);
+  });
+
+  // fuzz seed 1510519573, path 0 (redis fleet, no faults): start getOrSet@0(k0, delay 20) took the
+  // lease, getOrSet@1(k0) loaded at once. Replayed by starving the process 150 ms as instance 1's
+  // read was out: it timed out (l2Timeout 100) and instance 1 loaded without the lease. README: "a
+  // miss sends at most two (the read, then the lease, skipped when the read failed) before the
+  // loader runs".
+  it('allows loaders on two instances when a Redis command failed or timed out since the first call, and flags them otherwise', () => {
+    const { oracle, advance } = setup();
+    let trouble = 0;
+    oracle.tierTrouble = () => trouble;
+    oracle.loaderStarted(0, 'a', 'k0', true, oracle.epoch('a', 'k0'));
+    advance(1);
+    const b = oracle.epoch('a', 'k0');
+    trouble++;
+    expect(() => oracle.loaderStarted(1, 'a', 'k0', true, b)).not.toThrow();
+    advance(1);
+    oracle.loaderStarted(0, 'a', 'k1', true, oracle.epoch('a', 'k1'));
+    expect(() => oracle.loaderStarted(1, 'a', 'k1', true, oracle.epoch('a', 'k1'))).toThrow(/on instances 0 and 1/);
+  });
+
   // fuzz seeds 836757595/7/8: A's lease granted, then another instance's clear() deleted it (and
   // resolved) before A's loader started; B, called after, was granted a new lease.
   it('allows loaders on two instances when an eviction ran after the first call was made', () => {
