@@ -1,6 +1,6 @@
 import type { InvalidationBus } from '../bus/invalidation-bus.js';
 import type { Envelope } from '../codec/envelope.js';
-import { CLEAR_TTL, FAILED, type Raw, type SharedTier, writeTime } from '../shared/shared-tier.interface.js';
+import { CLEAR_TTL, FAILED, type Outcome, type Raw, type SharedTier, writeTime } from '../shared/shared-tier.interface.js';
 
 /** Most unconfirmed keys kept; past it the oldest are forgotten (their entries expire by TTL). */
 const MAX_KEYS = 100_000;
@@ -19,6 +19,9 @@ const RESEND_PUT_FOR_MS = CLEAR_TTL - 3_600_000;
  */
 type Intent = { kind: 'del'; at: number; order: number; key: string } | { kind: 'put'; at: number; order: number; key: string; raw: Raw; envelope: Envelope };
 
+/** A prefix delete; `order`: for a clear, its time to the microsecond, which the shared tier's clear marker keeps. */
+type PrefixWrite = { at: number; order?: number; announce: () => void };
+
 /**
  * Writes and invalidations that must not be lost: deletes, `set()`/`@CachePut` writes, prefix
  * deletes (`clear()`, namespaces) and tag markers. Each is sent at once; until the shared tier
@@ -29,8 +32,7 @@ type Intent = { kind: 'del'; at: number; order: number; key: string } | { kind: 
  */
 export class DurableWrites {
   readonly #keys = new Map<string, Intent>();
-  /** `order`: for a clear, its time to the microsecond, which the shared tier's clear marker keeps. */
-  readonly #prefixes = new Map<string, { at: number; order?: number; announce: () => void }>();
+  readonly #prefixes = new Map<string, PrefixWrite>();
   readonly #tags = new Map<string, { key: string; at: number; ttl: number }>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -62,11 +64,8 @@ export class DurableWrites {
   }
 
   /** Deletes every key under a storage prefix; `announce` tells the other instances once it landed. */
-  async delPrefix(prefix: string, announce: () => void): Promise<void> {
-    const at = Date.now();
-    this.#prefixes.set(prefix, { at, announce });
-    if ((await this.shared.delPrefix(prefix)) === FAILED) return this.#schedule();
-    if (this.#prefixes.get(prefix)?.at === at) this.#prefixes.delete(prefix);
+  delPrefix(prefix: string, announce: () => void): Promise<void> {
+    return this.#prefixWrite(prefix, { at: Date.now(), announce });
   }
 
   /**
@@ -74,12 +73,19 @@ export class DurableWrites {
    * shared tier, which then drops any write dated before it — this instance's or another's,
    * retried later by an instance that never heard of the clear.
    */
-  async clear(prefix: string, announce: () => void): Promise<void> {
-    const at = Date.now();
-    const order = writeTime();
-    this.#prefixes.set(prefix, { at, order, announce });
-    if ((await this.shared.clear(prefix, order)) === FAILED) return this.#schedule();
-    if (this.#prefixes.get(prefix)?.at === at) this.#prefixes.delete(prefix);
+  clear(prefix: string, announce: () => void): Promise<void> {
+    return this.#prefixWrite(prefix, { at: Date.now(), order: writeTime(), announce });
+  }
+
+  async #prefixWrite(prefix: string, p: PrefixWrite): Promise<void> {
+    this.#prefixes.set(prefix, p);
+    if ((await this.#sendPrefix(prefix, p)) === FAILED) return this.#schedule();
+    if (this.#prefixes.get(prefix)?.at === p.at) this.#prefixes.delete(prefix);
+  }
+
+  /** A prefix delete, or a clear when it has its time to the microsecond (first sent and retried alike). */
+  #sendPrefix(prefix: string, p: PrefixWrite): Promise<Outcome<true>> {
+    return p.order === undefined ? this.shared.delPrefix(prefix) : this.shared.clear(prefix, p.order);
   }
 
   /** Writes a tag's invalidation marker (its time, `at`) for `ttl` ms. */
@@ -136,8 +142,7 @@ export class DurableWrites {
     if (deleted.length > 0) this.bus?.publish('del', deleted);
     if (written.length > 0) this.bus?.publish('set', written);
     for (const [prefix, p] of [...this.#prefixes]) {
-      const r = p.order === undefined ? await this.shared.delPrefix(prefix) : await this.shared.clear(prefix, p.order);
-      if (r === FAILED) continue;
+      if ((await this.#sendPrefix(prefix, p)) === FAILED) continue;
       if (this.#prefixes.get(prefix)?.at === p.at) this.#prefixes.delete(prefix);
       p.announce();
     }
