@@ -289,8 +289,8 @@ export class RedisTier implements SharedTier {
       if ((await this.#script(MARK_CLEAR, [marker], args, true)) === FAILED) return FAILED;
     } else {
       for (let from = 0; from < SLOTS; from += MARK_BATCH) {
-        const batch: Promise<unknown>[] = [];
         const mark = () => {
+          const batch: Promise<unknown>[] = [];
           for (let slot = from; slot < Math.min(SLOTS, from + MARK_BATCH); slot++) batch.push(this.#evalsha(MARK_CLEAR, [`${marker}{${slotTag(slot)}}`], args));
           return Promise.all(batch);
         };
@@ -309,7 +309,7 @@ export class RedisTier implements SharedTier {
   readOrLease(key: string, token: string, ttl: number): Promise<Outcome<Raw | typeof LEASED | number>> {
     const keys = [key, leaseKey(key), waitersKey(key)];
     const args = [token, ttlArg(ttl)];
-    return this.#run(() => (this.binary ? this.#evalshaBuffer(READ_OR_LEASE, keys, args) : this.#evalsha(READ_OR_LEASE, keys, args))).then(leasedOrRaw);
+    return this.#run(() => this.#evalsha(READ_OR_LEASE, keys, args, this.binary)).then(leasedOrRaw);
   }
 
   extend(key: string, token: string, ttl: number): Promise<Outcome<boolean>> {
@@ -433,21 +433,15 @@ export class RedisTier implements SharedTier {
     return this.#run(() => this.#evalsha(s, keys, args), critical);
   }
 
-  #evalsha(s: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
-    return this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
-      if (!err.message.startsWith('NOSCRIPT')) throw err;
-      return this.client.eval(s.body, keys.length, ...keys, ...args);
-    });
-  }
-
-  /** `#evalsha` for a script whose bulk replies are bytes (values of binary serializers). */
-  #evalshaBuffer(s: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  /** `bytes`: bulk replies as Buffers (a script that returns values of binary serializers). */
+  #evalsha(s: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[], bytes = false): Promise<unknown> {
     // ioredis has the Buffer forms of EVALSHA and EVAL but does not declare them (and `callBuffer`
     // loses its command name under auto-pipelining).
     const client = this.client as RedisClient & BufferScripts;
-    return client.evalshaBuffer(s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
+    const [evalsha, evaluate] = bytes ? [client.evalshaBuffer, client.evalBuffer] : [client.evalsha, client.eval];
+    return evalsha.call(client, s.sha, keys.length, ...keys, ...args).catch((err: Error) => {
       if (!err.message.startsWith('NOSCRIPT')) throw err;
-      return client.evalBuffer(s.body, keys.length, ...keys, ...args);
+      return evaluate.call(client, s.body, keys.length, ...keys, ...args);
     });
   }
 
