@@ -23,7 +23,7 @@ import { ReadPath } from './read-path.js';
 import { Refresher } from './refresh.js';
 import { snapshotOf } from './snapshot.js';
 import { TrackedKeys } from './tracked-keys.js';
-import { WritePath } from './write-path.js';
+import { type Claim, leaseToken, WritePath } from './write-path.js';
 
 /**
  * One application's cache: L1, the shared tier (Redis, in memory, or none) and what ties them
@@ -221,6 +221,12 @@ export class CacheEngine {
   /** Frees a lease this instance holds, then tells waiters elsewhere (they re-check at once). */
   releaseLease(key: string, sk: string, token: string): void {
     void this.lease!.release(sk, token).then(() => this.bus?.publish('release', [key]));
+  }
+
+  /** `releaseLease` for a load's claim, when it holds a lease. */
+  releaseClaim(key: string, sk: string, claim: Claim): void {
+    const token = leaseToken(claim);
+    if (token !== undefined) this.releaseLease(key, sk, token);
   }
 
   warnOnce(id: string, message: string): void {

@@ -109,7 +109,7 @@ export class KeyStates {
 
   /** `supersede` for every key `match` accepts (every key without `match`). */
   supersedeWhere(match?: (key: string) => boolean): void {
-    this.#supersedeMatching(match === undefined ? () => true : (key) => match(key));
+    this.#supersedeMatching(match ?? (() => true));
     const backoffs = this.#backoffs;
     if (backoffs === undefined) return;
     if (match === undefined) backoffs.clear();

@@ -102,7 +102,7 @@ export class ReadPath {
       if (refreshing !== undefined) {
         const fresh = await refreshing.promise;
         if (fresh !== NO_REFRESH) {
-          if (claim !== undefined && 'token' in claim) e.releaseLease(key, sk, claim.token);
+          e.releaseClaim(key, sk, claim);
           return fresh;
         }
       }

@@ -43,7 +43,7 @@ export class Refresher {
         claim ??= f.claim;
         const found = await e.read.accept(sk, raw, false);
         if (found !== undefined && found.createdAt > seenCreatedAt && found.expiresAt > Date.now()) {
-          if (claim !== undefined && 'token' in claim) e.releaseLease(key, sk, claim.token);
+          e.releaseClaim(key, sk, claim);
           if (!f.superseded) e.read.backfill(key, found, p);
           return found.value;
         }
@@ -51,7 +51,7 @@ export class Refresher {
       // Evicted here before its loader ran: it would store nothing, and a caller that needs a
       // value loads afresh. Running it anyway made two loaders of the key at once in this process.
       if (f.superseded) {
-        if (claim !== undefined && 'token' in claim) e.releaseLease(key, sk, claim.token);
+        e.releaseClaim(key, sk, claim);
         return NO_REFRESH;
       }
       e.stats.refreshes++;

@@ -15,6 +15,11 @@ import type { Flight } from './key-state.js';
  */
 export type Claim = { token: string } | { version: string } | undefined;
 
+/** The lease a claim holds, if it holds one. */
+export function leaseToken(claim: Claim): string | undefined {
+  return claim !== undefined && 'token' in claim ? claim.token : undefined;
+}
+
 /** Writes: a load's result (L1 at once, the shared tier in the background) and `set()`. */
 export class WritePath {
   constructor(private readonly e: CacheEngine) {}
@@ -29,7 +34,7 @@ export class WritePath {
     // The same instant on the shared tier's write clock: a clear after it drops the load's fill.
     const since = writeTime();
     const start = performance.now();
-    const token = claim !== undefined && 'token' in claim ? claim.token : undefined;
+    const token = leaseToken(claim);
     let value: unknown;
     try {
       const work = Promise.resolve().then(loader);
@@ -57,7 +62,7 @@ export class WritePath {
   /** L1 now; the shared tier through the claim, in the background. */
   async #storeLoaded(key: string, sk: string, value: unknown, p: EntryPolicy, createdAt: number, since: number, delta: number, claim: Claim): Promise<void> {
     const e = this.e;
-    const token = claim !== undefined && 'token' in claim ? claim.token : undefined;
+    const token = leaseToken(claim);
     const written = this.#prepare(key, value, p, createdAt, delta);
     if (written === undefined) {
       if (token !== undefined) e.releaseLease(key, sk, token);
