@@ -160,13 +160,7 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
 
     it('fill stores, frees the lease and publishes, only while the token holds the lease', async () => {
       const channel = `${fx.prefix}__bus`;
-      const got: string[] = [];
-      const sub = fx.b.subscribe(
-        channel,
-        (m) => got.push(m),
-        () => undefined,
-      );
-      await sub.start(2_000);
+      const { got, sub } = await listen(fx.b, channel);
       await fx.a.acquire(k, 'ta', 1_000, false);
       expect(await fx.b.fill(k, 'tb', 'not mine', 10_000, channel, 'm-b')).toBe(false);
       expect(await fx.a.get(k)).toBeNull();
@@ -180,13 +174,7 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
 
     it('fill announces only when a caller was told the lease is taken, unless told to always', async () => {
       const channel = `${fx.prefix}__bus`;
-      const got: string[] = [];
-      const sub = fx.b.subscribe(
-        channel,
-        (m) => got.push(m),
-        () => undefined,
-      );
-      await sub.start(2_000);
+      const { got, sub } = await listen(fx.b, channel);
       // Nobody asked while the lease was held: no announcement.
       await fx.a.acquire(k, 'ta', 1_000, false);
       expect(await fx.a.fill(k, 'ta', 'v1', 10_000, channel, 'nobody-waits', undefined, false)).toBe(true);
@@ -288,13 +276,7 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
 
     it('delivers published messages in order to the other instances', async () => {
       const channel = `${fx.prefix}__bus`;
-      const got: string[] = [];
-      const sub = fx.b.subscribe(
-        channel,
-        (m) => got.push(m),
-        () => undefined,
-      );
-      await sub.start(2_000);
+      const { got, sub } = await listen(fx.b, channel);
       expect(sub.connected).toBe(true);
       for (const m of ['1', '2', '3']) expect(await fx.a.publish(channel, m)).toBe(true);
       await until(() => got.length === 3);
@@ -324,6 +306,18 @@ export function sharedTierContract(name: string, make: () => Promise<SharedTierF
       expect(await fx.a.publish('c', 'm')).toBe(FAILED);
     });
   });
+}
+
+/** Subscribes `tier` to `channel` and collects what arrives. */
+async function listen(tier: SharedTier, channel: string): Promise<{ got: string[]; sub: ReturnType<SharedTier['subscribe']> }> {
+  const got: string[] = [];
+  const sub = tier.subscribe(
+    channel,
+    (m) => got.push(m),
+    () => undefined,
+  );
+  await sub.start(2_000);
+  return { got, sub };
 }
 
 async function until(check: () => boolean, timeoutMs = 2_000): Promise<void> {
