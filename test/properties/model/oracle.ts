@@ -337,11 +337,6 @@ export class Oracle {
     (this.clocks !== undefined ? this.#wallStalls : this.#stalls).add(from, to);
   }
 
-  /** How long the event loop was blocked between `from` and `to` (the oracle's clock), in ms. */
-  #stalledBetween(from: number, to: number): number {
-    return this.#stalls.between(from, to);
-  }
-
   /** A fault that may cost messages or Redis writes began; `end()` when it is over. */
   fault(name: string): { end(): void } {
     const f: Fault = { name, from: this.now(), to: Infinity };
@@ -497,7 +492,7 @@ export class Oracle {
       // Started after it settled: nothing of the old value is in this instance's L1.
       else if (e.settledAt !== undefined && e.settledAt < (this.#bornAt.get(instance) ?? -Infinity)) bound = 0;
       // The bus delay counts time the event loop ran (see `watchStalls`).
-      else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs + this.#stalledBetween(e.resolvedAt, at);
+      else if (this.bounds.bus && !this.#faultBetween(e.invokedAt, at)) bound = this.bounds.busMs + this.#stalls.between(e.resolvedAt, at);
       else if (this.bounds.l1TtlMs === undefined || e.tags) bound = this.bounds.busDownMs;
       else bound = this.bounds.busDownMs - this.bounds.l1TtlMs + (this.#l1Ttls.get(`${instance} ${id}`) ?? 0);
       // Strictly after: a read that started in the same instant overlapped the invalidation.
@@ -719,7 +714,7 @@ export class Oracle {
       (e) =>
         e.instance !== instance &&
         (e.resolvedAt === undefined ||
-          e.resolvedAt + this.bounds.busMs + (e.unconfirmed ? (this.bounds.redeliveryMs ?? 0) : 0) + this.#stalledBetween(e.resolvedAt, from) >= from),
+          e.resolvedAt + this.bounds.busMs + (e.unconfirmed ? (this.bounds.redeliveryMs ?? 0) : 0) + this.#stalls.between(e.resolvedAt, from) >= from),
     );
   }
 
