@@ -321,7 +321,7 @@ export class Oracle {
    * GC pause, a CPU starved by other processes: the fuzz runs 14 workers on 2 cores). A delivery
    * bound (`busMs`) holds for a running event loop: a bus message or tracking report that reached
    * the socket, or a tracking check whose `l2Timeout` timer was due, is handled only once the
-   * loop runs again, so the time it was blocked does not count (see `stalled`). Memory runs watch
+   * loop runs again, so the time it was blocked does not count (see `StallWatch.between`). Memory runs watch
    * the wall clock, for their wall-clock hardTimeout check. Returns `stop`.
    */
   watchStalls(): () => void {
