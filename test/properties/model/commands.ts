@@ -594,7 +594,13 @@ export class RealWaitCommand implements Cmd {
  * - a lookup racing a write of the row on its instance, then a read there (defect 7);
  * - a call whose loader hangs past its `hardTimeout`, decorated or not (defects 5 and 14).
  */
-export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorator?: PerCall; realTime?: boolean }): fc.Arbitrary<Cmd[][]>[] {
+export function scenarioArbs(
+  opts: Parameters<typeof commandArbs>[0] & {
+    module?: { lock?: boolean; bus?: boolean; l1?: false | { ttl: number } };
+    decorator?: PerCall;
+    realTime?: boolean;
+  },
+): fc.Arbitrary<Cmd[][]>[] {
   const n = opts.instances;
   const inst = fc.integer({ min: 0, max: n - 1 });
   const two = fc.tuple(inst, inst).filter(([a, b]) => a !== b);
@@ -609,22 +615,39 @@ export function scenarioArbs(opts: Parameters<typeof commandArbs>[0] & { decorat
       fc.constant(new ReadCommand(i, t, k, 'service', 0, false, false, undefined) as Cmd),
       fc.constant(new ReadCommand(i, t, k, 'decorator', 0, false, false, undefined) as Cmd),
     );
+  // Without the bus, an instance learns of another's tag invalidation only by reading the tag's
+  // time again once it has trusted it for `l1.ttl` (no L1: at every read): tag invalidations,
+  // and reads past the module's L1 TTL, are drawn more often there, after a load elsewhere (defect 6).
+  const tagRereads = opts.tags && opts.module?.bus === false;
   const invalidate = (i: number, t: Tenant, k: string): fc.Arbitrary<Cmd> => {
     const w = fc.constantFrom(...writes).map((via) => new WriteCommand(i, t, k, via, undefined) as Cmd);
-    return opts.tags ? fc.oneof(w, fc.constant(new TagCommand(i, TAG_OF[k]!) as Cmd)) : w;
+    const tag = fc.constant(new TagCommand(i, TAG_OF[k]!) as Cmd);
+    return opts.tags ? fc.oneof({ weight: 1, arbitrary: w }, { weight: tagRereads ? 3 : 1, arbitrary: tag }) : w;
   };
+  const pastModuleTtl = tagRereads && opts.module?.l1 && opts.module.l1.ttl === 300 ? [320, 320] : [320];
   // Read here, invalidated there, read here again (after an L1 TTL of real time, or not).
   out.push(
     fc
       .tuple(two, row, opts.perCall ? fc.constantFrom<PerCall | undefined>({ l1Ttl: 100 }, undefined) : fc.constant(undefined))
       // Past a per-call l1Ttl of 100 ms, or past the module's (300 ms), or no time at all.
       .chain(([pair, r, per]) =>
-        fc.tuple(fc.constant(pair), fc.constant(r), fc.constant(per), !opts.realTime ? fc.constant(0) : per ? fc.constant(150) : fc.constantFrom(0, 150, 320)),
+        fc.tuple(
+          fc.constant(pair),
+          fc.constant(r),
+          fc.constant(per),
+          !opts.realTime ? fc.constant(0) : per ? fc.constant(150) : fc.constantFrom(0, 150, ...pastModuleTtl),
+        ),
       )
       .chain(([[a, b], [t, k], per, ms]) =>
-        fc
-          .tuple(invalidate(a, t, k), read(b, t, k))
-          .map(([inv, again]) => [[new ReadCommand(b, t, k, 'service', 0, false, false, per)], [inv], ...(ms > 0 ? [[new RealWaitCommand(ms)]] : []), [again]]),
+        fc.tuple(invalidate(a, t, k), read(b, t, k)).map(([inv, again]) => [
+          // Without the bus, the row loaded first elsewhere: this instance's first read is then a
+          // shared-tier hit, where it learns the tag's time it must read again later.
+          ...(tagRereads ? [[new ReadCommand(a, t, k, 'service', 0, false, false, undefined)]] : []),
+          [new ReadCommand(b, t, k, 'service', 0, false, false, per)],
+          [inv],
+          ...(ms > 0 ? [[new RealWaitCommand(ms)]] : []),
+          [again],
+        ]),
       ),
   );
   // Two rows stale in one instance's L1, each refreshed in its grace period, read again.
