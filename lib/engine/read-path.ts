@@ -282,6 +282,7 @@ export class ReadPath {
     if (l1 === undefined) return;
     // Sized only when `l1.maxSize` asks for it (the bytes read are gone by now: an estimate).
     const entry = this.e.l1Entry(found, l1.sized ? approximateSize(found.value) : 0);
+    if (entry.tags !== undefined) entry.tagsTrustedUntil = this.e.tags.trustedUntil(entry.tags);
     const ttl = this.l1Ttl(entry, Date.now(), p);
     if (ttl > 0) l1.set(key, entry, ttl);
   }

@@ -15,6 +15,12 @@ export interface L1Entry {
   tags?: readonly string[];
   /** The tag registry version this entry was last found valid at (skips re-checking its tags); -1: never. */
   tagCheck: number;
+  /**
+   * Until when (epoch milliseconds) this entry's tags may be checked against the tag times known
+   * here: a copy read from the shared tier with tag times trusted since they were last read ends
+   * with that trust, so it cannot carry them past `l1.ttl` (`Infinity` otherwise).
+   */
+  tagsTrustedUntil: number;
   /** Serialized size in bytes when known (for `l1.maxSize`). */
   size: number;
 }
@@ -33,7 +39,7 @@ export function l1Entry(
   size: number,
   tags: readonly string[] | undefined,
 ): L1Entry {
-  return { value, createdAt, expiresAt, staleUntil, delta, size, tags, tagCheck: -1 };
+  return { value, createdAt, expiresAt, staleUntil, delta, size, tags, tagCheck: -1, tagsTrustedUntil: Number.POSITIVE_INFINITY };
 }
 
 /** The in-process tier: lru-cache bounded by entries (and bytes when `maxSize` is set). */

@@ -40,12 +40,26 @@ export class TagIndex {
    * than every known invalidation, or already checked against the latest one, skip the lookups.
    */
   staleInL1(e: L1Entry): boolean {
+    // A copy of a shared-tier entry whose tag times were trusted, not read: past that trust its
+    // tags must be read again there (see `trustedUntil`).
+    if (e.tagsTrustedUntil <= Date.now()) return true;
     const { watermark, version } = this.#registry;
     if (e.createdAt > watermark || e.tagCheck === version) return false;
     const verdict = this.#registry.isStale(e.tags!, e.createdAt);
     const stale = verdict === undefined ? !this.#registry.trustsUnknown(e.createdAt) : verdict;
     if (!stale) e.tagCheck = version;
     return stale;
+  }
+
+  /**
+   * Until when (epoch ms) a copy of an entry read from the shared tier may be checked against
+   * the tag times known here (checked by `staleInL2` just before). An instance that missed a
+   * tag's invalidation (bus down, or `bus: false`) trusts the time it knows for `knownFor`; a
+   * copy put in L1 near the end of that trust must not live a whole `l1Ttl` past it, or it would
+   * serve an invalidated entry for up to twice `l1.ttl`.
+   */
+  trustedUntil(tags: readonly string[]): number {
+    return this.#registry.trustedUntil(tags);
   }
 
   /**

@@ -77,6 +77,20 @@ export class TagRegistry {
     return out;
   }
 
+  /**
+   * Until when (epoch ms) every one of `tags` is trusted without reading it again: the earliest
+   * time one of them was learnt, plus `knownFor`; 0 if one is not known.
+   */
+  trustedUntil(tags: readonly string[]): number {
+    let until = Number.POSITIVE_INFINITY;
+    for (const tag of tags) {
+      const learnedAt = this.#known?.peek(tag)?.learnedAt;
+      if (learnedAt === undefined) return 0;
+      until = Math.min(until, learnedAt + this.#knownFor);
+    }
+    return until;
+  }
+
   /** Whether an L1 entry with unknown tags can be trusted (it is newer than anything forgotten). */
   trustsUnknown(createdAt: number): boolean {
     return createdAt > this.#forgottenUpTo;

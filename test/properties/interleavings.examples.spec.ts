@@ -111,6 +111,36 @@ describe('counterexamples found by the interleaving properties', () => {
     release();
     expect(await after).toBe('loaded after the del');
   });
+  // fast-check seed 323282773, path "800:25:4:5:5:6:5" (npm run fuzz, interleavings with faults):
+  //   2 instances, bus false, tags, l1.ttl 1 000; [getOrSet@0(k1)], [getOrSet@1(k1, { l1Ttl: 100 })],
+  //   [invalidateTags@0(odd)], [realWait(150)], [get@1(k1)], ..., [getOrSet@1(k1)] -> instance 1
+  //   returned the invalidated row more than l1.ttl after it learnt the tag's time: its get, still
+  //   within that trust, put the row back in L1 for a whole l1.ttl (staleness up to 2 × l1.ttl).
+  //   Fixed: a copy read from the shared tier ends with the trust of its tags' times (tagsTrustedUntil).
+  it("stops serving an entry another instance invalidated by tag within l1.ttl of learning the tag's time, without the bus", async () => {
+    const broker = new MemoryBroker();
+    const options = resolveOptions({ redis: 'redis://memory.invalid:6379', bus: false, l1: { ttl: 1_000 } });
+    const codec = await createCodec(options.serializer, options.maxValueBytes);
+    const engines = [0, 1].map(() => new CacheEngine(options, codec, broker.tier({ timeoutMs: 100 })));
+    closers.push(async () => {
+      for (const e of engines) await e.close();
+    });
+    for (const e of engines) await e.connect();
+    const [a, b] = engines.map((e) => new TieredCacheService(e));
+    await a!.set('k1', 'before', { tags: ['odd'] });
+    // A shared-tier hit: b learns the tag's time now, and keeps its copy 50 ms.
+    expect(await b!.getOrSet('k1', async () => 'loaded', { tags: ['odd'], l1Ttl: 50 })).toBe('before');
+    const learnt = Date.now();
+    await a!.invalidateTags(['odd']);
+    // Still within the tag's trust: b may serve the old row (the README's bound is l1.ttl), and its
+    // read puts a copy back in L1.
+    await sleepUntil(learnt + 700);
+    await b!.get('k1');
+    // Past the trust: b reads the tag's time again, whatever copy it made meanwhile.
+    await sleepUntil(learnt + 1_050);
+    expect(await b!.get('k1')).toBeUndefined();
+  });
+
   // fast-check seed -436388142, path "49" (npm run mutants, interleavings with faults, unpatched lib/):
   //   2 instances, bus false, lock false; [race[disconnect(), set@0(k0)], del@1(k0), ...],
   //   [getOrSet@1(k0)] -> instance 1 returned the value set on instance 0 after its own del():
@@ -136,3 +166,7 @@ describe('counterexamples found by the interleaving properties', () => {
     expect(await b!.get('k0')).toBeUndefined();
   });
 });
+
+function sleepUntil(at: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+}

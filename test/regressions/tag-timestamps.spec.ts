@@ -17,4 +17,25 @@ describe('defect 6: a tag invalidation an instance missed on the bus reaches it 
     expect(await a.get('catalog')).toBeUndefined();
     await expect.poll(() => b.get('catalog'), { timeout: 2_000, interval: 20 }).toBeUndefined();
   });
+
+  // Found by the interleaving fuzz (seed 323282773): a read near the end of the tag's trust put the
+  // invalidated entry back in L1 for a whole l1.ttl, so B served it for up to twice l1.ttl.
+  it('a copy B makes while it still trusts the old timestamp does not outlive that trust', async () => {
+    const keyPrefix = uniquePrefix('tag-trust');
+    const { cache: a } = await suite.app({ keyPrefix, bus: false, tracking: false, l2Timeout: 2_000 });
+    const { cache: b } = await suite.app({ keyPrefix, bus: false, tracking: false, l2Timeout: 2_000, l1: { ttl: 1_000 } });
+    await a.set('catalog', 'old prices', { tags: ['prices'], ttl: 60_000 });
+    expect(await b.getOrSet('catalog', async () => 'loaded', { tags: ['prices'], l1Ttl: 50 })).toBe('old prices');
+    const learnt = Date.now();
+    await a.invalidateTags('prices');
+    // Within the trust B may still serve the old entry (its bound is l1.ttl); this read copies it to L1.
+    await sleepUntil(learnt + 700);
+    await b.get('catalog');
+    await sleepUntil(learnt + 1_050);
+    expect(await b.get('catalog')).toBeUndefined();
+  });
 });
+
+function sleepUntil(at: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+}

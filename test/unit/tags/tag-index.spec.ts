@@ -23,4 +23,20 @@ describe('tag checks on the L1 hit path', () => {
     expect(tags.staleInL1(l1Entry('v', 501, 10_000, 10_000, 0, 0, ['catalog']))).toBe(false);
     expect(tags.staleInL1(l1Entry('v', 500, 10_000, 10_000, 0, 0, ['catalog']))).toBe(true);
   });
+
+  it('a copy of a shared-tier entry is checked there again once the trust of its tags runs out', () => {
+    const tags = new TagIndex(new NullSharedTier(), 'p:', 1_000);
+    const now = Date.now();
+    tags.received(['catalog'], now - 5_000);
+    const copy = l1Entry('v', now - 100, now + 60_000, now + 60_000, 0, 0, ['catalog']);
+    copy.tagsTrustedUntil = tags.trustedUntil(['catalog']);
+    expect(copy.tagsTrustedUntil).toBeGreaterThanOrEqual(now + 1_000);
+    expect(tags.staleInL1(copy)).toBe(false);
+    copy.tagsTrustedUntil = now - 1;
+    expect(tags.staleInL1(copy)).toBe(true);
+    // A tag not known here (forgotten for room) is trusted not at all.
+    expect(tags.trustedUntil(['catalog', 'unknown'])).toBe(0);
+    // An entry loaded or set here carries no such limit.
+    expect(l1Entry('v', now, now + 1, now + 1, 0, 0, ['catalog']).tagsTrustedUntil).toBe(Number.POSITIVE_INFINITY);
+  });
 });
