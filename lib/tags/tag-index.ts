@@ -41,8 +41,9 @@ export class TagIndex {
    */
   staleInL1(e: L1Entry): boolean {
     // A copy of a shared-tier entry whose tag times were trusted, not read: past that trust its
-    // tags must be read again there (see `trustedUntil`).
-    if (e.tagsTrustedUntil <= Date.now()) return true;
+    // tags must be read again there (see `trustedUntil`). Entries loaded or set here skip the
+    // clock read (their L1 hit costs what it did).
+    if (e.tagsTrustedUntil !== Number.POSITIVE_INFINITY && e.tagsTrustedUntil <= Date.now()) return true;
     const { watermark, version } = this.#registry;
     if (e.createdAt > watermark || e.tagCheck === version) return false;
     const verdict = this.#registry.isStale(e.tags!, e.createdAt);
