@@ -4,7 +4,7 @@ import { CacheEngine } from '../../lib/engine/cache-engine.js';
 import { resolveOptions } from '../../lib/options/resolve-options.js';
 import { MemoryBroker } from '../../lib/shared/memory-shared-tier.js';
 import { TieredCacheService } from '../../lib/tiered-cache.service.js';
-import { createApp } from '../support/app.js';
+import { createApp, sleepUntil } from '../support/app.js';
 
 /**
  * Counterexamples the in-memory interleaving properties (interleavings.property.spec.ts) found,
@@ -166,7 +166,3 @@ describe('counterexamples found by the interleaving properties', () => {
     expect(await b!.get('k0')).toBeUndefined();
   });
 });
-
-function sleepUntil(at: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { uniquePrefix } from '../support/app.js';
+import { sleepUntil, uniquePrefix } from '../support/app.js';
 import { redisSuite } from '../support/redis-suite.js';
 
 describe('defect 6: a tag invalidation an instance missed on the bus reaches it within l1.ttl', () => {
@@ -35,7 +35,3 @@ describe('defect 6: a tag invalidation an instance missed on the bus reaches it 
     expect(await b.get('catalog')).toBeUndefined();
   });
 });
-
-function sleepUntil(at: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
-}

@@ -26,6 +26,9 @@ export async function createApp(
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Sleeps until the clock (`Date.now()`) reads `at`, epoch ms; at once if it is past. */
+export const sleepUntil = (at: number) => sleep(Math.max(0, at - Date.now()));
+
 /** Polls `check` until it returns true or `timeoutMs` passes; returns whether it became true. */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
