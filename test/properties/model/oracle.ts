@@ -326,10 +326,7 @@ export class Oracle {
    */
   watchStalls(): () => void {
     // Memory runs: on the wall clock (their `now` is logical: a probe must not move it).
-    const stops = [this.clocks !== undefined ? this.#wallStalls.watch() : this.#stalls.watch()];
-    return () => {
-      for (const stop of stops) stop();
-    };
+    return this.clocks !== undefined ? this.#wallStalls.watch() : this.#stalls.watch();
   }
 
   /** The event loop was blocked from `from` to `to` (epoch ms; wall ms in memory runs): see `watchStalls`. */
