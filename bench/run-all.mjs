@@ -63,7 +63,7 @@ const PLAN = [
     scenario: 'miss',
     script: 'scenarios/s3-miss.mjs',
     variants: [
-      ...ours([`${T}:decorator`, `${T}:getOrSet`, `${T}:getOrSet [lock:false]`]),
+      ...ours([`${T}:decorator`, `${T}:getOrSet`, `${T}:getOrSet [lock:false]`, `${T}:getOrSet [tracking:false]`]),
       'bentocache:getOrSet',
       'cache-manager:wrap',
       'cacheable:getOrSet',

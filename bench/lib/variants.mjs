@@ -23,7 +23,7 @@ export const VARIANTS = {};
 const def = (name, kind, make, extra = {}) => (VARIANTS[name] = { name, kind, make, ...extra });
 
 // ------------------------------------------------------------------ ours
-async function makeOurs({ loader, prefix = 'bench:', instrument = false, l1 = 'on', api = 'decorator', lock, l1Max, ttl = TTL_MS, redis = 'url' }) {
+async function makeOurs({ loader, prefix = 'bench:', instrument = false, l1 = 'on', api = 'decorator', lock, l1Max, ttl = TTL_MS, redis = 'url', tracking }) {
   const { NestFactory } = await import('@nestjs/core');
   const { Module, Injectable } = await import('@nestjs/common');
   const lib = await import(OURS_DIST);
@@ -62,7 +62,9 @@ async function makeOurs({ loader, prefix = 'bench:', instrument = false, l1 = 'o
   AppModule = __decorate(
     [
       Module({
-        imports: [TieredCacheModule.forRoot({ redis: redisOpt, keyPrefix: prefix, ttl, l1: l1Opt, serializer: 'json' })],
+        imports: [
+          TieredCacheModule.forRoot({ redis: redisOpt, keyPrefix: prefix, ttl, l1: l1Opt, serializer: 'json', ...(tracking === undefined ? {} : { tracking }) }),
+        ],
         providers: [Items],
       }),
     ],
@@ -99,6 +101,9 @@ def(`${T}:getOrSet [L1 off, user client with autopipelining]`, 'ours', (o) =>
 // The fleet lease is on by default (`lock: true`); these turn it off per decorator / per call.
 def(`${T}:decorator [lock:false]`, 'ours', (o) => makeOurs({ ...o, api: 'decorator', lock: false }));
 def(`${T}:getOrSet [lock:false]`, 'ours', (o) => makeOurs({ ...o, api: 'getOrSet', lock: false }));
+// Without Redis-assisted invalidation (on by default): like the peers, which keep no L1 copies
+// of other instances in step, the only difference left is the lease (scenario 3's like-for-like).
+def(`${T}:getOrSet [tracking:false]`, 'ours', (o) => makeOurs({ ...o, api: 'getOrSet', tracking: false }));
 
 // ------------------------------------------------------------------ bentocache 1.6.1
 async function makeBento({ loader, instrument = false, l1 = 'on', serialize = true, autopipelining = false, prefix = 'bench' }) {
