@@ -61,9 +61,13 @@ if (role === 'stampede-child') {
       }),
     );
     process.send({ lat, loadMs, waits: cache.stats().lease.waits });
-    await counter.quit();
-    await app.close();
-    process.exit(0);
+    // Shut down only when every process is done: a holder closing its app while the others are
+    // being woken would take their CPU (and Redis') and be measured as their wait.
+    process.once('message', async () => {
+      await counter.quit();
+      await app.close();
+      process.exit(0);
+    });
   });
 } else if (role === 'delivery-child') {
   const [keyPrefix] = args;
@@ -114,6 +118,7 @@ async function stampede(url, loaderMs) {
   const out = await Promise.all(results);
   await sleep(200); // background writes land
   const after = await commands(admin);
+  await Promise.all(kids.map((k) => new Promise((r) => (k.c.once('exit', r), k.c.send({ exit: true })))));
   const loads = Number(await admin.get(`${keyPrefix}count`));
   const lat = out.flatMap((o) => o.lat);
   const loadMs = out.map((o) => o.loadMs).find((x) => x !== null) ?? loaderMs;
