@@ -123,6 +123,11 @@ async function main() {
   ];
   console.log(JSON.stringify(results, null, 2));
   console.log(lines.join('\n'));
+  // Wait for the servers to be gone: torn down in the background, they took the CPU from the
+  // next section of `npm run bench` (its first latencies doubled).
+  const gone = procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? null : new Promise((r) => p.once('exit', r))));
+  stopAll();
+  await Promise.race([Promise.all(gone), sleep(10_000)]);
   process.exit(0);
 }
 
