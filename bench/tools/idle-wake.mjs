@@ -8,19 +8,21 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { percentile } from '../lib/common.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
 const [url, waitersArg = '3', roundsArg = '20', idleArg = '50,500', callersArg = '250'] = process.argv.slice(2);
 const FILL = "redis.call('SET', KEYS[1], ARGV[1], 'PX', 60000) redis.call('PUBLISH', ARGV[2], ARGV[3]) return 1";
 
 if (url === 'child') {
+  // fork(here, ['child', url, callers]): the child's own arguments.
   const [redisUrl, callers] = [waitersArg, Number(roundsArg)];
   const sub = new Redis(redisUrl);
   const cmd = new Redis(redisUrl, { enableAutoPipelining: true });
   let resolvers = [];
   const armCallers = () => {
     resolvers = [];
-    const calls = Array.from({ length: callers }, () => new Promise((r) => resolvers.push(r)).then(() => now()));
+    const calls = Array.from({ length: callers }, () => new Promise((r) => resolvers.push(r)).then(now));
     return Promise.all(calls);
   };
   let round = armCallers();
@@ -40,7 +42,6 @@ if (url === 'child') {
   const holder = new Redis(url, { enableAutoPipelining: true });
   const kids = Array.from({ length: waiters }, () => fork(here, ['child', url, String(callers)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   await Promise.all(kids.map((k) => new Promise((r) => k.once('message', r))));
-  const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
   const value = 'x'.repeat(1000);
   for (const idle of idleArg.split(',').map(Number)) {
     const lat = [];
@@ -56,7 +57,7 @@ if (url === 'child') {
       for (const times of await Promise.all(replies)) for (const t of times) lat.push(t - loadEnd);
     }
     console.log(
-      `idle ${idle} ms: holder + ${waiters} waiter processes x ${callers} callers, answered after the load: p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms (${lat.length} callers)`,
+      `idle ${idle} ms: holder + ${waiters} waiter processes x ${callers} callers, answered after the load: p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms (${lat.length} callers)`,
     );
   }
   for (const k of kids) k.kill();

@@ -2,21 +2,15 @@
 // l2-overhead.mjs (the client answers GET from memory with the bytes Redis held), each line adds
 // one layer of the read path, alternating rounds, median CPU µs per op.
 //   BENCH_REDIS_URL=redis://127.0.0.1:PORT node --expose-gc bench/tools/l2-ablation.mjs [rounds]
-import { createVariant } from '../lib/variants.mjs';
-import { makeValue, median, pool, shuffledIds, sleep } from '../lib/common.mjs';
+import { cpuPerOp, variantWithL2InMemory } from '../lib/l2-in-memory.mjs';
+import { median, shuffledIds } from '../lib/common.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 const N = 10_000;
 const OPS = 200_000;
 const ids = shuffledIds(N);
 const keys = ids.map((i) => `item:${i}`);
-const v = await createVariant('nestjs-tiered-cache:getOrSet [L1 off]', { loader: async (id) => makeValue(id), prefix: 'bench:abl:', instrument: true });
-await pool(50, N, (j) => v.fetch(ids[j], keys[j]));
-await sleep(300);
-const client = v.client;
-const stored = new Map();
-for (const k of await client.keys('bench:abl:*')) stored.set(k, await client.get(k));
-client.get = (k) => Promise.resolve(stored.get(k) ?? null);
+const { v, client, stored } = await variantWithL2InMemory('nestjs-tiered-cache:getOrSet [L1 off]', 'bench:abl:', ids, keys);
 const service = v.cache;
 const engine = service[Object.getOwnPropertySymbols(service)[0]];
 const sks = keys.map((k) => engine.storageKey(engine.scope(k)));
@@ -39,17 +33,13 @@ const layers = {
   'engine.getOrSet': async (j) => check(await engine.getOrSet(scoped[j], loader, policy), j),
   'service.getOrSet (per-call options)': async (j) => check(await service.getOrSet(keys[j], loader, { ttl: 3_600_000 }), j),
 };
-const run = async (op) => {
-  globalThis.gc?.();
+const run = (op) => {
   let i = 0;
-  const c0 = process.cpuUsage();
-  await pool(100, OPS, () => {
+  return cpuPerOp(() => {
     const j = i;
     if (++i === N) i = 0;
     return op(j);
-  });
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / OPS;
+  }, OPS);
 };
 const results = Object.fromEntries(Object.keys(layers).map((k) => [k, []]));
 for (const op of Object.values(layers)) await run(op);

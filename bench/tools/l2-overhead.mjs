@@ -7,22 +7,16 @@
 //   BENCH_HEAP_PROFILE=out.heapprofile samples the library's allocations (one round)
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
-import { createVariant } from '../lib/variants.mjs';
-import { makeValue, median, pool, shuffledIds, sleep } from '../lib/common.mjs';
+import { cpuPerOp, variantWithL2InMemory } from '../lib/l2-in-memory.mjs';
+import { median, shuffledIds } from '../lib/common.mjs';
 
 const [variant, roundsArg = '8'] = process.argv.slice(2);
 const N = 10_000;
 const OPS = 200_000;
 const ids = shuffledIds(N);
 const keys = ids.map((i) => `item:${i}`);
-const v = await createVariant(variant, { loader: async (id) => makeValue(id), prefix: 'bench:ovh:', instrument: true });
-await pool(50, N, (j) => v.fetch(ids[j], keys[j]));
-await sleep(300);
-const client = v.client;
-const stored = new Map();
-for (const k of await client.keys('bench:ovh:*')) stored.set(k, await client.get(k));
+const { v, stored } = await variantWithL2InMemory(variant, 'bench:ovh:', ids, keys);
 const raws = [...stored.values()];
-client.get = (k) => Promise.resolve(stored.get(k) ?? null);
 let li = 0;
 const libOp = async () => {
   const j = li;
@@ -38,13 +32,7 @@ const floorOp = async () => {
   const x = JSON.parse(await floorGet(j));
   if (x[7] === undefined && x.id === undefined) throw new Error('bad value');
 };
-const run = async (op) => {
-  globalThis.gc?.();
-  const c0 = process.cpuUsage();
-  await pool(100, OPS, op);
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / OPS;
-};
+const run = (op) => cpuPerOp(op, OPS);
 await run(libOp);
 await run(floorOp);
 if (process.env.BENCH_HEAP_PROFILE) {
