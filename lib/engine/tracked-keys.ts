@@ -1,3 +1,5 @@
+import { RecentKeys } from '../keys/recent-keys.util.js';
+
 const OPEN_BRACE = 123; // '{'
 const CLOSE_BRACE = 125; // '}'
 const HASH_MARK = 35; // '#'
@@ -16,20 +18,21 @@ export type TrackedKey = { key: string } | { hashed: string } | { tag: string } 
  * other prefixes that start with this one are not entries.
  */
 export class TrackedKeys {
-  readonly #hashed = new Map<string, string>();
+  readonly #hashed: RecentKeys<string>;
 
+  /** `max`: most hashed keys remembered (at least the latest half). */
   constructor(
     private readonly prefix: string,
-    private readonly max: number,
-  ) {}
+    max: number,
+  ) {
+    this.#hashed = new RecentKeys(max);
+  }
 
   /** Remembers the key behind a storage key, when the name does not tell it (a hashed key). */
   remember(storageKey: string, key: string): void {
     const p = this.prefix.length;
     if (storageKey.length === p + key.length + 2 && storageKey.startsWith(key, p + 1)) return;
-    this.#hashed.delete(storageKey);
     this.#hashed.set(storageKey, key);
-    if (this.#hashed.size > this.max) this.#hashed.delete(this.#hashed.keys().next().value!);
   }
 
   resolve(storageKey: string): TrackedKey {

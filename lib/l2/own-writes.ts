@@ -1,6 +1,7 @@
+import { RecentKeys } from '../keys/recent-keys.util.js';
 import type { Raw } from '../shared/shared-tier.interface.js';
 
-/** Most keys remembered; past it the oldest go (their echoes are then simply reported). */
+/** Most keys remembered (at least the latest half); older ones go (their echoes are then simply reported). */
 const MAX = 10_000;
 /** How long a write's echo is expected, in milliseconds. */
 const WINDOW_MS = 5_000;
@@ -14,12 +15,10 @@ const WINDOW_MS = 5_000;
  * a key changed here is checked against what Redis holds now.
  */
 export class OwnWrites {
-  readonly #writes = new Map<string, { raw: Raw | null; at: number }>();
+  readonly #writes = new RecentKeys<{ raw: Raw | null; at: number }>(MAX);
 
   record(key: string, raw: Raw | null): void {
-    this.#writes.delete(key);
     this.#writes.set(key, { raw, at: Date.now() });
-    if (this.#writes.size > MAX) this.#writes.delete(this.#writes.keys().next().value!);
   }
 
   /** The bytes last written to `key` here (null: deleted), if that was recent. */

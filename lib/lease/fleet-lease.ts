@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Envelope } from '../codec/envelope.js';
 import { LockTimeoutError } from '../errors.js';
+import { RecentKeys } from '../keys/recent-keys.util.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { FAILED, type Raw, type SharedTier } from '../shared/shared-tier.interface.js';
 import type { CacheStats } from '../stats/cache-stats.js';
@@ -22,6 +23,8 @@ export interface HeldLease {
  */
 const MISS_WEIGHT = 1 / 16;
 const MISS_RATE_FOR_ONE_TRIP = 0.5;
+/** Most announcements remembered (at least the latest half): one a waiter missed only costs it its sleep. */
+const ANNOUNCED_MAX = 10_000;
 
 /**
  * One loader per key across every instance sharing the Redis: the first to miss takes a lease
@@ -36,7 +39,7 @@ export class FleetLease {
    * the subscriber connection before the reply to our ACQUIRE on the command connection: a
    * waiter that sees one newer than its ACQUIRE re-reads at once instead of sleeping.
    */
-  readonly #announced = new Map<string, number>();
+  readonly #announced = new RecentKeys<number>(ANNOUNCED_MAX);
   /** Shutting down: nobody waits any more, and no new wait starts. */
   #closed = false;
   /** Moving average of the reads under the lease that found no entry (0..1). */
@@ -210,9 +213,7 @@ export class FleetLease {
 
   /** Wakes this instance's waiter for `key` (a value was stored, or the lease freed or evicted). */
   wake(key: string): void {
-    this.#announced.delete(key);
     this.#announced.set(key, performance.now());
-    if (this.#announced.size > 10_000) this.#announced.delete(this.#announced.keys().next().value!);
     const set = this.#wakers.get(key);
     if (set === undefined) return;
     this.#wakers.delete(key);
