@@ -5,7 +5,7 @@
  *
  * Not a `Map` that drops its oldest key on every set (`map.delete(map.keys().next().value)`): V8
  * leaves deleted entries at the front of the table until it rehashes, and every `keys()` walks
- * over them — ~6 µs per set at 10 000 keys against ~0.15 µs here (measured on Node 20), which was
+ * over them — ~6 µs per set at 10 000 keys against ~0.2 µs here (`bench/tools/map-queue.mjs`), which was
  * ~5 µs of every cache miss's CPU (bench/ANALYSIS.md, "A map used as a queue").
  */
 export class RecentKeys<V> {

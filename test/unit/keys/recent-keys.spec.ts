@@ -34,15 +34,15 @@ describe('RecentKeys', () => {
         let order: string[] = []; // keys in the order last set, oldest first, each once
         let latest = new Map<string, number>(); // the live keys and their values
         for (const o of ops) {
-          const key = `k${(o as { key: number }).key}`;
           if (o.op === 'set') {
+            const key = `k${o.key}`;
             order = order.filter((k) => k !== key);
             order.push(key);
             latest.set(key, o.value);
             r.set(key, o.value);
           } else if (o.op === 'delete') {
-            latest.delete(key);
-            r.delete(key);
+            latest.delete(`k${o.key}`);
+            r.delete(`k${o.key}`);
           } else {
             order = [];
             latest = new Map();
