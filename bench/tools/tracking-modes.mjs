@@ -5,24 +5,61 @@
 import { Redis } from 'ioredis';
 
 const url = process.argv[2] ?? 'redis://127.0.0.1:6379';
-const R = new Redis(url, { protocol: 2 }); const C = new Redis(url); const O = new Redis(url); const C2 = new Redis(url); const R2 = new Redis(url, { protocol: 2 });
-const got = []; const got2 = [];
-R.on('message', (ch, m) => got.push(m)); R2.on('message', (ch, m) => got2.push(m));
-const rid = await R.client('ID'); await R.subscribe('__redis__:invalidate');
-const rid2 = await R2.client('ID'); await R2.subscribe('__redis__:invalidate');
-await C.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(rid), 'NOLOOP');
-await C2.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(rid2), 'NOLOOP');
-const pause = () => new Promise((r) => setTimeout(r, 50));
-const step = async (name, f) => { got.length = 0; got2.length = 0; await f(); await pause(); console.log(name.padEnd(60), 'C:', JSON.stringify(got), ' C2:', JSON.stringify(got2)); };
-await O.del('t:k');
-await step('1 C script GET k (nil); C2 GET k', async () => { await C.eval("return redis.call('GET', KEYS[1])", 1, 't:k'); await C2.get('t:k'); });
-await step('2 C script SET k; EXISTS k', async () => { await C.eval("redis.call('SET', KEYS[1], 'v'); return redis.call('EXISTS', KEYS[1])", 1, 't:k'); });
-await step('3 O SET k', async () => { await O.set('t:k', 'v2'); });
-await step('4a C GET k; C script SET k (no reread)', async () => { await C.get('t:k'); await C.eval("return redis.call('SET', KEYS[1], 'v3')", 1, 't:k'); });
-await step('4b O SET k (C should not hear: not tracked)', async () => { await O.set('t:k', 'v4'); });
-await step('5 C GET k; C plain SET k', async () => { await C.get('t:k'); await C.set('t:k', 'v5'); });
-await step('6 O SET k after C plain set', async () => { await O.set('t:k', 'v6'); });
-await step('7 C GET; C script SET+EXISTS; O SET in pipeline', async () => { await C.get('t:k'); await Promise.all([C.eval("redis.call('SET', KEYS[1], 'v'); return redis.call('EXISTS', KEYS[1])", 1, 't:k'), O.set('t:k', 'o')]); });
-await step('8 C GET k; C script DEL k', async () => { await C.get('t:k'); await C.eval("return redis.call('DEL', KEYS[1])", 1, 't:k'); });
-console.log(await O.info('server').then((s) => s.match(/redis_version:\S+/)[0]));
-for (const c of [R, C, O, C2, R2]) c.disconnect();
+const KEY = 't:k';
+const READ = "return redis.call('GET', KEYS[1])";
+const WRITE_THEN_READ = "redis.call('SET', KEYS[1], 'v'); return redis.call('EXISTS', KEYS[1])";
+const write = (value) => `return redis.call('SET', KEYS[1], '${value}')`;
+const DELETE = "return redis.call('DEL', KEYS[1])";
+
+const C = new Redis(url);
+const C2 = new Redis(url);
+const O = new Redis(url);
+
+/** Turns tracking on for `client`, redirected to a RESP2 connection of its own; returns what that one receives. */
+async function track(client) {
+  const redirect = new Redis(url, { protocol: 2 });
+  const got = [];
+  redirect.on('message', (_channel, message) => got.push(message));
+  const id = await redirect.client('ID');
+  await redirect.subscribe('__redis__:invalidate');
+  await client.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'NOLOOP');
+  return { got, redirect };
+}
+const c = await track(C);
+const c2 = await track(C2);
+
+async function step(name, f) {
+  c.got.length = 0;
+  c2.got.length = 0;
+  await f();
+  await new Promise((r) => setTimeout(r, 50));
+  console.log(name.padEnd(60), 'C:', JSON.stringify(c.got), ' C2:', JSON.stringify(c2.got));
+}
+
+await O.del(KEY);
+await step('1 C script GET k (nil); C2 GET k', async () => {
+  await C.eval(READ, 1, KEY);
+  await C2.get(KEY);
+});
+await step('2 C script SET k; EXISTS k', () => C.eval(WRITE_THEN_READ, 1, KEY));
+await step('3 O SET k', () => O.set(KEY, 'v2'));
+await step('4a C GET k; C script SET k (no reread)', async () => {
+  await C.get(KEY);
+  await C.eval(write('v3'), 1, KEY);
+});
+await step('4b O SET k (C should not hear: not tracked)', () => O.set(KEY, 'v4'));
+await step('5 C GET k; C plain SET k', async () => {
+  await C.get(KEY);
+  await C.set(KEY, 'v5');
+});
+await step('6 O SET k after C plain set', () => O.set(KEY, 'v6'));
+await step('7 C GET; C script SET+EXISTS; O SET in pipeline', async () => {
+  await C.get(KEY);
+  await Promise.all([C.eval(WRITE_THEN_READ, 1, KEY), O.set(KEY, 'o')]);
+});
+await step('8 C GET k; C script DEL k', async () => {
+  await C.get(KEY);
+  await C.eval(DELETE, 1, KEY);
+});
+console.log((await O.info('server')).match(/redis_version:\S+/)[0]);
+for (const client of [C, C2, O, c.redirect, c2.redirect]) client.disconnect();
